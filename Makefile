@@ -1,0 +1,46 @@
+# Caseflow — two commands on a fresh machine:
+#   make run    install everything, create the SQLite database, deploy, demo users, serve + worker
+#   make test   install what the tests need and run the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install db deploy lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+db: install
+	$(BIN)/caseflow init-db
+	$(BIN)/caseflow deploy processes/ forms/ --as setup
+	$(BIN)/caseflow users demo
+
+deploy: install
+	$(BIN)/caseflow deploy processes/ forms/
+
+run: db
+	$(BIN)/caseflow serve --host $(HOST) --port $(PORT)
+
+test: install
+	bash scripts/ensure-test-deps.sh
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

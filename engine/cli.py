@@ -1,0 +1,379 @@
+"""`caseflow` command line. Every command prints JSON with --json; failures exit non-zero."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from .clock import FixedClock, SystemClock, parse_instant
+from .definitions import DefinitionError
+from .errors import CaseflowError, ValidationFailed
+from .settings import SettingsError, add_role, load_settings
+from .store import Database
+
+DEMO_PASSWORD = "caseflow-demo"
+
+
+class Context:
+    def __init__(self, now: str | None):
+        self.now = now
+        self._runtime = None
+
+    @property
+    def clock(self):
+        return FixedClock(parse_instant(self.now)) if self.now else SystemClock()
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from .runtime import Runtime
+
+            self._runtime = Runtime(Database(), load_settings(), self.clock)
+        return self._runtime
+
+
+def _emit(as_json: bool, payload: Any, text: Callable[[], str]) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(text())
+
+
+def command(group: click.Group, name: str | None = None) -> Callable:
+    """A subcommand with a --json flag and uniform error handling."""
+
+    def decorate(fn: Callable) -> Callable:
+        @group.command(name)
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON (a stable contract for scripts).")
+        @click.pass_obj
+        @wraps(fn)
+        def wrapper(ctx: Context, as_json: bool, **kwargs: Any) -> None:
+            try:
+                fn(ctx, as_json, **kwargs)
+            except DefinitionError as exc:
+                _fail(as_json, "invalid_definition", "nothing was deployed", problems=[p.to_dict() for p in exc.problems], text="\n".join(f"  {p}" for p in exc.problems))
+            except ValidationFailed as exc:
+                lines = [f"  {field or '(form)'}: {'; '.join(msgs)}" for field, msgs in exc.errors.items()]
+                _fail(as_json, exc.code, str(exc), errors=exc.errors, text="\n".join(lines))
+            except CaseflowError as exc:
+                _fail(as_json, exc.code, str(exc))
+            except (SettingsError, ValueError) as exc:
+                _fail(as_json, "invalid_input", str(exc))
+
+        return wrapper
+
+    return decorate
+
+
+def _fail(as_json: bool, code: str, message: str, text: str = "", **extra: Any) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": code, "message": message, **extra}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"error: {message}", err=True)
+        if text:
+            click.echo(text, err=True)
+    sys.exit(1)
+
+
+def _json_arg(text: str | None, what: str = "--data") -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object, e.g. '{{\"name\": \"王小明\"}}'")
+    return value
+
+
+@click.group()
+@click.option("--now", envvar="CASEFLOW_NOW", help="Run with a fixed clock (ISO 8601), for drills and tests.")
+@click.pass_context
+def main(ctx: click.Context, now: str | None) -> None:
+    """Caseflow: BPMN processes for a services company."""
+    if now:
+        try:
+            parse_instant(now)
+        except ValueError:
+            raise click.BadParameter(f"{now!r} is not an ISO 8601 date-time", param_hint="--now") from None
+    ctx.obj = Context(now)
+
+
+@command(main, "init-db")
+def init_db(ctx: Context, as_json: bool) -> None:
+    """Create or upgrade the database schema and the roles table."""
+    from .migrate import upgrade
+    from .users import sync_roles
+
+    db = Database()
+    upgrade(db)
+    with db.write() as session:
+        sync_roles(session, load_settings())
+        session.commit()
+    _emit(as_json, {"database": db.url, "status": "ready"}, lambda: f"database ready: {db.url}")
+
+
+@command(main)
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--as", "actor", help="Who deploys.")
+def deploy(ctx: Context, as_json: bool, paths: tuple[str, ...], actor: str | None) -> None:
+    """Deploy BPMN, DMN and form files (or folders of them)."""
+    results = ctx.runtime.deploy(list(paths), actor=actor)
+    _emit(
+        as_json,
+        [r.to_dict() for r in results],
+        lambda: "\n".join(f"{r.kind:7} {r.key}  v{r.version}  {'deployed' if r.changed else 'unchanged'}" for r in results) or "nothing to deploy",
+    )
+
+
+def _case_text(case: Any) -> str:
+    lines = [f"case {case.number}  {case.process} v{case.version}  {case.status}"]
+    if case.error_message:
+        lines.append(f"  error at {case.error_element}: {case.error_message}")
+    if case.cancel_reason:
+        lines.append(f"  cancelled: {case.cancel_reason}")
+    for task in case.open_tasks:
+        lines.append(f"  task {task.id}: {task.name} [{task.role}] {task.status}" + (f" due {task.due_at:%Y-%m-%d %H:%M}Z" if task.due_at else ""))
+    for timer in case.timers:
+        lines.append(f"  timer {timer.element_id}: due {timer.due_at:%Y-%m-%d %H:%M}Z")
+    for event in case.history:
+        lines.append(f"  {event.at:%Y-%m-%d %H:%M:%S}Z {event.kind} {event.element_id or ''} {event.actor or ''}".rstrip())
+    return "\n".join(lines)
+
+
+@command(main)
+@click.argument("key")
+@click.option("--data", help="Initial case data as a JSON object.")
+@click.option("--as", "actor", help="Who starts the case.")
+def start(ctx: Context, as_json: bool, key: str, data: str | None, actor: str | None) -> None:
+    """Start a case; prints its number."""
+    case = ctx.runtime.start_case(key, _json_arg(data), actor=actor)
+    _emit(as_json, case.to_dict(), lambda: _case_text(case))
+
+
+def _tasks_text(tasks: list[Any]) -> str:
+    if not tasks:
+        return "no tasks"
+    return "\n".join(
+        f"{t.id:>6}  {t.case_number}  {t.name}  [{t.role}]  {t.status}"
+        + (f"  {t.assignee}" if t.assignee else "")
+        + (f"  due {t.due_at:%Y-%m-%d %H:%M}Z" if t.due_at else "")
+        for t in tasks
+    )
+
+
+@command(main)
+@click.option("--case", "case_number", help="Case number.")
+@click.option("--role", help="Role id.")
+@click.option("--status", help="open, claimed, done or cancelled.")
+@click.option("--assignee", help="User name.")
+@click.option("--inbox", "inbox_user", help="The inbox of this user (open tasks of their roles and their claimed tasks).")
+def tasks(ctx: Context, as_json: bool, case_number: str | None, role: str | None, status: str | None, assignee: str | None, inbox_user: str | None) -> None:
+    """List tasks."""
+    if inbox_user:
+        found = ctx.runtime.inbox(inbox_user)
+    else:
+        found = ctx.runtime.list_tasks(case=case_number, role=role, status=status, assignee=assignee)
+    _emit(as_json, [t.to_dict() for t in found], lambda: _tasks_text(found))
+
+
+@command(main)
+@click.argument("task_id", type=int)
+def task(ctx: Context, as_json: bool, task_id: int) -> None:
+    """Show one task with its form schema."""
+    found = ctx.runtime.get_task(task_id)
+    _emit(as_json, found.to_dict(), lambda: _tasks_text([found]) + "\nform: " + json.dumps(found.form, ensure_ascii=False, indent=2))
+
+
+@command(main)
+@click.argument("task_id", type=int)
+@click.option("--as", "actor", required=True, help="The user claiming the task.")
+def claim(ctx: Context, as_json: bool, task_id: int, actor: str) -> None:
+    """Claim a task."""
+    found = ctx.runtime.claim(task_id, actor)
+    _emit(as_json, found.to_dict(), lambda: _tasks_text([found]))
+
+
+@command(main)
+@click.argument("task_id", type=int)
+@click.option("--as", "actor", required=True, help="The user giving the task back.")
+def unclaim(ctx: Context, as_json: bool, task_id: int, actor: str) -> None:
+    """Give a claimed task back to its role."""
+    found = ctx.runtime.unclaim(task_id, actor)
+    _emit(as_json, found.to_dict(), lambda: _tasks_text([found]))
+
+
+@command(main)
+@click.argument("task_id", type=int)
+@click.option("--data", help="Form data as a JSON object.")
+@click.option("--as", "actor", required=True, help="The user completing the task.")
+def complete(ctx: Context, as_json: bool, task_id: int, data: str | None, actor: str) -> None:
+    """Complete a task with its form data."""
+    case = ctx.runtime.complete_task(task_id, _json_arg(data), actor)
+    _emit(as_json, case.to_dict(), lambda: _case_text(case))
+
+
+@command(main)
+@click.argument("case_number")
+@click.argument("name")
+@click.option("--data", help="Message data as a JSON object.")
+@click.option("--as", "actor", help="Who sends it.")
+def message(ctx: Context, as_json: bool, case_number: str, name: str, data: str | None, actor: str | None) -> None:
+    """Send a message to a waiting case."""
+    case = ctx.runtime.send_message(case_number, name, _json_arg(data), actor)
+    _emit(as_json, case.to_dict(), lambda: _case_text(case))
+
+
+@command(main)
+@click.argument("case_number")
+@click.option("--reason", required=True, help="Why the case is cancelled.")
+@click.option("--as", "actor", help="Who cancels it.")
+def cancel(ctx: Context, as_json: bool, case_number: str, reason: str, actor: str | None) -> None:
+    """Cancel a case with a reason."""
+    case = ctx.runtime.cancel_case(case_number, reason, actor)
+    _emit(as_json, case.to_dict(), lambda: _case_text(case))
+
+
+@command(main)
+@click.argument("case_number")
+@click.option("--data", help="Corrected data for the failed step, as a JSON object.")
+@click.option("--as", "actor", help="Who retries it.")
+def retry(ctx: Context, as_json: bool, case_number: str, data: str | None, actor: str | None) -> None:
+    """Run the failed step of a case in error again."""
+    case = ctx.runtime.retry_case(case_number, actor, _json_arg(data))
+    _emit(as_json, case.to_dict(), lambda: _case_text(case))
+
+
+@command(main, "case")
+@click.argument("case_number")
+def case_cmd(ctx: Context, as_json: bool, case_number: str) -> None:
+    """Show a case: status, open tasks, waiting timers, history."""
+    case = ctx.runtime.get_case(case_number)
+    _emit(as_json, case.to_dict(), lambda: _case_text(case))
+
+
+@command(main)
+@click.option("--once", is_flag=True, help="Fire what is due now and exit.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between scans when idle.")
+def worker(ctx: Context, as_json: bool, once: bool, interval: float) -> None:
+    """Fire due timers (runs until stopped)."""
+    from .timers import run_worker
+
+    stop = threading.Event()
+    try:
+        report = run_worker(ctx.runtime, stop, interval_s=interval, once=once)
+    except KeyboardInterrupt:
+        stop.set()
+        return
+    _emit(as_json, report.to_dict(), lambda: f"fired {report.fired} timer(s) in {report.cases} case(s); conflicts {report.conflicts}, failures {report.failures}")
+
+
+@command(main)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True, help="Run the timer worker in this process too.")
+def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) -> None:
+    """Serve the web app (and the timer worker)."""
+    from waitress import serve as waitress_serve
+
+    from webui import create_app
+
+    from .timers import run_worker
+
+    runtime = ctx.runtime
+    app = create_app(runtime=runtime)
+    stop = threading.Event()
+    if with_worker:
+        thread = threading.Thread(target=lambda: app.extensions["caseflow_worker"].run(stop), name="timer-worker", daemon=True)
+        thread.start()
+    _ = run_worker  # the app's worker wrapper uses it
+    click.echo(f"Caseflow on http://{host}:{port}/ (worker {'on' if with_worker else 'off'})", err=True)
+    try:
+        waitress_serve(app, host=host, port=port, threads=8)
+    finally:
+        stop.set()
+
+
+@main.group()
+def users() -> None:
+    """Users and their roles."""
+
+
+@command(users, "add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role id (repeat for several).")
+@click.option("--password", help="Password for signing in to the web app.")
+@click.option("--display-name")
+@click.option("--email")
+def users_add(ctx: Context, as_json: bool, name: str, roles: tuple[str, ...], password: str | None, display_name: str | None, email: str | None) -> None:
+    """Add a user (or set an existing user's roles)."""
+    from .users import add_user
+
+    add_user(Database(), load_settings(), name, list(roles), ctx.clock.now(), password, display_name, email)
+    _emit(as_json, {"name": name, "roles": list(roles)}, lambda: f"user {name}: {', '.join(roles)}")
+
+
+@command(users, "list")
+def users_list(ctx: Context, as_json: bool) -> None:
+    """List users."""
+    from .users import list_users
+
+    found = list_users(Database())
+    _emit(as_json, found, lambda: "\n".join(f"{u['name']:20} {', '.join(u['roles'])}" for u in found) or "no users")
+
+
+@command(users, "demo")
+def users_demo(ctx: Context, as_json: bool) -> None:
+    """Create one demo user per role (password: caseflow-demo) and an admin with every role."""
+    from .users import add_user
+
+    settings = load_settings()
+    db = Database()
+    created = []
+    for role in settings.roles:
+        name = role.replace("_", "-")
+        add_user(db, settings, name, [role], ctx.clock.now(), DEMO_PASSWORD)
+        created.append({"name": name, "roles": [role]})
+    add_user(db, settings, "admin", list(settings.roles), ctx.clock.now(), DEMO_PASSWORD)
+    created.append({"name": "admin", "roles": list(settings.roles)})
+    _emit(as_json, created, lambda: "\n".join(f"{u['name']:16} {', '.join(u['roles'])}" for u in created) + f"\npassword for all: {DEMO_PASSWORD}")
+
+
+@main.group()
+def roles() -> None:
+    """Roles (the lanes of the diagrams)."""
+
+
+@command(roles, "add")
+@click.argument("role_id")
+@click.argument("name_zh")
+def roles_add(ctx: Context, as_json: bool, role_id: str, name_zh: str) -> None:
+    """Add a role to the settings file, e.g. `caseflow roles add night_shift 夜班`."""
+    from .users import sync_roles
+
+    settings = add_role(role_id, name_zh)
+    db = Database()
+    if os.environ.get("DATABASE_URL") or (db.is_sqlite and os.path.exists(db.url.split("///", 1)[-1])):
+        with db.write() as session:
+            sync_roles(session, settings)
+            session.commit()
+    _emit(as_json, {"id": role_id, "name_zh": name_zh, "settings": str(settings.path)}, lambda: f"role {role_id} ({name_zh}) added to {settings.path}")
+
+
+@command(roles, "list")
+def roles_list(ctx: Context, as_json: bool) -> None:
+    """List the roles."""
+    settings = load_settings()
+    _emit(as_json, [{"id": k, "name_zh": v} for k, v in settings.roles.items()], lambda: "\n".join(f"{k:16} {v}" for k, v in settings.roles.items()))
+
+
+if __name__ == "__main__":
+    main()

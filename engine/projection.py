@@ -1,0 +1,221 @@
+"""Keep the task and timer rows in step with a case's SpiffWorkflow state.
+
+Inboxes, lists and the timer worker read only these rows; this module is the one place that
+derives them from the workflow, at the end of every step, inside the step's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState
+
+from .audit import record
+from .status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from .store import Case, ProcessVersion, Task, Timer
+
+
+def timer_due(task: Any) -> datetime | None:
+    """When a waiting timer task falls due, from what SpiffWorkflow stored on it."""
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if value.get("cycles") == 0 or not value.get("next"):
+            return None
+        value = value["next"]
+    return TimerEventDefinition.get_datetime(value)
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, datetime]]:
+    """Every timer the case waits on, with its due time, earliest first."""
+    found = []
+    for task in list(workflow.event_manager.tasks.values()):
+        if not isinstance(task.task_spec.event_definition, TimerEventDefinition):
+            continue
+        if not task.has_state(TaskState.WAITING):
+            continue
+        due = timer_due(task)
+        if due is not None:
+            found.append((task, due))
+    found.sort(key=lambda pair: pair[1])
+    return found
+
+
+def _task_due(task: Any) -> datetime | None:
+    """A human task's due time is the earliest timer on its boundary."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [
+        timer_due(sibling)
+        for sibling in parent.children
+        if sibling is not task
+        and isinstance(getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)
+        and sibling.has_state(TaskState.WAITING)
+    ]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The case's data as the tasks that are still going hold it (newest wins), or as the last
+    task left it when nothing is going any more."""
+    pending = workflow.get_tasks(
+        state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    )
+    if not pending:
+        task = workflow.last_task or workflow.task_tree
+        return dict(task.data)
+    data: dict[str, Any] = {}
+    for task in sorted(pending, key=lambda t: t.last_state_change):
+        data.update(task.data)
+    return data
+
+
+def project(
+    session: Session,
+    case: Case,
+    version: ProcessVersion,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    default_role: str,
+    fired_until: datetime | None = None,
+) -> None:
+    """Bring task rows, timer rows and the case's status and search fields up to date."""
+    _project_tasks(session, case, version, workflow, now, default_role)
+    _project_timers(session, case, workflow, now, fired_until)
+    errored = workflow.get_tasks(state=TaskState.ERROR)
+    if errored:
+        case.status = CaseStatus.ERROR
+    elif workflow.is_completed():
+        case.status = CaseStatus.COMPLETED
+        case.ended_at = now
+        case.error_element = case.error_message = None
+    else:
+        case.status = CaseStatus.RUNNING
+        case.error_element = case.error_message = None
+    data = case_data(workflow)
+    case.customer_name = _text(data.get("customer_name"), 200) or case.customer_name
+    case.customer_phone = _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
+    case.service_item = _text(data.get("service_item"), 200) or case.service_item
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)[:limit] or None
+
+
+def _project_tasks(
+    session: Session,
+    case: Case,
+    version: ProcessVersion,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    default_role: str,
+) -> None:
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    rows = session.scalars(
+        select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
+    ).all()
+    known = {row.spiff_task_id: row for row in rows}
+    for spiff_id, row in known.items():
+        if spiff_id not in ready:
+            row.status = TaskStatus.CANCELLED
+            row.completed_at = now
+            record(session, "task_cancelled", at=now, case_id=case.id, element_id=row.element_id, detail={"task": row.id})
+        else:
+            row.due_at = _task_due(ready[spiff_id])
+    for spiff_id, task in ready.items():
+        if spiff_id in known:
+            continue
+        element_id = task.task_spec.bpmn_id
+        meta = version.task_meta.get(element_id, {})
+        row = Task(
+            case_id=case.id,
+            spiff_task_id=spiff_id,
+            element_id=element_id,
+            name=meta.get("name") or task.task_spec.bpmn_name or element_id,
+            role=meta.get("role") or default_role,
+            form_id=meta.get("form_id"),
+            instructions=meta.get("instructions"),
+            status=TaskStatus.OPEN,
+            created_at=now,
+            due_at=_task_due(task),
+        )
+        session.add(row)
+        session.flush()
+        record(session, "task_opened", at=now, case_id=case.id, element_id=element_id, detail={"task": row.id, "role": row.role})
+
+
+def _project_timers(
+    session: Session, case: Case, workflow: BpmnWorkflow, now: datetime, fired_until: datetime | None
+) -> None:
+    waiting = {(str(task.id), due): task for task, due in waiting_timers(workflow)}
+    rows = session.scalars(
+        select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
+    ).all()
+    known = {(row.spiff_task_id, row.due_at): row for row in rows}
+    for key, row in known.items():
+        if key in waiting:
+            continue
+        spiff_task = _find(workflow, row.spiff_task_id)
+        fired = fired_until is not None and row.due_at <= fired_until and spiff_task is not None and (
+            spiff_task.has_state(TaskState.COMPLETED) or spiff_task.has_state(TaskState.WAITING)
+        )
+        row.status = TimerStatus.FIRED if fired else TimerStatus.CANCELLED
+        row.fired_at = now if fired else None
+        record(
+            session,
+            "timer_fired" if fired else "timer_cancelled",
+            at=now,
+            case_id=case.id,
+            element_id=row.element_id,
+            detail={"timer": row.id, "due_at": row.due_at.isoformat()},
+        )
+    for key, task in waiting.items():
+        if key in known:
+            continue
+        definition = task.task_spec.event_definition
+        session.add(
+            Timer(
+                case_id=case.id,
+                spiff_task_id=key[0],
+                element_id=task.task_spec.bpmn_id,
+                name=task.task_spec.bpmn_name,
+                kind=_timer_kind(definition),
+                due_at=key[1],
+                status=TimerStatus.WAITING,
+                created_at=now,
+                attempts=0,
+            )
+        )
+    case.next_timer_at = min((due for _, due in waiting), default=None)
+
+
+def _timer_kind(definition: TimerEventDefinition) -> str:
+    if isinstance(definition, CycleTimerEventDefinition):
+        return "cycle"
+    if isinstance(definition, DurationTimerEventDefinition):
+        return "duration"
+    return "date"
+
+
+def _find(workflow: BpmnWorkflow, spiff_id: str) -> Any:
+    from uuid import UUID
+
+    try:
+        return workflow.get_task_from_id(UUID(spiff_id))
+    except Exception:
+        return None

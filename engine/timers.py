@@ -1,0 +1,126 @@
+"""The timer worker: find the cases whose timers are due and fire them, each in its case's
+transaction.
+
+Selection uses the indexed (status, due_at) of the timer table. On PostgreSQL due rows are taken
+with FOR UPDATE SKIP LOCKED and leased for a while, so several workers share the work and a
+worker that dies leaves its timers to the others once the lease runs out. A failure leaves the
+timer due (with a growing back-off); the firing itself commits with the case or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from .errors import Conflict, InvalidState
+from .runtime import Runtime
+from .status import TimerStatus
+from .store import Case, Timer
+
+log = logging.getLogger("caseflow.worker")
+
+LEASE = timedelta(seconds=60)
+
+
+@dataclass
+class FireReport:
+    cases: int = 0
+    fired: int = 0
+    conflicts: int = 0
+    failures: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, 10 * 2 ** min(attempts, 12)))
+
+
+def claim_due_cases(runtime: Runtime, limit: int = 200, worker_id: str | None = None) -> list[str]:
+    """Lease the due timers (up to `limit`) and return the numbers of their cases."""
+    now = runtime.clock.now()
+    worker_id = worker_id or default_worker_id()
+    with runtime.db.write() as session:
+        query = (
+            select(Timer.id, Timer.case_id)
+            .where(
+                Timer.status == TimerStatus.WAITING,
+                Timer.due_at <= now,
+                or_(Timer.locked_until.is_(None), Timer.locked_until <= now),
+            )
+            .order_by(Timer.due_at)
+            .limit(limit)
+        )
+        if not runtime.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows = session.execute(query).all()
+        if not rows:
+            return []
+        session.execute(
+            update(Timer)
+            .where(Timer.id.in_([r.id for r in rows]))
+            .values(locked_by=worker_id, locked_until=now + LEASE)
+        )
+        case_ids = list(dict.fromkeys(r.case_id for r in rows))
+        numbers = dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all())
+        session.commit()
+    return [numbers[case_id] for case_id in case_ids]
+
+
+def fire_due_timers(runtime: Runtime, limit: int = 200, worker_id: str | None = None) -> FireReport:
+    """Fire every timer due now (up to `limit` timers); returns what happened."""
+    report = FireReport()
+    for number in claim_due_cases(runtime, limit, worker_id):
+        report.cases += 1
+        try:
+            report.fired += runtime.fire_timers(number)
+        except Conflict:
+            report.conflicts += 1  # someone else changed the case; the timer stays due
+        except InvalidState:
+            pass  # the case ended meanwhile; its timers were cancelled with it
+        except Exception as exc:  # noqa: BLE001 - any failure must leave the timer due
+            report.failures += 1
+            log.exception("firing timers of case %s failed", number)
+            _note_failure(runtime, number, exc)
+    return report
+
+
+def _note_failure(runtime: Runtime, number: str, exc: Exception) -> None:
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        case_id = session.scalar(select(Case.id).where(Case.number == number))
+        for timer in session.scalars(
+            select(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.WAITING, Timer.due_at <= now)
+        ):
+            timer.attempts += 1
+            timer.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            timer.locked_until = now + _backoff(timer.attempts)
+            timer.locked_by = None
+        session.commit()
+
+
+def run_worker(runtime: Runtime, stop: threading.Event, interval_s: float = 1.0, once: bool = False) -> FireReport:
+    """Fire due timers until `stop` is set (or once). Sleeping here is the worker's own pacing;
+    tests never wait on it: they move the clock and call fire_due_timers."""
+    total = FireReport()
+    worker_id = default_worker_id()
+    while True:
+        report = fire_due_timers(runtime, worker_id=worker_id)
+        for key, value in report.to_dict().items():
+            setattr(total, key, getattr(total, key) + value)
+        if once or stop.is_set():
+            return total
+        if report.cases == 0:
+            stop.wait(interval_s)

@@ -1,0 +1,86 @@
+"""Shared fixtures: a migrated temporary database, a fixed clock, a runtime, users."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.clock import FixedClock
+from engine.migrate import upgrade
+from engine.runtime import Runtime
+from engine.settings import REPO_SETTINGS, Settings, load_settings
+from engine.store import Database
+from engine.users import add_user
+
+pytest_plugins = ["tests.ci_guard"]
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# Monday 23 November 2026, 09:30 in Shanghai.
+MONDAY_0930 = "2026-11-23T01:30:00+00:00"
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (migrations run once)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    copy = tmp_path / "settings.toml"
+    shutil.copy(REPO_SETTINGS, copy)
+    return load_settings(copy)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, template_db: Path) -> str:
+    path = tmp_path / "caseflow.db"
+    shutil.copy(template_db, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY_0930)
+
+
+@pytest.fixture
+def runtime(db: Database, settings: Settings, clock: FixedClock) -> Runtime:
+    return Runtime(db, settings, clock)
+
+
+@pytest.fixture
+def fresh_runtime(db: Database, settings: Settings, clock: FixedClock) -> Callable[[], Runtime]:
+    """A new runtime each call: no cached specs or objects carried between steps."""
+    return lambda: Runtime(db, settings, clock)
+
+
+@pytest.fixture
+def users(db: Database, settings: Settings, clock: FixedClock) -> dict[str, list[str]]:
+    people = {
+        "alice": ["service_desk"],
+        "carol": ["service_desk"],
+        "bob": ["senior_service"],
+        "sue": ["supervisor", "service_desk"],
+    }
+    for name, roles in people.items():
+        add_user(db, settings, name, roles, clock.now())
+    return people
+
+
+def fixture_files(*names: str) -> list[Path]:
+    return [FIXTURES / name for name in names]
