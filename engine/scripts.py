@@ -74,8 +74,14 @@ _FORBIDDEN_CALLS = frozenset(
     "input breakpoint memoryview classmethod staticmethod super property help exit quit".split()
 )
 _INTERNAL_PREFIXES = ("co_", "f_", "gi_", "cr_", "ag_", "tb_")
-_OPS = {ast.Add: "+", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
-_OPS[ast.FloorDiv] = "//"
+_OPS = {
+    ast.Add: "+",
+    ast.Mult: "*",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+}
 
 
 def _attr_problem(name: str) -> str | None:
@@ -219,7 +225,9 @@ def _compile(source: str, mode: str) -> tuple[CodeType, bool]:
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:
         result = compiler(source, filename="<string>", policy=_Policy)
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (RecursionError, MemoryError):
+        raise ScriptRejected("cannot compile: the code is nested too deeply") from None
+    except ValueError as exc:  # e.g. a NUL byte in the source
         raise ScriptRejected(f"cannot compile: {exc}") from None
     if result.errors:
         raise ScriptRejected("; ".join(dict.fromkeys(result.errors)))
@@ -359,7 +367,7 @@ def _getattr(obj: Any, name: str) -> Any:
         raise ScriptRejected(problem)
     is_type = isinstance(obj, type)
     if name in _CLOCK_ATTRS and (isinstance(obj, date) or is_type and issubclass(obj, date)):
-        raise ScriptRejected(f"{name}() reads the real clock and is not allowed: call now()")
+        raise ScriptRejected(f"'{name}' reads the real clock and is not allowed: call now()")
     value = getattr(obj, name)
     if name in _GROWING:
         if is_type and issubclass(obj, str | bytes | list | int):
@@ -426,17 +434,18 @@ _INJECTED = frozenset(_STATIC) | {"_tick_", "_getiter_", "__builtins__"}
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-_statm: tuple[int, int] | None = None  # (pid, fd): kept open, as checks may run deep in recursion
+_STATM: dict[int, int] = {}  # pid -> fd, kept open: checks may run deep inside a recursion
 
 
 def _rss() -> int:
     """Resident memory of this process in bytes (Linux); 0 where it cannot be read."""
-    global _statm
+    pid = os.getpid()
     try:
-        if _statm is None or _statm[0] != os.getpid():
-            _statm = (os.getpid(), -1)
-            _statm = (_statm[0], os.open("/proc/self/statm", os.O_RDONLY))
-        return int(os.pread(_statm[1], 64, 0).split()[1]) * _PAGE if _statm[1] >= 0 else 0
+        if pid not in _STATM:
+            _STATM[pid] = -1
+            _STATM[pid] = os.open("/proc/self/statm", os.O_RDONLY)
+        fd = _STATM[pid]
+        return int(os.pread(fd, 64, 0).split()[1]) * _PAGE if fd >= 0 else 0
     except (OSError, ValueError, IndexError):
         return 0
 
