@@ -21,6 +21,8 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> Event:
     """Add one event to the session; it commits with the step that caused it."""
-    event = Event(case_id=case_id, at=at, actor=actor, kind=kind, element_id=element_id, detail=detail)
+    event = Event(
+        case_id=case_id, at=at, actor=actor, kind=kind, element_id=element_id, detail=detail
+    )
     session.add(event)
     return event

@@ -51,16 +51,27 @@ def command(group: click.Group, name: str | None = None) -> Callable:
 
     def decorate(fn: Callable) -> Callable:
         @group.command(name)
-        @click.option("--json", "as_json", is_flag=True, help="Print JSON (a stable contract for scripts).")
+        @click.option(
+            "--json", "as_json", is_flag=True, help="Print JSON (a stable contract for scripts)."
+        )
         @click.pass_obj
         @wraps(fn)
         def wrapper(ctx: Context, as_json: bool, **kwargs: Any) -> None:
             try:
                 fn(ctx, as_json, **kwargs)
             except DefinitionError as exc:
-                _fail(as_json, "invalid_definition", "nothing was deployed", problems=[p.to_dict() for p in exc.problems], text="\n".join(f"  {p}" for p in exc.problems))
+                _fail(
+                    as_json,
+                    "invalid_definition",
+                    "nothing was deployed",
+                    problems=[p.to_dict() for p in exc.problems],
+                    text="\n".join(f"  {p}" for p in exc.problems),
+                )
             except ValidationFailed as exc:
-                lines = [f"  {field or '(form)'}: {'; '.join(msgs)}" for field, msgs in exc.errors.items()]
+                lines = [
+                    f"  {field or '(form)'}: {'; '.join(msgs)}"
+                    for field, msgs in exc.errors.items()
+                ]
                 _fail(as_json, exc.code, str(exc), errors=exc.errors, text="\n".join(lines))
             except CaseflowError as exc:
                 _fail(as_json, exc.code, str(exc))
@@ -74,7 +85,9 @@ def command(group: click.Group, name: str | None = None) -> Callable:
 
 def _fail(as_json: bool, code: str, message: str, text: str = "", **extra: Any) -> None:
     if as_json:
-        click.echo(json.dumps({"error": code, "message": message, **extra}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps({"error": code, "message": message, **extra}, ensure_ascii=False, indent=2)
+        )
     else:
         click.echo(f"error: {message}", err=True)
         if text:
@@ -88,14 +101,18 @@ def _json_arg(text: str | None, what: str = "--data") -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ValueError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a JSON object, e.g. '{{\"name\": \"王小明\"}}'")
+        raise ValueError(f'{what} must be a JSON object, e.g. \'{{"name": "王小明"}}\'')
     return value
 
 
 @click.group()
-@click.option("--now", envvar="CASEFLOW_NOW", help="Run with a fixed clock (ISO 8601), for drills and tests.")
+@click.option(
+    "--now", envvar="CASEFLOW_NOW", help="Run with a fixed clock (ISO 8601), for drills and tests."
+)
 @click.pass_context
 def main(ctx: click.Context, now: str | None) -> None:
     """Caseflow: BPMN processes for a services company."""
@@ -103,7 +120,9 @@ def main(ctx: click.Context, now: str | None) -> None:
         try:
             parse_instant(now)
         except ValueError:
-            raise click.BadParameter(f"{now!r} is not an ISO 8601 date-time", param_hint="--now") from None
+            raise click.BadParameter(
+                f"{now!r} is not an ISO 8601 date-time", param_hint="--now"
+            ) from None
     ctx.obj = Context(now)
 
 
@@ -130,7 +149,13 @@ def deploy(ctx: Context, as_json: bool, paths: tuple[str, ...], actor: str | Non
     _emit(
         as_json,
         [r.to_dict() for r in results],
-        lambda: "\n".join(f"{r.kind:7} {r.key}  v{r.version}  {'deployed' if r.changed else 'unchanged'}" for r in results) or "nothing to deploy",
+        lambda: (
+            "\n".join(
+                f"{r.kind:7} {r.key}  v{r.version}  {'deployed' if r.changed else 'unchanged'}"
+                for r in results
+            )
+            or "nothing to deploy"
+        ),
     )
 
 
@@ -141,11 +166,16 @@ def _case_text(case: Any) -> str:
     if case.cancel_reason:
         lines.append(f"  cancelled: {case.cancel_reason}")
     for task in case.open_tasks:
-        lines.append(f"  task {task.id}: {task.name} [{task.role}] {task.status}" + (f" due {task.due_at:%Y-%m-%d %H:%M}Z" if task.due_at else ""))
+        lines.append(
+            f"  task {task.id}: {task.name} [{task.role}] {task.status}"
+            + (f" due {task.due_at:%Y-%m-%d %H:%M}Z" if task.due_at else "")
+        )
     for timer in case.timers:
         lines.append(f"  timer {timer.element_id}: due {timer.due_at:%Y-%m-%d %H:%M}Z")
     for event in case.history:
-        lines.append(f"  {event.at:%Y-%m-%d %H:%M:%S}Z {event.kind} {event.element_id or ''} {event.actor or ''}".rstrip())
+        lines.append(
+            f"  {event.at:%Y-%m-%d %H:%M:%S}Z {event.kind} {event.element_id or ''} {event.actor or ''}".rstrip()
+        )
     return "\n".join(lines)
 
 
@@ -175,13 +205,27 @@ def _tasks_text(tasks: list[Any]) -> str:
 @click.option("--role", help="Role id.")
 @click.option("--status", help="open, claimed, done or cancelled.")
 @click.option("--assignee", help="User name.")
-@click.option("--inbox", "inbox_user", help="The inbox of this user (open tasks of their roles and their claimed tasks).")
-def tasks(ctx: Context, as_json: bool, case_number: str | None, role: str | None, status: str | None, assignee: str | None, inbox_user: str | None) -> None:
+@click.option(
+    "--inbox",
+    "inbox_user",
+    help="The inbox of this user (open tasks of their roles and their claimed tasks).",
+)
+def tasks(
+    ctx: Context,
+    as_json: bool,
+    case_number: str | None,
+    role: str | None,
+    status: str | None,
+    assignee: str | None,
+    inbox_user: str | None,
+) -> None:
     """List tasks."""
     if inbox_user:
         found = ctx.runtime.inbox(inbox_user)
     else:
-        found = ctx.runtime.list_tasks(case=case_number, role=role, status=status, assignee=assignee)
+        found = ctx.runtime.list_tasks(
+            case=case_number, role=role, status=status, assignee=assignee
+        )
     _emit(as_json, [t.to_dict() for t in found], lambda: _tasks_text(found))
 
 
@@ -190,7 +234,13 @@ def tasks(ctx: Context, as_json: bool, case_number: str | None, role: str | None
 def task(ctx: Context, as_json: bool, task_id: int) -> None:
     """Show one task with its form schema."""
     found = ctx.runtime.get_task(task_id)
-    _emit(as_json, found.to_dict(), lambda: _tasks_text([found]) + "\nform: " + json.dumps(found.form, ensure_ascii=False, indent=2))
+    _emit(
+        as_json,
+        found.to_dict(),
+        lambda: (
+            _tasks_text([found]) + "\nform: " + json.dumps(found.form, ensure_ascii=False, indent=2)
+        ),
+    )
 
 
 @command(main)
@@ -226,7 +276,9 @@ def complete(ctx: Context, as_json: bool, task_id: int, data: str | None, actor:
 @click.argument("name")
 @click.option("--data", help="Message data as a JSON object.")
 @click.option("--as", "actor", help="Who sends it.")
-def message(ctx: Context, as_json: bool, case_number: str, name: str, data: str | None, actor: str | None) -> None:
+def message(
+    ctx: Context, as_json: bool, case_number: str, name: str, data: str | None, actor: str | None
+) -> None:
     """Send a message to a waiting case."""
     case = ctx.runtime.send_message(case_number, name, _json_arg(data), actor)
     _emit(as_json, case.to_dict(), lambda: _case_text(case))
@@ -246,7 +298,9 @@ def cancel(ctx: Context, as_json: bool, case_number: str, reason: str, actor: st
 @click.argument("case_number")
 @click.option("--data", help="Corrected data for the failed step, as a JSON object.")
 @click.option("--as", "actor", help="Who retries it.")
-def retry(ctx: Context, as_json: bool, case_number: str, data: str | None, actor: str | None) -> None:
+def retry(
+    ctx: Context, as_json: bool, case_number: str, data: str | None, actor: str | None
+) -> None:
     """Run the failed step of a case in error again."""
     case = ctx.runtime.retry_case(case_number, actor, _json_arg(data))
     _emit(as_json, case.to_dict(), lambda: _case_text(case))
@@ -273,13 +327,25 @@ def worker(ctx: Context, as_json: bool, once: bool, interval: float) -> None:
     except KeyboardInterrupt:
         stop.set()
         return
-    _emit(as_json, report.to_dict(), lambda: f"fired {report.fired} timer(s) in {report.cases} case(s); conflicts {report.conflicts}, failures {report.failures}")
+    _emit(
+        as_json,
+        report.to_dict(),
+        lambda: (
+            f"fired {report.fired} timer(s) in {report.cases} case(s); conflicts {report.conflicts}, failures {report.failures}"
+        ),
+    )
 
 
 @command(main)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True, help="Run the timer worker in this process too.")
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=True,
+    show_default=True,
+    help="Run the timer worker in this process too.",
+)
 def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) -> None:
     """Serve the web app (and the timer worker)."""
     from waitress import serve as waitress_serve
@@ -292,10 +358,16 @@ def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) 
     app = create_app(runtime=runtime)
     stop = threading.Event()
     if with_worker:
-        thread = threading.Thread(target=lambda: app.extensions["caseflow_worker"].run(stop), name="timer-worker", daemon=True)
+        thread = threading.Thread(
+            target=lambda: app.extensions["caseflow_worker"].run(stop),
+            name="timer-worker",
+            daemon=True,
+        )
         thread.start()
     _ = run_worker  # the app's worker wrapper uses it
-    click.echo(f"Caseflow on http://{host}:{port}/ (worker {'on' if with_worker else 'off'})", err=True)
+    click.echo(
+        f"Caseflow on http://{host}:{port}/ (worker {'on' if with_worker else 'off'})", err=True
+    )
     try:
         waitress_serve(app, host=host, port=port, threads=8)
     finally:
@@ -309,15 +381,34 @@ def users() -> None:
 
 @command(users, "add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True, help="A role id (repeat for several).")
+@click.option(
+    "--role", "roles", multiple=True, required=True, help="A role id (repeat for several)."
+)
 @click.option("--password", help="Password for signing in to the web app.")
 @click.option("--display-name")
 @click.option("--email")
-def users_add(ctx: Context, as_json: bool, name: str, roles: tuple[str, ...], password: str | None, display_name: str | None, email: str | None) -> None:
+def users_add(
+    ctx: Context,
+    as_json: bool,
+    name: str,
+    roles: tuple[str, ...],
+    password: str | None,
+    display_name: str | None,
+    email: str | None,
+) -> None:
     """Add a user (or set an existing user's roles)."""
     from .users import add_user
 
-    add_user(Database(), load_settings(), name, list(roles), ctx.clock.now(), password, display_name, email)
+    add_user(
+        Database(),
+        load_settings(),
+        name,
+        list(roles),
+        ctx.clock.now(),
+        password,
+        display_name,
+        email,
+    )
     _emit(as_json, {"name": name, "roles": list(roles)}, lambda: f"user {name}: {', '.join(roles)}")
 
 
@@ -327,7 +418,11 @@ def users_list(ctx: Context, as_json: bool) -> None:
     from .users import list_users
 
     found = list_users(Database())
-    _emit(as_json, found, lambda: "\n".join(f"{u['name']:20} {', '.join(u['roles'])}" for u in found) or "no users")
+    _emit(
+        as_json,
+        found,
+        lambda: "\n".join(f"{u['name']:20} {', '.join(u['roles'])}" for u in found) or "no users",
+    )
 
 
 @command(users, "demo")
@@ -344,7 +439,14 @@ def users_demo(ctx: Context, as_json: bool) -> None:
         created.append({"name": name, "roles": [role]})
     add_user(db, settings, "admin", list(settings.roles), ctx.clock.now(), DEMO_PASSWORD)
     created.append({"name": "admin", "roles": list(settings.roles)})
-    _emit(as_json, created, lambda: "\n".join(f"{u['name']:16} {', '.join(u['roles'])}" for u in created) + f"\npassword for all: {DEMO_PASSWORD}")
+    _emit(
+        as_json,
+        created,
+        lambda: (
+            "\n".join(f"{u['name']:16} {', '.join(u['roles'])}" for u in created)
+            + f"\npassword for all: {DEMO_PASSWORD}"
+        ),
+    )
 
 
 @main.group()
@@ -361,18 +463,28 @@ def roles_add(ctx: Context, as_json: bool, role_id: str, name_zh: str) -> None:
 
     settings = add_role(role_id, name_zh)
     db = Database()
-    if os.environ.get("DATABASE_URL") or (db.is_sqlite and os.path.exists(db.url.split("///", 1)[-1])):
+    if os.environ.get("DATABASE_URL") or (
+        db.is_sqlite and os.path.exists(db.url.split("///", 1)[-1])
+    ):
         with db.write() as session:
             sync_roles(session, settings)
             session.commit()
-    _emit(as_json, {"id": role_id, "name_zh": name_zh, "settings": str(settings.path)}, lambda: f"role {role_id} ({name_zh}) added to {settings.path}")
+    _emit(
+        as_json,
+        {"id": role_id, "name_zh": name_zh, "settings": str(settings.path)},
+        lambda: f"role {role_id} ({name_zh}) added to {settings.path}",
+    )
 
 
 @command(roles, "list")
 def roles_list(ctx: Context, as_json: bool) -> None:
     """List the roles."""
     settings = load_settings()
-    _emit(as_json, [{"id": k, "name_zh": v} for k, v in settings.roles.items()], lambda: "\n".join(f"{k:16} {v}" for k, v in settings.roles.items()))
+    _emit(
+        as_json,
+        [{"id": k, "name_zh": v} for k, v in settings.roles.items()],
+        lambda: "\n".join(f"{k:16} {v}" for k, v in settings.roles.items()),
+    )
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from . import spiff
 from .clock import Clock
@@ -48,7 +48,9 @@ DATE_HELPERS = {
     "days_from_now",
 }
 
-_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+_ISO_DURATION = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,12 @@ class Deployed:
     changed: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "version": self.version, "changed": self.changed}
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "version": self.version,
+            "changed": self.changed,
+        }
 
 
 @dataclass
@@ -181,7 +188,7 @@ def check_timer(kind: str, text: str) -> str | None:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
-        return f"timer {text!r} is not a valid expression: write an ISO 8601 value in quotes, e.g. \"P3D\""
+        return f'timer {text!r} is not a valid expression: write an ISO 8601 value in quotes, e.g. "P3D"'
     node = tree.body
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         value = node.value.strip()
@@ -202,7 +209,11 @@ def check_timer(kind: str, text: str) -> str | None:
             label = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}[kind]
             return f"timer {value!r} is not a valid ISO 8601 {label}"
         return None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DATE_HELPERS:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in DATE_HELPERS
+    ):
         if kind != "timeDate":
             return (
                 f"calendar helper {node.func.id}() gives a date: use it in a date timer (timeDate),"
@@ -214,7 +225,7 @@ def check_timer(kind: str, text: str) -> str | None:
             return str(exc)
         return None
     return (
-        f"timer {text.strip()!r} must be an ISO 8601 value in quotes (e.g. \"P3D\") or a call of a "
+        f'timer {text.strip()!r} must be an ISO 8601 value in quotes (e.g. "P3D") or a call of a '
         f"calendar helper ({', '.join(sorted(DATE_HELPERS))})"
     )
 
@@ -245,7 +256,11 @@ def _check_bpmn_tree(v: _Validation, filename: str, root: etree._Element) -> Non
             lane = node.get("name") or node.get("id")
             if v.settings.role_for_lane(node.get("name")) is None:
                 known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
-                v.add(filename, node.get("id"), f"lane {lane!r} is not a known role; known roles: {known}")
+                v.add(
+                    filename,
+                    node.get("id"),
+                    f"lane {lane!r} is not a known role; known roles: {known}",
+                )
         elif ns == BPMN_NS and local in ("timeDuration", "timeDate", "timeCycle"):
             _quote_bare_iso(node)
             problem = check_timer(local, node.text or "")
@@ -253,10 +268,20 @@ def _check_bpmn_tree(v: _Validation, filename: str, root: etree._Element) -> Non
                 v.add(filename, owner, problem)
         elif not text:
             continue
-        elif ns == BPMN_NS and local == "script" or ns == SPIFF_NS and local in ("preScript", "postScript"):
+        elif (
+            ns == BPMN_NS
+            and local == "script"
+            or ns == SPIFF_NS
+            and local in ("preScript", "postScript")
+        ):
             owner = _owner_id(node.getparent())
             _check_code(v, filename, owner, text, script=True, what=local)
-        elif ns == BPMN_NS and local in ("conditionExpression", "loopCardinality", "completionCondition", "loopCondition"):
+        elif ns == BPMN_NS and local in (
+            "conditionExpression",
+            "loopCardinality",
+            "completionCondition",
+            "loopCondition",
+        ):
             _check_code(v, filename, owner, text, script=False, what=local)
         elif ns == BPMN_NS and local == "formalExpression":
             _check_code(v, filename, owner, text, script=False, what="correlation expression")
@@ -266,14 +291,22 @@ def _check_bpmn_tree(v: _Validation, filename: str, root: etree._Element) -> Non
             try:
                 _JINJA.parse(text)
             except TemplateSyntaxError as exc:
-                v.add(filename, _owner_id(node.getparent()), f"instructions are not a valid template: {exc}")
+                v.add(
+                    filename,
+                    _owner_id(node.getparent()),
+                    f"instructions are not a valid template: {exc}",
+                )
 
 
-def _check_code(v: _Validation, filename: str, owner: str | None, text: str, *, script: bool, what: str) -> None:
+def _check_code(
+    v: _Validation, filename: str, owner: str | None, text: str, *, script: bool, what: str
+) -> None:
     try:
         (check_script if script else check_expression)(text)
     except ScriptError as exc:
-        hint = " (Camunda ${...} expressions are not supported; write Python)" if "${" in text else ""
+        hint = (
+            " (Camunda ${...} expressions are not supported; write Python)" if "${" in text else ""
+        )
         v.add(filename, owner, f"{what} refused: {exc}{hint}")
     except SyntaxError as exc:
         v.add(filename, owner, f"{what} is not valid Python: {exc.msg}")
@@ -302,14 +335,20 @@ def _check_dmn_tree(v: _Validation, filename: str, root: etree._Element) -> None
                         candidate = f"({input_expr}) == ({text})"
                     except SyntaxError:
                         candidate = f"({input_expr}) {text}"
-                _check_code(v, filename, _owner_id(entry), candidate, script=False, what="input entry")
+                _check_code(
+                    v, filename, _owner_id(entry), candidate, script=False, what="input entry"
+                )
             for entry in (e for e in rule if _local(e.tag) == "outputEntry"):
                 text = "".join(t.text or "" for t in entry if _local(t.tag) == "text").strip()
                 if text:
-                    _check_code(v, filename, _owner_id(entry), text, script=False, what="output entry")
+                    _check_code(
+                        v, filename, _owner_id(entry), text, script=False, what="output entry"
+                    )
         for expr in inputs:
             if expr:
-                _check_code(v, filename, _owner_id(table), expr, script=False, what="input expression")
+                _check_code(
+                    v, filename, _owner_id(table), expr, script=False, what="input expression"
+                )
 
 
 def _camunda_form_keys(root: etree._Element) -> dict[str, str]:
@@ -334,7 +373,9 @@ def _case_prefix(root: etree._Element, key: str) -> str:
     return re.sub(r"[^A-Z]", "", letters) or "CASE"
 
 
-def validate(files: Sequence[SourceFile], settings: Settings, known_forms: dict[str, dict[str, Any]]) -> tuple[list[ProcessPlan], list[FormPlan]]:
+def validate(
+    files: Sequence[SourceFile], settings: Settings, known_forms: dict[str, dict[str, Any]]
+) -> tuple[list[ProcessPlan], list[FormPlan]]:
     """Check every file and build what deploying them would store; raise DefinitionError."""
     v = _Validation(settings, known_forms)
     trees: dict[str, tuple[str, etree._Element]] = {}
@@ -350,14 +391,22 @@ def validate(files: Sequence[SourceFile], settings: Settings, known_forms: dict[
         if f.kind == "unknown":
             v.add(f.filename, None, "not a BPMN (.bpmn), DMN (.dmn) or form (.json) file")
         elif len(f.data) > settings.max_definition_bytes:
-            v.add(f.filename, None, f"file is {len(f.data):,} bytes; the limit is {settings.max_definition_bytes:,} bytes")
+            v.add(
+                f.filename,
+                None,
+                f"file is {len(f.data):,} bytes; the limit is {settings.max_definition_bytes:,} bytes",
+            )
         elif f.kind == "form":
             try:
                 schema = load_form_schema(f.data, f.filename)
             except FormError as exc:
                 v.add(f.filename, None, str(exc))
                 continue
-            forms[f.filename] = FormPlan(f.filename, schema, _content_hash(json.dumps(schema, sort_keys=True, ensure_ascii=False)))
+            forms[f.filename] = FormPlan(
+                f.filename,
+                schema,
+                _content_hash(json.dumps(schema, sort_keys=True, ensure_ascii=False)),
+            )
         else:
             try:
                 trees[f.filename] = (f.kind, parse_xml(f.data, settings.max_definition_bytes))
@@ -373,7 +422,11 @@ def validate(files: Sequence[SourceFile], settings: Settings, known_forms: dict[
     for filename, (kind, root) in trees.items():
         if kind == "bpmn":
             if _local(root.tag) != "definitions" or _namespace(root.tag) != BPMN_NS:
-                v.add(filename, None, "not a BPMN 2.0 file (the root element must be bpmn:definitions)")
+                v.add(
+                    filename,
+                    None,
+                    "not a BPMN 2.0 file (the root element must be bpmn:definitions)",
+                )
                 continue
             processes = [n for n in root if _local(n.tag) == "process"]
             if not processes:
@@ -391,12 +444,21 @@ def validate(files: Sequence[SourceFile], settings: Settings, known_forms: dict[
                 parser.add_dmn_xml(root, filename)
         except ValidationException as exc:
             v.add(filename, exc.id or None, _validation_message(exc))
-        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError, AttributeError) as exc:
+        except (
+            SpiffWorkflowException,
+            etree.LxmlError,
+            ValueError,
+            KeyError,
+            AttributeError,
+        ) as exc:
             v.add(filename, None, f"cannot be read as {kind.upper()}: {exc}")
     if v.problems:
         raise DefinitionError(v.problems)
 
-    plans = [_plan_process(v, parser, key, filename, trees, forms) for key, filename in process_files.items()]
+    plans = [
+        _plan_process(v, parser, key, filename, trees, forms)
+        for key, filename in process_files.items()
+    ]
     if v.problems:
         raise DefinitionError(v.problems)
     return [p for p in plans if p is not None], list(forms.values())
@@ -407,7 +469,14 @@ def _validation_message(exc: ValidationException) -> str:
     return message or exc.__class__.__name__
 
 
-def _plan_process(v: _Validation, parser: SpiffBpmnParser, key: str, filename: str, trees: dict[str, tuple[str, etree._Element]], forms: dict[str, FormPlan]) -> ProcessPlan | None:
+def _plan_process(
+    v: _Validation,
+    parser: SpiffBpmnParser,
+    key: str,
+    filename: str,
+    trees: dict[str, tuple[str, etree._Element]],
+    forms: dict[str, FormPlan],
+) -> ProcessPlan | None:
     try:
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
@@ -428,7 +497,9 @@ def _plan_process(v: _Validation, parser: SpiffBpmnParser, key: str, filename: s
                 continue
             element_id = task_spec.bpmn_id
             extensions = getattr(task_spec, "extensions", {}) or {}
-            form = (extensions.get("properties") or {}).get("formJsonSchemaFilename") or camunda_keys.get(element_id)
+            form = (extensions.get("properties") or {}).get(
+                "formJsonSchemaFilename"
+            ) or camunda_keys.get(element_id)
             role = v.settings.role_for_lane(task_spec.lane)
             if role is None:
                 v.add(spec_file, element_id, f"lane {task_spec.lane!r} is not a known role")
@@ -436,9 +507,15 @@ def _plan_process(v: _Validation, parser: SpiffBpmnParser, key: str, filename: s
                 if form in forms:
                     used_forms[form] = forms[form].content_hash
                 elif form in v.known_forms:
-                    used_forms[form] = _content_hash(json.dumps(v.known_forms[form], sort_keys=True, ensure_ascii=False))
+                    used_forms[form] = _content_hash(
+                        json.dumps(v.known_forms[form], sort_keys=True, ensure_ascii=False)
+                    )
                 else:
-                    v.add(spec_file, element_id, f"form {form!r} is not among the files deployed with it nor already deployed")
+                    v.add(
+                        spec_file,
+                        element_id,
+                        f"form {form!r} is not among the files deployed with it nor already deployed",
+                    )
             task_meta[element_id] = {
                 "name": task_spec.bpmn_name or element_id,
                 "role": role,
@@ -446,18 +523,30 @@ def _plan_process(v: _Validation, parser: SpiffBpmnParser, key: str, filename: s
                 "instructions": extensions.get("instructionsForEndUser"),
             }
     spec_json = spiff.dump_specs(spec, subprocess_specs)
-    bpmn_files = sorted({getattr(s, "file", None) or filename for s in [spec, *subprocess_specs.values()]})
+    bpmn_files = sorted(
+        {getattr(s, "file", None) or filename for s in [spec, *subprocess_specs.values()]}
+    )
     dmn_files = sorted(
-        name for name, (kind, droot) in trees.items()
-        if kind == "dmn" and any(f'"{d.get("id")}"' in spec_json for d in droot if _local(d.tag) == "decision")
+        name
+        for name, (kind, droot) in trees.items()
+        if kind == "dmn"
+        and any(f'"{d.get("id")}"' in spec_json for d in droot if _local(d.tag) == "decision")
     )
     sources = [
-        {"filename": name, "kind": trees[name][0], "text": etree.tostring(trees[name][1], encoding="unicode")}
-        for name in bpmn_files + dmn_files if name in trees
+        {
+            "filename": name,
+            "kind": trees[name][0],
+            "text": etree.tostring(trees[name][1], encoding="unicode"),
+        }
+        for name in bpmn_files + dmn_files
+        if name in trees
     ]
     plan = ProcessPlan(
         key=key,
-        name=next((n.get("name") for n in root if _local(n.tag) == "process" and n.get("id") == key), None) or key,
+        name=next(
+            (n.get("name") for n in root if _local(n.tag) == "process" and n.get("id") == key), None
+        )
+        or key,
         spec=spec,
         subprocess_specs=subprocess_specs,
         spec_json=spec_json,
@@ -466,24 +555,36 @@ def _plan_process(v: _Validation, parser: SpiffBpmnParser, key: str, filename: s
         case_prefix=_case_prefix(root, key),
     )
     plan.content_hash = _content_hash(
-        spec_json, *(s["text"] for s in sources), *(f"{k}={h}" for k, h in sorted(used_forms.items()))
+        spec_json,
+        *(s["text"] for s in sources),
+        *(f"{k}={h}" for k, h in sorted(used_forms.items())),
     )
     return plan
 
 
 def latest_forms(session: Session) -> dict[str, Form]:
     newest = select(Form.name, func.max(Form.version).label("v")).group_by(Form.name).subquery()
-    rows = session.scalars(select(Form).join(newest, (Form.name == newest.c.name) & (Form.version == newest.c.v)))
+    rows = session.scalars(
+        select(Form).join(newest, (Form.name == newest.c.name) & (Form.version == newest.c.v))
+    )
     return {row.name: row for row in rows}
 
 
-def deploy(db: Database, files: Sequence[SourceFile], settings: Settings, clock: Clock, actor: str | None = None) -> list[Deployed]:
+def deploy(
+    db: Database,
+    files: Sequence[SourceFile],
+    settings: Settings,
+    clock: Clock,
+    actor: str | None = None,
+) -> list[Deployed]:
     """Validate `files` and store new versions of what changed, in one transaction."""
     from .audit import record
 
     with db.write() as session:
         existing_forms = latest_forms(session)
-        plans, form_plans = validate(files, settings, {n: f.schema for n, f in existing_forms.items()})
+        plans, form_plans = validate(
+            files, settings, {n: f.schema for n, f in existing_forms.items()}
+        )
         now = clock.now()
         results: list[Deployed] = []
         form_ids: dict[str, int] = {n: f.id for n, f in existing_forms.items()}
@@ -492,15 +593,31 @@ def deploy(db: Database, files: Sequence[SourceFile], settings: Settings, clock:
             if current is not None and current.content_hash == fp.content_hash:
                 results.append(Deployed("form", fp.name, current.version, False))
                 continue
-            row = Form(name=fp.name, version=(current.version + 1) if current else 1, content_hash=fp.content_hash, schema=fp.schema, deployed_by=actor, deployed_at=now)
+            row = Form(
+                name=fp.name,
+                version=(current.version + 1) if current else 1,
+                content_hash=fp.content_hash,
+                schema=fp.schema,
+                deployed_by=actor,
+                deployed_at=now,
+            )
             session.add(row)
             session.flush()
             form_ids[fp.name] = row.id
             results.append(Deployed("form", fp.name, row.version, True))
-            record(session, "form_deployed", actor=actor, at=now, detail={"form": fp.name, "version": row.version})
+            record(
+                session,
+                "form_deployed",
+                actor=actor,
+                at=now,
+                detail={"form": fp.name, "version": row.version},
+            )
         for plan in plans:
             current = session.scalars(
-                select(ProcessVersion).where(ProcessVersion.key == plan.key).order_by(ProcessVersion.version.desc()).limit(1)
+                select(ProcessVersion)
+                .where(ProcessVersion.key == plan.key)
+                .order_by(ProcessVersion.version.desc())
+                .limit(1)
             ).first()
             if current is not None and current.content_hash == plan.content_hash:
                 results.append(Deployed("process", plan.key, current.version, False))
@@ -523,6 +640,12 @@ def deploy(db: Database, files: Sequence[SourceFile], settings: Settings, clock:
             session.add(row)
             session.flush()
             results.append(Deployed("process", plan.key, row.version, True))
-            record(session, "process_deployed", actor=actor, at=now, detail={"process": plan.key, "version": row.version, "hash": plan.content_hash})
+            record(
+                session,
+                "process_deployed",
+                actor=actor,
+                at=now,
+                detail={"process": plan.key, "version": row.version, "hash": plan.content_hash},
+            )
         session.commit()
     return results

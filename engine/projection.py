@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -19,6 +17,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .audit import record
 from .status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
@@ -107,7 +107,9 @@ def project(
         case.error_element = case.error_message = None
     data = case_data(workflow)
     case.customer_name = _text(data.get("customer_name"), 200) or case.customer_name
-    case.customer_phone = _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
+    case.customer_phone = (
+        _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
+    )
     case.service_item = _text(data.get("service_item"), 200) or case.service_item
 
 
@@ -134,7 +136,14 @@ def _project_tasks(
         if spiff_id not in ready:
             row.status = TaskStatus.CANCELLED
             row.completed_at = now
-            record(session, "task_cancelled", at=now, case_id=case.id, element_id=row.element_id, detail={"task": row.id})
+            record(
+                session,
+                "task_cancelled",
+                at=now,
+                case_id=case.id,
+                element_id=row.element_id,
+                detail={"task": row.id},
+            )
         else:
             row.due_at = _task_due(ready[spiff_id])
     for spiff_id, task in ready.items():
@@ -156,11 +165,22 @@ def _project_tasks(
         )
         session.add(row)
         session.flush()
-        record(session, "task_opened", at=now, case_id=case.id, element_id=element_id, detail={"task": row.id, "role": row.role})
+        record(
+            session,
+            "task_opened",
+            at=now,
+            case_id=case.id,
+            element_id=element_id,
+            detail={"task": row.id, "role": row.role},
+        )
 
 
 def _project_timers(
-    session: Session, case: Case, workflow: BpmnWorkflow, now: datetime, fired_until: datetime | None
+    session: Session,
+    case: Case,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    fired_until: datetime | None,
 ) -> None:
     waiting = {(str(task.id), due): task for task, due in waiting_timers(workflow)}
     rows = session.scalars(
@@ -171,8 +191,13 @@ def _project_timers(
         if key in waiting:
             continue
         spiff_task = _find(workflow, row.spiff_task_id)
-        fired = fired_until is not None and row.due_at <= fired_until and spiff_task is not None and (
-            spiff_task.has_state(TaskState.COMPLETED) or spiff_task.has_state(TaskState.WAITING)
+        fired = (
+            fired_until is not None
+            and row.due_at <= fired_until
+            and spiff_task is not None
+            and (
+                spiff_task.has_state(TaskState.COMPLETED) or spiff_task.has_state(TaskState.WAITING)
+            )
         )
         row.status = TimerStatus.FIRED if fired else TimerStatus.CANCELLED
         row.fired_at = now if fired else None

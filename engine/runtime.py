@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
 
 from . import spiff
 from .audit import record
@@ -68,7 +68,9 @@ class Runtime:
 
     # ----- definitions -------------------------------------------------------------------
 
-    def deploy(self, sources: Sequence[str | Path] | Sequence[SourceFile], actor: str | None = None) -> list[Deployed]:
+    def deploy(
+        self, sources: Sequence[str | Path] | Sequence[SourceFile], actor: str | None = None
+    ) -> list[Deployed]:
         """Validate and deploy BPMN, DMN and form files (or folders of them)."""
         files = [s for s in sources if isinstance(s, SourceFile)]
         paths = [s for s in sources if not isinstance(s, SourceFile)]
@@ -87,7 +89,9 @@ class Runtime:
 
     # ----- starting ------------------------------------------------------------------------
 
-    def start_case(self, process_key: str, data: dict[str, Any] | None = None, actor: str | None = None) -> CaseView:
+    def start_case(
+        self, process_key: str, data: dict[str, Any] | None = None, actor: str | None = None
+    ) -> CaseView:
         """Start a case on the newest version of a process; returns the case with its number."""
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
@@ -117,7 +121,14 @@ class Runtime:
             )
             session.add(case)
             session.flush()
-            record(session, "case_started", at=now, actor=actor, case_id=case.id, detail={"process": version.key, "version": version.version})
+            record(
+                session,
+                "case_started",
+                at=now,
+                actor=actor,
+                case_id=case.id,
+                detail={"process": version.key, "version": version.version},
+            )
             with spiff.engine_time(now):
                 self._run_engine(session, case, workflow, now, workflow.do_engine_steps)
             self._finish_step(session, case, version, workflow, now)
@@ -131,7 +142,9 @@ class Runtime:
         stmt = (
             insert(CaseCounter)
             .values(prefix=prefix, day=day, last=1)
-            .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CaseCounter.last + 1})
+            .on_conflict_do_update(
+                index_elements=["prefix", "day"], set_={"last": CaseCounter.last + 1}
+            )
             .returning(CaseCounter.last)
         )
         last = session.execute(stmt).scalar_one()
@@ -139,7 +152,15 @@ class Runtime:
 
     # ----- the step ------------------------------------------------------------------------
 
-    def _step(self, number: str, actor: str | None, kind: str, action: Action | None, *, conflict_hint: Callable[[], str] | None = None) -> Any:
+    def _step(
+        self,
+        number: str,
+        actor: str | None,
+        kind: str,
+        action: Action | None,
+        *,
+        conflict_hint: Callable[[], str] | None = None,
+    ) -> Any:
         now = self.clock.now()
         try:
             with self.db.write() as session:
@@ -149,20 +170,32 @@ class Runtime:
                 if case.status not in ACTIVE_CASE:
                     if conflict_hint is not None:
                         raise Conflict(conflict_hint())
-                    raise InvalidState(f"case {number} is {case.status}; nothing can change it any more")
+                    raise InvalidState(
+                        f"case {number} is {case.status}; nothing can change it any more"
+                    )
                 version = session.get(ProcessVersion, case.process_version_id)
                 workflow = self._load(case, version)
                 fired_until, result = self._fire_due(session, case, workflow, now)
                 if action is not None:
                     with spiff.engine_time(now):
-                        result = self._run_engine(session, case, workflow, now, lambda: action(session, case, workflow, version))
+                        result = self._run_engine(
+                            session,
+                            case,
+                            workflow,
+                            now,
+                            lambda: action(session, case, workflow, version),
+                        )
                         if case.status != CaseStatus.ERROR or kind == "retry":
                             self._run_engine(session, case, workflow, now, workflow.do_engine_steps)
                 self._finish_step(session, case, version, workflow, now, fired_until)
                 session.commit()
                 return result
         except StaleDataError as exc:
-            raise Conflict(conflict_hint() if conflict_hint else f"case {number} was changed by someone else at the same time; nothing was saved, reload and try again") from exc
+            raise Conflict(
+                conflict_hint()
+                if conflict_hint
+                else f"case {number} was changed by someone else at the same time; nothing was saved, reload and try again"
+            ) from exc
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict(f"case {number} is busy; nothing was saved, try again") from exc
@@ -172,7 +205,14 @@ class Runtime:
         spec, subprocess_specs = self._specs_for(version)
         return spiff.load_case_state(case.state, spec, subprocess_specs, self.script_engine)
 
-    def _run_engine(self, session: Session, case: Case, workflow: BpmnWorkflow, now: datetime, fn: Callable[[], Any]) -> Any:
+    def _run_engine(
+        self,
+        session: Session,
+        case: Case,
+        workflow: BpmnWorkflow,
+        now: datetime,
+        fn: Callable[[], Any],
+    ) -> Any:
         """Run engine code; a failing script or expression puts the case in error, with the
         element and message in its history, instead of losing the step."""
         try:
@@ -184,14 +224,23 @@ class Runtime:
             case.status = CaseStatus.ERROR
             case.error_element = element
             case.error_message = message
-            record(session, "error", at=now, case_id=case.id, element_id=element, detail={"message": message})
+            record(
+                session,
+                "error",
+                at=now,
+                case_id=case.id,
+                element_id=element,
+                detail={"message": message},
+            )
             return None
 
     def fire_timers(self, number: str) -> int:
         """Fire the timers of one case that are due now; returns how many fired."""
         return self._step(number, "timer", "timers", None)
 
-    def _fire_due(self, session: Session, case: Case, workflow: BpmnWorkflow, now: datetime) -> tuple[datetime | None, int]:
+    def _fire_due(
+        self, session: Session, case: Case, workflow: BpmnWorkflow, now: datetime
+    ) -> tuple[datetime | None, int]:
         """Fire the case's timers that are due by `now`, earliest first, each at its own due
         time, so a late worker does not push later timers back."""
         fired_until, count = None, 0
@@ -201,14 +250,30 @@ class Runtime:
                 break
             task, fired_until = due[0]
             with spiff.engine_time(fired_until):
-                self._run_engine(session, case, workflow, now, lambda: (workflow.refresh_timers(), workflow.do_engine_steps()))
+                self._run_engine(
+                    session,
+                    case,
+                    workflow,
+                    now,
+                    lambda: (workflow.refresh_timers(), workflow.do_engine_steps()),
+                )
             count += 1
             if any(t.id == task.id and w == fired_until for t, w in waiting_timers(workflow)):
                 break  # it did not fire (e.g. the case went into error): do not spin
         return fired_until, count
 
-    def _finish_step(self, session: Session, case: Case, version: ProcessVersion, workflow: BpmnWorkflow, now: datetime, fired_until: datetime | None = None) -> None:
-        error = (case.error_element, case.error_message) if case.status == CaseStatus.ERROR else None
+    def _finish_step(
+        self,
+        session: Session,
+        case: Case,
+        version: ProcessVersion,
+        workflow: BpmnWorkflow,
+        now: datetime,
+        fired_until: datetime | None = None,
+    ) -> None:
+        error = (
+            (case.error_element, case.error_message) if case.status == CaseStatus.ERROR else None
+        )
         was = case.status
         project(session, case, version, workflow, now, self.settings.default_role, fired_until)
         if error and case.status == CaseStatus.ERROR:
@@ -248,11 +313,16 @@ class Runtime:
             statuses = [status] if isinstance(status, str) else list(status)
             unknown = [s for s in statuses if s not in {t.value for t in TaskStatus}]
             if unknown:
-                raise ValidationFailed(f"unknown task status {', '.join(unknown)}; use one of: open, claimed, done, cancelled", {"status": ["unknown status"]})
+                raise ValidationFailed(
+                    f"unknown task status {', '.join(unknown)}; use one of: open, claimed, done, cancelled",
+                    {"status": ["unknown status"]},
+                )
             query = query.where(Task.status.in_(statuses))
         if due_before:
             query = query.where(Task.due_at <= due_before)
-        query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset)
+        query = (
+            query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset)
+        )
         with self.db.read() as session:
             return [TaskView.of(task, number) for task, number in session.execute(query)]
 
@@ -277,11 +347,15 @@ class Runtime:
         with self.db.read() as session:
             task, number = self._task_row(session, task_id)
             if user is not None and task.role not in user_roles(session, user):
-                raise Forbidden(f"task {task_id} belongs to role {task.role}, which {user} does not hold")
+                raise Forbidden(
+                    f"task {task_id} belongs to role {task.role}, which {user} does not hold"
+                )
             return TaskView.of(task, number, form=self._form_schema(session, task))
 
     def _task_row(self, session: Session, task_id: int) -> tuple[Task, str]:
-        row = session.execute(select(Task, Case.number).join(Case, Case.id == Task.case_id).where(Task.id == task_id)).first()
+        row = session.execute(
+            select(Task, Case.number).join(Case, Case.id == Task.case_id).where(Task.id == task_id)
+        ).first()
         if row is None:
             raise NotFound(f"no task {task_id}")
         return row[0], row[1]
@@ -311,7 +385,15 @@ class Runtime:
                     if task.status == TaskStatus.OPEN:
                         return TaskView.of(task, number)
                     task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
-                record(session, "task_claimed" if claim else "task_unclaimed", at=now, actor=user, case_id=task.case_id, element_id=task.element_id, detail={"task": task.id})
+                record(
+                    session,
+                    "task_claimed" if claim else "task_unclaimed",
+                    at=now,
+                    actor=user,
+                    case_id=task.case_id,
+                    element_id=task.element_id,
+                    detail={"task": task.id},
+                )
                 session.commit()
                 return TaskView.of(task, number)
         except StaleDataError as exc:
@@ -321,11 +403,17 @@ class Runtime:
         """The user may act on the task: holds its role, and nobody else finished or claimed it."""
         roles = user_roles(session, user)
         if task.role not in roles:
-            raise Forbidden(f"task {task.id} belongs to role {task.role}, which {user} does not hold")
+            raise Forbidden(
+                f"task {task.id} belongs to role {task.role}, which {user} does not hold"
+            )
         if task.status == TaskStatus.DONE:
-            raise Conflict(f"task {task.id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC")
+            raise Conflict(
+                f"task {task.id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC"
+            )
         if task.status == TaskStatus.CANCELLED:
-            raise Conflict(f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC (the case moved on without it)")
+            raise Conflict(
+                f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC (the case moved on without it)"
+            )
         if task.status == TaskStatus.CLAIMED and task.assignee != user:
             raise Conflict(f"task {task.id} is claimed by {task.assignee}")
 
@@ -346,45 +434,93 @@ class Runtime:
             self._check_actor(session, task, user)
             errors = validate_submission(self._form_schema(session, task), data)
         if errors:
-            raise ValidationFailed(f"task {task_id}: the form has errors; nothing was saved", errors)
+            raise ValidationFailed(
+                f"task {task_id}: the form has errors; nothing was saved", errors
+            )
 
-        def action(session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion) -> None:
+        def action(
+            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
+        ) -> None:
             row = session.get(Task, task_id)
             self._check_actor(session, row, user)
             spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
             if not spiff_task.has_state(TaskState.READY):
                 raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
             now = self.clock.now()
-            row.status, row.completed_at, row.completed_by, row.data = TaskStatus.DONE, now, user, data
+            row.status, row.completed_at, row.completed_by, row.data = (
+                TaskStatus.DONE,
+                now,
+                user,
+                data,
+            )
             row.assignee = row.assignee or user
-            record(session, "task_completed", at=now, actor=user, case_id=case.id, element_id=row.element_id, detail={"task": row.id, "data": data})
+            record(
+                session,
+                "task_completed",
+                at=now,
+                actor=user,
+                case_id=case.id,
+                element_id=row.element_id,
+                detail={"task": row.id, "data": data},
+            )
             spiff_task.data.update(data)
             spiff_task.run()
 
-        self._step(number, user, "complete", action, conflict_hint=lambda: self._task_conflict(task_id))
+        self._step(
+            number, user, "complete", action, conflict_hint=lambda: self._task_conflict(task_id)
+        )
         return self.get_case(number)
 
     # ----- messages, cancel, retry ---------------------------------------------------------
 
-    def send_message(self, number: str, name: str, data: dict[str, Any] | None = None, actor: str | None = None) -> CaseView:
+    def send_message(
+        self, number: str, name: str, data: dict[str, Any] | None = None, actor: str | None = None
+    ) -> CaseView:
         """Deliver a message to the case (correlation is by case number)."""
         if data is not None and not isinstance(data, dict):
-            raise ValidationFailed("message data must be a JSON object", {"": ["must be an object"]})
+            raise ValidationFailed(
+                "message data must be a JSON object", {"": ["must be an object"]}
+            )
 
-        def action(session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion) -> None:
+        def action(
+            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
+        ) -> None:
             waiting = [
-                t for t in workflow.event_manager.tasks.values()
+                t
+                for t in workflow.event_manager.tasks.values()
                 if isinstance(t.task_spec.event_definition, MessageEventDefinition)
                 and t.task_spec.event_definition.name == name
             ]
             if not waiting:
-                names = sorted({
-                    t.task_spec.event_definition.name for t in workflow.event_manager.tasks.values()
-                    if isinstance(t.task_spec.event_definition, MessageEventDefinition)
-                })
-                raise InvalidState(f"case {number} is not waiting for message {name!r}" + (f"; it waits for: {', '.join(names)}" if names else "; it waits for no message"))
-            event = BpmnEvent(waiting[0].task_spec.event_definition, payload=dict(data or {}), correlations=dict(workflow.correlations))
-            record(session, "message_received", at=self.clock.now(), actor=actor, case_id=case.id, element_id=waiting[0].task_spec.bpmn_id, detail={"message": name, "data": data or {}})
+                names = sorted(
+                    {
+                        t.task_spec.event_definition.name
+                        for t in workflow.event_manager.tasks.values()
+                        if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+                    }
+                )
+                raise InvalidState(
+                    f"case {number} is not waiting for message {name!r}"
+                    + (
+                        f"; it waits for: {', '.join(names)}"
+                        if names
+                        else "; it waits for no message"
+                    )
+                )
+            event = BpmnEvent(
+                waiting[0].task_spec.event_definition,
+                payload=dict(data or {}),
+                correlations=dict(workflow.correlations),
+            )
+            record(
+                session,
+                "message_received",
+                at=self.clock.now(),
+                actor=actor,
+                case_id=case.id,
+                element_id=waiting[0].task_spec.bpmn_id,
+                detail={"message": name, "data": data or {}},
+            )
             workflow.send_event(event)
 
         self._step(number, actor, "message", action)
@@ -395,17 +531,32 @@ class Runtime:
         if not reason:
             raise ValidationFailed("a cancellation needs a reason", {"reason": ["required"]})
 
-        def action(session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion) -> None:
+        def action(
+            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
+        ) -> None:
             workflow.cancel()
             now = self.clock.now()
-            for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))):
+            for row in session.scalars(
+                select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
+            ):
                 row.status, row.completed_at = TaskStatus.CANCELLED, now
-            for timer in session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)):
+            for timer in session.scalars(
+                select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
+            ):
                 timer.status = TimerStatus.CANCELLED
             case.cancel_reason = reason
-            record(session, "case_cancelled", at=now, actor=actor, case_id=case.id, detail={"reason": reason})
+            record(
+                session,
+                "case_cancelled",
+                at=now,
+                actor=actor,
+                case_id=case.id,
+                detail={"reason": reason},
+            )
 
-        def run(session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion) -> None:
+        def run(
+            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
+        ) -> None:
             action(session, case, workflow, version)
 
         now = self.clock.now()
@@ -425,17 +576,31 @@ class Runtime:
             try:
                 session.commit()
             except StaleDataError as exc:
-                raise Conflict(f"case {number} was changed at the same time; nothing was saved, try again") from exc
+                raise Conflict(
+                    f"case {number} was changed at the same time; nothing was saved, try again"
+                ) from exc
         return self.get_case(number)
 
-    def retry_case(self, number: str, actor: str | None = None, data: dict[str, Any] | None = None) -> CaseView:
+    def retry_case(
+        self, number: str, actor: str | None = None, data: dict[str, Any] | None = None
+    ) -> CaseView:
         """Run the failed step of a case in error again, optionally with corrected data."""
 
-        def action(session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion) -> None:
+        def action(
+            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
+        ) -> None:
             if case.status != CaseStatus.ERROR:
                 raise InvalidState(f"case {number} is not in error")
             failed = workflow.get_tasks(state=TaskState.ERROR)
-            record(session, "retry", at=self.clock.now(), actor=actor, case_id=case.id, element_id=case.error_element, detail={"data": data or {}})
+            record(
+                session,
+                "retry",
+                at=self.clock.now(),
+                actor=actor,
+                case_id=case.id,
+                element_id=case.error_element,
+                detail={"data": data or {}},
+            )
             case.status, case.error_element, case.error_message = CaseStatus.RUNNING, None, None
             for task in failed:
                 task.data.update(data or {})
@@ -454,17 +619,35 @@ class Runtime:
                 raise NotFound(f"no case numbered {number!r}")
             version = session.get(ProcessVersion, case.process_version_id)
             tasks = session.scalars(
-                select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK)).order_by(Task.id)
+                select(Task)
+                .where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
+                .order_by(Task.id)
             ).all()
             timers = session.scalars(
-                select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING).order_by(Timer.due_at)
+                select(Timer)
+                .where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
+                .order_by(Timer.due_at)
             ).all()
-            events = session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.id)).all() if history else []
+            events = (
+                session.scalars(
+                    select(Event).where(Event.case_id == case.id).order_by(Event.id)
+                ).all()
+                if history
+                else []
+            )
             workflow = self._load(case, version)
-            active = sorted({
-                t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR)
-                if t.task_spec.bpmn_id
-            })
+            active = sorted(
+                {
+                    t.task_spec.bpmn_id
+                    for t in workflow.get_tasks(
+                        state=TaskState.READY
+                        | TaskState.WAITING
+                        | TaskState.STARTED
+                        | TaskState.ERROR
+                    )
+                    if t.task_spec.bpmn_id
+                }
+            )
             return CaseView.of(
                 case,
                 version.version,

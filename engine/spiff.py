@@ -99,7 +99,9 @@ def _duration_has_fired(self: Any, my_task: Any) -> bool:
         expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
         parsed = timer_module.TimerEventDefinition.parse_iso_duration(expression)
         start = _EngineDatetime.now(UTC)
-        event_value = (start + timer_module.TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+        event_value = (
+            start + timer_module.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        ).isoformat()
         my_task._set_internal_data(event_value=event_value)
     if _due_now(timer_module.TimerEventDefinition.get_datetime(event_value)):
         my_task._set_internal_data(event_fired=True)

@@ -74,7 +74,9 @@ def claim_due_cases(runtime: Runtime, limit: int = 200, worker_id: str | None = 
             .values(locked_by=worker_id, locked_until=now + LEASE)
         )
         case_ids = list(dict.fromkeys(r.case_id for r in rows))
-        numbers = dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all())
+        numbers = dict(
+            session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all()
+        )
         session.commit()
     return [numbers[case_id] for case_id in case_ids]
 
@@ -102,7 +104,9 @@ def _note_failure(runtime: Runtime, number: str, exc: Exception) -> None:
     with runtime.db.write() as session:
         case_id = session.scalar(select(Case.id).where(Case.number == number))
         for timer in session.scalars(
-            select(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.WAITING, Timer.due_at <= now)
+            select(Timer).where(
+                Timer.case_id == case_id, Timer.status == TimerStatus.WAITING, Timer.due_at <= now
+            )
         ):
             timer.attempts += 1
             timer.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -111,7 +115,9 @@ def _note_failure(runtime: Runtime, number: str, exc: Exception) -> None:
         session.commit()
 
 
-def run_worker(runtime: Runtime, stop: threading.Event, interval_s: float = 1.0, once: bool = False) -> FireReport:
+def run_worker(
+    runtime: Runtime, stop: threading.Event, interval_s: float = 1.0, once: bool = False
+) -> FireReport:
     """Fire due timers until `stop` is set (or once). Sleeping here is the worker's own pacing;
     tests never wait on it: they move the clock and call fire_due_timers."""
     total = FireReport()

@@ -57,7 +57,9 @@ def add_user(
         raise CaseflowError(f"user name {name!r}: use 2-100 letters, digits or . _ @ -")
     unknown = [r for r in roles if r not in settings.roles]
     if unknown:
-        raise CaseflowError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(settings.roles)}")
+        raise CaseflowError(
+            f"unknown role(s) {', '.join(unknown)}; known: {', '.join(settings.roles)}"
+        )
     if not roles:
         raise CaseflowError("a user needs at least one role")
     with db.write() as session:
@@ -93,6 +95,15 @@ def list_users(db: Database) -> list[dict[str, object]]:
         users = session.scalars(select(User).order_by(User.name)).all()
         out = []
         for user in users:
-            roles = sorted(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id)))
-            out.append({"name": user.name, "display_name": user.display_name, "roles": roles, "active": user.active})
+            roles = sorted(
+                session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id))
+            )
+            out.append(
+                {
+                    "name": user.name,
+                    "display_name": user.display_name,
+                    "roles": roles,
+                    "active": user.active,
+                }
+            )
         return out

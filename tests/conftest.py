@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from engine.users import add_user
 pytest_plugins = ["tests.ci_guard"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# CASEFLOW_TEST_DB=postgres runs the suite on a throw-away PostgreSQL server instead of SQLite.
+DB_BACKEND = os.environ.get("CASEFLOW_TEST_DB", "sqlite")
 # Monday 23 November 2026, 09:30 in Shanghai.
 MONDAY_0930 = "2026-11-23T01:30:00+00:00"
 
@@ -39,10 +43,42 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(copy)
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    from tests import pgserver
+
+    server = pgserver.start_or_none()
+    if server is None:
+        pytest.skip(f"PostgreSQL is not available: {pgserver.UNAVAILABLE_REASON}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server) -> str:
+    db = Database(pg_server.create_database("caseflow_template"))
+    upgrade(db)
+    db.dispose()
+    return "caseflow_template"
+
+
 @pytest.fixture
-def db_url(tmp_path: Path, template_db: Path) -> str:
+def pg_db_url(pg_server, pg_template) -> str:
+    """A new, migrated PostgreSQL database (copied from a template, so it is quick)."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(**pg_server.connect_kwargs(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    return pg_server.database_url(name)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if DB_BACKEND == "postgres":
+        return request.getfixturevalue("pg_db_url")
     path = tmp_path / "caseflow.db"
-    shutil.copy(template_db, path)
+    shutil.copy(request.getfixturevalue("template_db"), path)
     return f"sqlite:///{path}"
 
 

@@ -41,7 +41,11 @@ CORPUS = {
         "task_a",
         "form 'missing_form.json' is not among the files",
     ),
-    "unknown_lane": (variant('name="senior_service"', 'name="夜班"'), "lane_b", "lane '夜班' is not a known role"),
+    "unknown_lane": (
+        variant('name="senior_service"', 'name="夜班"'),
+        "lane_b",
+        "lane '夜班' is not a known role",
+    ),
     "unsafe_condition": (
         variant("approve == True", "__import__('os').system('touch /tmp/pwned')"),
         "f_yes",
@@ -86,19 +90,28 @@ def test_bad_bpmn_is_refused_and_nothing_is_deployed(name, runtime, db):
 
 def test_invalid_form_schema_refused(runtime, db):
     with pytest.raises(DefinitionError, match="review_form.json"):
-        runtime.deploy([SourceFile("review.bpmn", GOOD.encode()), SourceFile("review_form.json", b'{"type": "objekt"}')])
+        runtime.deploy(
+            [
+                SourceFile("review.bpmn", GOOD.encode()),
+                SourceFile("review_form.json", b'{"type": "objekt"}'),
+            ]
+        )
     assert count_versions(db) == (0, 0)
 
 
 def test_camunda_bare_iso_timer_accepted(runtime):
-    runtime.deploy([SourceFile("review.bpmn", variant('"P3D"', "P3D")), SourceFile("review_form.json", FORM)])
+    runtime.deploy(
+        [SourceFile("review.bpmn", variant('"P3D"', "P3D")), SourceFile("review_form.json", FORM)]
+    )
 
 
 def test_camunda_form_key_accepted(runtime):
     data = variant(
         '<bpmn:userTask id="task_a" name="受理審核">',
         '<bpmn:userTask id="task_a" name="受理審核" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:formKey="review_form.json">',
-    ).replace(b'<spiffworkflow:property name="formJsonSchemaFilename" value="review_form.json" />', b"")
+    ).replace(
+        b'<spiffworkflow:property name="formJsonSchemaFilename" value="review_form.json" />', b""
+    )
     runtime.deploy([SourceFile("review.bpmn", data), SourceFile("review_form.json", FORM)])
     number = runtime.start_case("review_flow").number
     task = runtime.get_case(number).open_tasks[0]

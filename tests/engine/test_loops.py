@@ -72,4 +72,7 @@ def test_loop_runs_a_thousand_rounds_through_the_database(runtime, users):
     )
     # And the loop still ends when asked to.
     task = runtime.list_tasks(case=number, status="open")[0]
-    assert runtime.complete_task(task.id, {"confirmed": True, "comment": "done"}, "alice").status == "completed"
+    assert (
+        runtime.complete_task(task.id, {"confirmed": True, "comment": "done"}, "alice").status
+        == "completed"
+    )

@@ -81,10 +81,14 @@ def test_approved_and_done_in_time_waits_three_days(deployed, fresh_runtime, clo
     assert "timer_fired" in [e.kind for e in case.history]
 
 
-def test_deadline_escalates_and_a_late_worker_does_not_shift_the_next_timer(deployed, fresh_runtime, clock):
+def test_deadline_escalates_and_a_late_worker_does_not_shift_the_next_timer(
+    deployed, fresh_runtime, clock
+):
     number = fresh_runtime().start_case("review_flow").number
     clock.set("2026-11-23T02:00:00+00:00")
-    fresh_runtime().complete_task(open_task(fresh_runtime(), number, "task_a").id, {"approve": True}, "alice")
+    fresh_runtime().complete_task(
+        open_task(fresh_runtime(), number, "task_a").id, {"approve": True}, "alice"
+    )
     task_b = open_task(fresh_runtime(), number, "task_b")
 
     # The worker runs six hours after the deadline (Wednesday 16:00 in Shanghai).
@@ -111,7 +115,9 @@ def test_overdue_deadline_fires_before_a_late_completion(deployed, fresh_runtime
     """A completion after the deadline loses to the deadline even if the worker has not run."""
     number = fresh_runtime().start_case("review_flow").number
     clock.set("2026-11-23T02:00:00+00:00")
-    fresh_runtime().complete_task(open_task(fresh_runtime(), number, "task_a").id, {"approve": True}, "alice")
+    fresh_runtime().complete_task(
+        open_task(fresh_runtime(), number, "task_a").id, {"approve": True}, "alice"
+    )
     task_b = open_task(fresh_runtime(), number, "task_b")
     clock.set("2026-11-26T01:00:00+00:00")
     with pytest.raises(Conflict):

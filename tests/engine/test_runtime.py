@@ -62,13 +62,21 @@ def test_failing_script_puts_case_in_error_and_retry_with_fixed_data(runtime, us
 
 def test_new_version_for_changed_content_running_cases_stay(runtime, users, tmp_path):
     first = runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
-    assert {(d.key, d.version, d.changed) for d in first} == {("review_flow", 1, True), ("review_form.json", 1, True)}
+    assert {(d.key, d.version, d.changed) for d in first} == {
+        ("review_flow", 1, True),
+        ("review_form.json", 1, True),
+    }
     again = runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
-    assert {(d.key, d.version, d.changed) for d in again} == {("review_flow", 1, False), ("review_form.json", 1, False)}
+    assert {(d.key, d.version, d.changed) for d in again} == {
+        ("review_flow", 1, False),
+        ("review_form.json", 1, False),
+    }
     old_case = runtime.start_case("review_flow").number
 
     changed = tmp_path / "review_flow.bpmn"
-    changed.write_text((FIXTURES / "review_flow.bpmn").read_text().replace("受理審核", "受理審核（新）"))
+    changed.write_text(
+        (FIXTURES / "review_flow.bpmn").read_text().replace("受理審核", "受理審核（新）")
+    )
     # The form is already deployed, so the BPMN file alone deploys.
     second = runtime.deploy([changed])
     assert [(d.key, d.version, d.changed) for d in second] == [("review_flow", 2, True)]
@@ -105,7 +113,9 @@ def test_two_threads_completing_the_same_task_one_wins(runtime, users, db):
     with db.read() as session:
         case_id = session.scalar(select(Case.id).where(Case.number == number))
         completions = session.scalar(
-            select(func.count()).select_from(Event).where(Event.case_id == case_id, Event.kind == "task_completed")
+            select(func.count())
+            .select_from(Event)
+            .where(Event.case_id == case_id, Event.kind == "task_completed")
         )
     assert completions == 1
     assert runtime.get_case(number).status == "completed"

@@ -17,7 +17,9 @@ def start_waiting_case(runtime, clock):
     return number
 
 
-def test_failure_leaves_the_timer_due_and_a_later_run_fires_it_once(runtime, users, clock, monkeypatch):
+def test_failure_leaves_the_timer_due_and_a_later_run_fires_it_once(
+    runtime, users, clock, monkeypatch
+):
     number = start_waiting_case(runtime, clock)
     clock.advance(days=3, seconds=1)
 
@@ -44,4 +46,9 @@ def test_failure_leaves_the_timer_due_and_a_later_run_fires_it_once(runtime, use
 
 def test_worker_with_nothing_due_does_nothing(runtime, users, clock):
     start_waiting_case(runtime, clock)
-    assert fire_due_timers(runtime).to_dict() == {"cases": 0, "fired": 0, "conflicts": 0, "failures": 0}
+    assert fire_due_timers(runtime).to_dict() == {
+        "cases": 0,
+        "fired": 0,
+        "conflicts": 0,
+        "failures": 0,
+    }
