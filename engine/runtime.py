@@ -47,6 +47,9 @@ from .views import CaseView, EventView, TaskView, TimerView
 # Cycle timers with tiny periods must not keep one step busy for ever.
 MAX_FIRINGS_PER_STEP = 500
 
+# Verbs that change a case return it with this many of its latest events.
+RECENT_HISTORY = 50
+
 Action = Callable[[Session, Case, BpmnWorkflow, ProcessVersion], Any]
 
 
@@ -134,7 +137,7 @@ class Runtime:
             self._finish_step(session, case, version, workflow, now)
             session.commit()
             number = case.number
-        return self.get_case(number)
+        return self.get_case(number, history_limit=RECENT_HISTORY)
 
     def _next_number(self, session: Session, prefix: str, now: datetime) -> str:
         day = self.calendar.local(now).strftime("%Y%m%d")
@@ -281,6 +284,7 @@ class Runtime:
         if case.status != was or case.status == CaseStatus.COMPLETED:
             if case.status == CaseStatus.COMPLETED:
                 record(session, "case_completed", at=now, case_id=case.id)
+        spiff.compact(workflow)
         case.state = spiff.dump_case_state(workflow)
         case.serializer_version = spiff.SERIALIZER_VERSION
         case.updated_at = now
@@ -469,7 +473,7 @@ class Runtime:
         self._step(
             number, user, "complete", action, conflict_hint=lambda: self._task_conflict(task_id)
         )
-        return self.get_case(number)
+        return self.get_case(number, history_limit=RECENT_HISTORY)
 
     # ----- messages, cancel, retry ---------------------------------------------------------
 
@@ -524,7 +528,7 @@ class Runtime:
             workflow.send_event(event)
 
         self._step(number, actor, "message", action)
-        return self.get_case(number)
+        return self.get_case(number, history_limit=RECENT_HISTORY)
 
     def cancel_case(self, number: str, reason: str, actor: str | None = None) -> CaseView:
         reason = (reason or "").strip()
@@ -579,7 +583,7 @@ class Runtime:
                 raise Conflict(
                     f"case {number} was changed at the same time; nothing was saved, try again"
                 ) from exc
-        return self.get_case(number)
+        return self.get_case(number, history_limit=RECENT_HISTORY)
 
     def retry_case(
         self, number: str, actor: str | None = None, data: dict[str, Any] | None = None
@@ -607,12 +611,13 @@ class Runtime:
                 task._set_state(TaskState.READY)
 
         self._step(number, actor, "retry", action)
-        return self.get_case(number)
+        return self.get_case(number, history_limit=RECENT_HISTORY)
 
     # ----- reading -------------------------------------------------------------------------
 
-    def get_case(self, number: str, history: bool = True) -> CaseView:
-        """Status, open tasks, waiting timers, history and data of one case."""
+    def get_case(self, number: str, history_limit: int | None = None) -> CaseView:
+        """Status, open tasks, waiting timers, history (all, or the latest `history_limit`
+        events) and data of one case."""
         with self.db.read() as session:
             case = session.scalars(select(Case).where(Case.number == number)).first()
             if case is None:
@@ -628,13 +633,10 @@ class Runtime:
                 .where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
                 .order_by(Timer.due_at)
             ).all()
-            events = (
-                session.scalars(
-                    select(Event).where(Event.case_id == case.id).order_by(Event.id)
-                ).all()
-                if history
-                else []
-            )
+            events_query = select(Event).where(Event.case_id == case.id).order_by(Event.id.desc())
+            if history_limit is not None:
+                events_query = events_query.limit(history_limit)
+            events = list(reversed(session.scalars(events_query).all()))
             workflow = self._load(case, version)
             active = sorted(
                 {

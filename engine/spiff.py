@@ -186,3 +186,62 @@ def load_case_state(
     workflow = SERIALIZER.from_dict(dct)
     workflow.script_engine = script_engine
     return workflow
+
+
+def compact(workflow: BpmnWorkflow, threshold: int = 150, keep_depth: int = 8) -> int:
+    """Drop finished history that nothing can reach again, so a long loop costs the same in
+    round 1,000 as in round 10. Returns how many tasks were removed.
+
+    SpiffWorkflow keeps every finished task and walks the whole tree on every step. Kept are:
+    every unfinished task, its `keep_depth` nearest ancestors and their other children (joins
+    and boundary events look a few levels up and across), the root, and every task that owns a
+    subprocess. Removed are finished tasks with one child, whose child is spliced onto their
+    parent, and finished leaves. Cases smaller than `threshold` tasks are left untouched (their
+    full history stays available, e.g. for reset).
+    """
+    if len(workflow.tasks) < threshold or workflow.is_completed():
+        return 0
+    removed = _compact_tree(workflow, workflow, keep_depth)
+    for subprocess in list(workflow.subprocesses.values()):
+        if len(subprocess.tasks) >= threshold:
+            removed += _compact_tree(subprocess, workflow, keep_depth)
+    return removed
+
+
+def _compact_tree(wf: Any, top: BpmnWorkflow, keep_depth: int) -> int:
+    from SpiffWorkflow.util.task import TaskState
+
+    tasks = wf.tasks
+    protected = {wf.task_tree.id}
+    for task in tasks.values():
+        if task.has_state(TaskState.FINISHED_MASK):
+            continue
+        protected.add(task.id)
+        node, depth = task.parent, 0
+        while node is not None and depth < keep_depth:
+            protected.add(node.id)
+            node, depth = node.parent, depth + 1
+    near = {child for pid in protected if pid in tasks for child in tasks[pid]._children}
+    removed = 0
+    for task in list(tasks.values()):
+        tid = task.id
+        if tid in protected or tid in near or tid in top.subprocesses:
+            continue
+        if not task.has_state(TaskState.FINISHED_MASK) or task._parent is None:
+            continue
+        parent = tasks.get(task._parent)
+        if parent is None:
+            continue
+        if len(task._children) == 0:
+            parent._children = [c for c in parent._children if c != tid]
+        elif len(task._children) == 1:
+            child = tasks[task._children[0]]
+            child._parent = parent.id
+            parent._children = [child.id if c == tid else c for c in parent._children]
+        else:
+            continue
+        del tasks[tid]
+        removed += 1
+    if wf.last_task is not None and wf.last_task.id not in tasks:
+        wf.last_task = None
+    return removed

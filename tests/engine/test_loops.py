@@ -76,3 +76,35 @@ def test_loop_runs_a_thousand_rounds_through_the_database(runtime, users):
         runtime.complete_task(task.id, {"confirmed": True, "comment": "done"}, "alice").status
         == "completed"
     )
+
+
+def test_compaction_keeps_parallel_joins_and_boundary_timers_working(runtime, users, clock):
+    """80 rounds of a loop with a parallel split/join and a boundary timer, long enough for
+    the finished history to be compacted many times."""
+    import json
+
+    from engine.timers import fire_due_timers
+
+    runtime.deploy(fixture_files("loop_parallel.bpmn"))
+    number = runtime.start_case("loop_parallel", {"rounds": 0, "late": 0}).number
+    sizes = []
+    for n in range(80):
+        if n % 10 == 9:
+            clock.advance(hours=1)
+            assert fire_due_timers(runtime).fired == 1  # the poll deadline interrupts
+        else:
+            poll = runtime.list_tasks(case=number, status="open")[0]
+            assert poll.element_id == "poll"
+            runtime.complete_task(poll.id, {"confirmed": True}, "alice")
+        task_b = runtime.list_tasks(case=number, status="open")[0]
+        assert task_b.element_id == "task_b"
+        case = runtime.complete_task(task_b.id, {"confirmed": True}, "bob")
+        assert case.data["rounds"] == n + 1
+        with runtime.db.read() as session:
+            from engine.store import Case
+
+            state = session.query(Case.state).filter(Case.number == number).scalar()
+        sizes.append(len(json.loads(state)["tasks"]))
+    assert case.status == "completed"
+    assert case.data["late"] == 8 and "seen" in case.data
+    assert max(sizes) < 200, sizes  # compacted, not growing with the rounds
