@@ -33,6 +33,7 @@ run: db
 test: install
 	bash scripts/ensure-test-deps.sh
 	$(BIN)/python -m pytest
+	CASEFLOW_TEST_DB=postgres $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

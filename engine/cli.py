@@ -25,6 +25,17 @@ class Context:
     def __init__(self, now: str | None):
         self.now = now
         self._runtime = None
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database()
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
 
     @property
     def clock(self):
@@ -35,7 +46,7 @@ class Context:
         if self._runtime is None:
             from .runtime import Runtime
 
-            self._runtime = Runtime(Database(), load_settings(), self.clock)
+            self._runtime = Runtime(self.db, load_settings(), self.clock)
         return self._runtime
 
 
@@ -124,6 +135,7 @@ def main(ctx: click.Context, now: str | None) -> None:
                 f"{now!r} is not an ISO 8601 date-time", param_hint="--now"
             ) from None
     ctx.obj = Context(now)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @command(main, "init-db")
@@ -132,7 +144,7 @@ def init_db(ctx: Context, as_json: bool) -> None:
     from .migrate import upgrade
     from .users import sync_roles
 
-    db = Database()
+    db = ctx.db
     upgrade(db)
     with db.write() as session:
         sync_roles(session, load_settings())
@@ -400,7 +412,7 @@ def users_add(
     from .users import add_user
 
     add_user(
-        Database(),
+        ctx.db,
         load_settings(),
         name,
         list(roles),
@@ -417,7 +429,7 @@ def users_list(ctx: Context, as_json: bool) -> None:
     """List users."""
     from .users import list_users
 
-    found = list_users(Database())
+    found = list_users(ctx.db)
     _emit(
         as_json,
         found,
@@ -431,7 +443,7 @@ def users_demo(ctx: Context, as_json: bool) -> None:
     from .users import add_user
 
     settings = load_settings()
-    db = Database()
+    db = ctx.db
     created = []
     for role in settings.roles:
         name = role.replace("_", "-")
@@ -462,7 +474,7 @@ def roles_add(ctx: Context, as_json: bool, role_id: str, name_zh: str) -> None:
     from .users import sync_roles
 
     settings = add_role(role_id, name_zh)
-    db = Database()
+    db = ctx.db
     if os.environ.get("DATABASE_URL") or (
         db.is_sqlite and os.path.exists(db.url.split("///", 1)[-1])
     ):

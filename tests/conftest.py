@@ -26,6 +26,17 @@ DB_BACKEND = os.environ.get("CASEFLOW_TEST_DB", "sqlite")
 MONDAY_0930 = "2026-11-23T01:30:00+00:00"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # On the PostgreSQL pass every test needs the server: under CI a skip must fail.
+    if DB_BACKEND == "postgres":
+        for item in items:
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"caseflow test database: {DB_BACKEND}"
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file per session; each test gets a copy (migrations run once)."""
