@@ -102,6 +102,7 @@ class ProcessPlan:
     sources: list[dict[str, str]]
     task_meta: dict[str, dict[str, Any]]
     case_prefix: str
+    defaults: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
 
 
@@ -361,6 +362,41 @@ def _camunda_form_keys(root: etree._Element) -> dict[str, str]:
     return keys
 
 
+def _process_properties(root: etree._Element, key: str) -> dict[str, str]:
+    for node in root:
+        if _local(node.tag) == "process" and node.get("id") == key:
+            props = {}
+            for ext in node:
+                if _local(ext.tag) != "extensionElements":
+                    continue
+                for prop in ext.iter():
+                    if _local(prop.tag) == "property" and prop.get("name"):
+                        props[prop.get("name")] = prop.get("value") or ""
+            return props
+    return {}
+
+
+def _defaults(v: _Validation, filename: str, root: etree._Element, key: str) -> dict[str, Any]:
+    """Process properties named "default:<variable>" hold JSON values (2, "abc", true, [..])."""
+    out: dict[str, Any] = {}
+    for name, value in _process_properties(root, key).items():
+        if not name.startswith("default:"):
+            continue
+        variable = name.split(":", 1)[1].strip()
+        if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", variable):
+            v.add(filename, key, f"default {name!r}: {variable!r} is not a valid variable name")
+            continue
+        try:
+            out[variable] = json.loads(value)
+        except json.JSONDecodeError:
+            v.add(
+                filename,
+                key,
+                f"default {name!r}: {value!r} is not a JSON value (write strings in quotes)",
+            )
+    return out
+
+
 def _case_prefix(root: etree._Element, key: str) -> str:
     for node in root.iter():
         if _local(node.tag) == "process" and node.get("id") == key:
@@ -553,6 +589,7 @@ def _plan_process(
         sources=sources,
         task_meta=task_meta,
         case_prefix=_case_prefix(root, key),
+        defaults=_defaults(v, filename, root, key),
     )
     plan.content_hash = _content_hash(
         spec_json,
@@ -633,6 +670,7 @@ def deploy(
                 sources=plan.sources,
                 spec_json=plan.spec_json,
                 task_meta=plan.task_meta,
+                defaults=plan.defaults,
                 serializer_version=spiff.SERIALIZER_VERSION,
                 deployed_by=actor,
                 deployed_at=now,

@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import spiff
+from . import spiff, stepcontext
 from .audit import record
 from .calendar import BusinessCalendar
 from .clock import Clock, SystemClock
@@ -47,6 +47,17 @@ from .views import CaseView, EventView, TaskView, TimerView
 # Cycle timers with tiny periods must not keep one step busy for ever.
 MAX_FIRINGS_PER_STEP = 500
 
+# Modules whose @service helpers BPMN scripts may call; they register on import.
+SERVICE_MODULES: tuple[str, ...] = ("engine.notify",)
+
+
+def load_service_modules() -> None:
+    import importlib
+
+    for name in SERVICE_MODULES:
+        importlib.import_module(name)
+
+
 # Verbs that change a case return it with this many of its latest events.
 RECENT_HISTORY = 50
 
@@ -62,8 +73,9 @@ class Runtime:
         self.clock = clock or SystemClock()
         spiff.set_company_timezone(self.settings.timezone)
         self.calendar = BusinessCalendar.from_settings(self.settings)
+        load_service_modules()
         self.script_engine = make_script_engine(
-            helpers=self.calendar.script_helpers(spiff.engine_now),
+            helpers={**self.calendar.script_helpers(spiff.engine_now), **stepcontext.services()},
             time_limit_s=self.settings.script_time_limit_s,
         )
         self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
@@ -110,7 +122,7 @@ class Runtime:
                 raise NotFound(f"no deployed process {process_key!r}")
             spec, subprocess_specs = self._specs_for(version)
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-            workflow.task_tree.data.update(data or {})
+            workflow.task_tree.data.update({**(version.defaults or {}), **(data or {})})
             case = Case(
                 number=self._next_number(session, version.case_prefix, now),
                 process_version_id=version.id,
@@ -132,9 +144,10 @@ class Runtime:
                 case_id=case.id,
                 detail={"process": version.key, "version": version.version},
             )
-            with spiff.engine_time(now):
-                self._run_engine(session, case, workflow, now, workflow.do_engine_steps)
-            self._finish_step(session, case, version, workflow, now)
+            with stepcontext.step(self._context(session, case, actor, now)):
+                with spiff.engine_time(now):
+                    self._run_engine(session, case, workflow, now, _engine_steps(workflow))
+                self._finish_step(session, case, version, workflow, now)
             session.commit()
             number = case.number
         return self.get_case(number, history_limit=RECENT_HISTORY)
@@ -178,19 +191,24 @@ class Runtime:
                     )
                 version = session.get(ProcessVersion, case.process_version_id)
                 workflow = self._load(case, version)
-                fired_until, result = self._fire_due(session, case, workflow, now)
-                if action is not None:
-                    with spiff.engine_time(now):
-                        result = self._run_engine(
-                            session,
-                            case,
-                            workflow,
-                            now,
-                            lambda: action(session, case, workflow, version),
-                        )
-                        if case.status != CaseStatus.ERROR or kind == "retry":
-                            self._run_engine(session, case, workflow, now, workflow.do_engine_steps)
-                self._finish_step(session, case, version, workflow, now, fired_until)
+                with stepcontext.step(self._context(session, case, actor, now)):
+                    fired_until, result = self._fire_due(session, case, workflow, now)
+                    if action is not None:
+                        with spiff.engine_time(now):
+                            result = self._run_engine(
+                                session,
+                                case,
+                                workflow,
+                                now,
+                                lambda sp: sp.around(
+                                    lambda: action(session, case, workflow, version)
+                                ),
+                            )
+                            if case.status != CaseStatus.ERROR or kind == "retry":
+                                self._run_engine(
+                                    session, case, workflow, now, _engine_steps(workflow)
+                                )
+                    self._finish_step(session, case, version, workflow, now, fired_until)
                 session.commit()
                 return result
         except StaleDataError as exc:
@@ -204,6 +222,18 @@ class Runtime:
                 raise Conflict(f"case {number} is busy; nothing was saved, try again") from exc
             raise
 
+    def _context(
+        self, session: Session, case: Case, actor: str | None, now: datetime
+    ) -> stepcontext.StepContext:
+        return stepcontext.StepContext(
+            session=session,
+            case_id=case.id,
+            case_number=case.number,
+            process_key=case.process_key,
+            actor=actor,
+            now=now,
+        )
+
     def _load(self, case: Case, version: ProcessVersion) -> BpmnWorkflow:
         spec, subprocess_specs = self._specs_for(version)
         return spiff.load_case_state(case.state, spec, subprocess_specs, self.script_engine)
@@ -214,13 +244,17 @@ class Runtime:
         case: Case,
         workflow: BpmnWorkflow,
         now: datetime,
-        fn: Callable[[], Any],
+        fn: Callable[[_Savepoints], Any],
     ) -> Any:
         """Run engine code; a failing script or expression puts the case in error, with the
-        element and message in its history, instead of losing the step."""
+        element and message in its history, instead of losing the step. What the failing task
+        wrote (outbox rows, bookings) is rolled back to its savepoint; what earlier tasks of the
+        step wrote stays, matching the workflow state that is saved."""
+        savepoints = _Savepoints(session)
         try:
-            return fn()
+            return fn(savepoints)
         except SpiffWorkflowException as exc:
+            savepoints.rollback()
             task = getattr(exc, "task", None)
             element = task.task_spec.bpmn_id if task is not None else None
             message = _error_message(exc)
@@ -258,7 +292,7 @@ class Runtime:
                     case,
                     workflow,
                     now,
-                    lambda: (workflow.refresh_timers(), workflow.do_engine_steps()),
+                    lambda sp: (workflow.refresh_timers(), _engine_steps(workflow)(sp)),
                 )
             count += 1
             if any(t.id == task.id and w == fired_until for t, w in waiting_timers(workflow)):
@@ -284,6 +318,10 @@ class Runtime:
         if case.status != was or case.status == CaseStatus.COMPLETED:
             if case.status == CaseStatus.COMPLETED:
                 record(session, "case_completed", at=now, case_id=case.id)
+        ctx = stepcontext.current()
+        for callback in ctx.before_commit:
+            callback(ctx)
+        ctx.before_commit.clear()
         spiff.compact(workflow)
         case.state = spiff.dump_case_state(workflow)
         case.serializer_version = spiff.SERIALIZER_VERSION
@@ -659,6 +697,39 @@ class Runtime:
                 history=[EventView.of(e) for e in events],
                 active_elements=active,
             )
+
+
+class _Savepoints:
+    """One savepoint per task the engine runs, so a failing task's writes can be undone alone."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.open: Any = None
+
+    def before(self, _task: Any = None) -> None:
+        self.open = self.session.begin_nested()
+
+    def after(self, _task: Any = None) -> None:
+        if self.open is not None:
+            self.open.commit()
+            self.open = None
+
+    def rollback(self) -> None:
+        if self.open is not None:
+            self.open.rollback()
+            self.open = None
+
+    def around(self, fn: Callable[[], Any]) -> Any:
+        self.before()
+        result = fn()
+        self.after()
+        return result
+
+
+def _engine_steps(workflow: BpmnWorkflow) -> Callable[[_Savepoints], None]:
+    return lambda sp: workflow.do_engine_steps(
+        will_complete_task=sp.before, did_complete_task=sp.after
+    )
 
 
 def _error_message(exc: SpiffWorkflowException) -> str:

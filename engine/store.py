@@ -77,6 +77,8 @@ class ProcessVersion(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     # element id -> {"name", "role", "form", "form_id", "instructions"} for every user task.
     task_meta: Mapped[dict[str, Any]]
+    # Case data defaults from process properties "default:<name>" (the documents' blanks).
+    defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_by: Mapped[str | None] = mapped_column(String(100))
     deployed_at: Mapped[datetime]

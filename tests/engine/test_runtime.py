@@ -134,3 +134,26 @@ def test_unknown_process_and_bad_data(runtime):
         runtime.start_case("nope")
     with pytest.raises(ValidationFailed):
         runtime.start_case("nope", ["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+def test_process_defaults_fill_the_documents_blanks(runtime, users, tmp_path):
+    text = (
+        (FIXTURES / "review_flow.bpmn")
+        .read_text()
+        .replace(
+            '<spiffworkflow:property name="casePrefix" value="RV" />',
+            '<spiffworkflow:property name="casePrefix" value="RV" />'
+            '<spiffworkflow:property name="default:review_working_days" value="2" />'
+            '<spiffworkflow:property name="default:channel" value="&quot;phone&quot;" />',
+        )
+    )
+    path = tmp_path / "review_flow.bpmn"
+    path.write_text(text)
+    runtime.deploy([path, FIXTURES / "review_form.json"])
+    case = runtime.start_case("review_flow", {"channel": "web"})
+    assert case.data["review_working_days"] == 2 and case.data["channel"] == "web"
+    bad = tmp_path / "bad" / "review_flow.bpmn"
+    bad.parent.mkdir()
+    bad.write_text(text.replace('value="2"', 'value="two"'))
+    with pytest.raises(Exception, match="not a JSON value"):
+        runtime.deploy([bad])
