@@ -139,3 +139,39 @@ def test_camunda_form_key_accepted(runtime):
 )
 def test_timer_expressions(kind, text, ok):
     assert (check_timer(kind, text) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("kind", "area", "price"),
+    [("deep", 120, 1440), ("deep", 50, 750), ("regular", 30, 200), ("regular", 80, 400)],
+)
+def test_dmn_decision_table_runs_in_the_restricted_engine(runtime, kind, area, price):
+    runtime.deploy([FIXTURES / "quote_flow.bpmn", FIXTURES / "quote.dmn"])
+    case = runtime.start_case("quote_flow", {"kind": kind, "area": area})
+    assert case.status == "running" and case.data["price"] == price
+
+
+def test_unsafe_dmn_cell_is_refused(runtime, db):
+    dmn = (FIXTURES / "quote.dmn").read_bytes().replace(b"area * 12", b"().__class__")
+    with pytest.raises(DefinitionError) as refused:
+        runtime.deploy(
+            [
+                SourceFile("quote_flow.bpmn", (FIXTURES / "quote_flow.bpmn").read_bytes()),
+                SourceFile("quote.dmn", dmn),
+            ]
+        )
+    assert refused.value.problems[0].element_id == "o1"
+    assert count_versions(db) == (0, 0)
+
+
+def test_changed_dmn_makes_a_new_version(runtime):
+    runtime.deploy([FIXTURES / "quote_flow.bpmn", FIXTURES / "quote.dmn"])
+    dmn = (FIXTURES / "quote.dmn").read_bytes().replace(b"area * 12", b"area * 11")
+    result = runtime.deploy(
+        [
+            SourceFile("quote_flow.bpmn", (FIXTURES / "quote_flow.bpmn").read_bytes()),
+            SourceFile("quote.dmn", dmn),
+        ]
+    )
+    assert [(d.key, d.version) for d in result] == [("quote_flow", 2)]
+    assert runtime.start_case("quote_flow", {"kind": "deep", "area": 100}).data["price"] == 1100
