@@ -395,6 +395,26 @@ class BusinessCalendar:
             """Whether the office is open at `when`."""
             return self.is_office_time(read(when))
 
+        def days_after(when: When, n: float) -> str:
+            """n calendar days after `when`, same local wall-clock time (follow-ups on day 3,
+            day 8, day 15 after a start date)."""
+            return _iso(read(when).astimezone(zone) + timedelta(days=_number(n)))
+
+        def days_before(when: When, n: float) -> str:
+            """n calendar days before `when`, same local wall-clock time."""
+            return _iso(read(when).astimezone(zone) - timedelta(days=_number(n)))
+
+        def next_holiday(after: When | None = None, at: str = "09:00") -> str:
+            """The next public holiday strictly after `after` (default: now), at local time `at`."""
+            start = read(after) if after is not None else current()
+            day = start.astimezone(zone).date()
+            hour, minute = (int(p) for p in str(at).split(":"))
+            for _ in range(400):
+                day += timedelta(days=1)
+                if self.holiday_name(day):
+                    return _iso(datetime.combine(day, time(hour, minute), zone))
+            raise ValueError("no public holiday in the next 400 days")
+
         now_.__name__ = now_.__qualname__ = "now"
         return {
             "now": now_,
@@ -407,4 +427,7 @@ class BusinessCalendar:
             "is_working_day": is_working_day,
             "working_days_between": working_days_between,
             "is_office_time": is_office_time,
+            "days_after": days_after,
+            "days_before": days_before,
+            "next_holiday": next_holiday,
         }

@@ -46,6 +46,9 @@ DATE_HELPERS = {
     "hours_before",
     "hours_after",
     "days_from_now",
+    "days_after",
+    "days_before",
+    "next_holiday",
 }
 
 _ISO_DURATION = re.compile(

@@ -470,3 +470,17 @@ def test_helpers_refuse_naive_clock(cn: BusinessCalendar) -> None:
     h = cn.script_helpers(lambda: datetime(2026, 11, 23, 2))
     with pytest.raises(ValueError, match="aware"):
         h["now"]()
+
+
+def test_days_after_before_and_next_holiday_helpers():
+    from datetime import UTC, datetime
+
+    from engine.calendar import BusinessCalendar
+
+    cal = BusinessCalendar("Asia/Shanghai", "CN")
+    helpers = cal.script_helpers(lambda: datetime(2026, 9, 20, 1, 0, tzinfo=UTC))
+    assert helpers["days_after"]("2026-12-01T00:00:00+08:00", 3) == "2026-12-03T16:00:00+00:00"
+    assert helpers["days_before"]("2026-12-01T00:00:00+08:00", 1) == "2026-11-29T16:00:00+00:00"
+    # Mid-Autumn Festival 2026 is 25 September: 09:00 in Shanghai.
+    assert helpers["next_holiday"]() == "2026-09-25T01:00:00+00:00"
+    assert helpers["next_holiday"]("2026-09-25T12:00:00+08:00") == "2026-10-01T01:00:00+00:00"
