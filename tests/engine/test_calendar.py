@@ -402,6 +402,9 @@ def test_helper_names(helpers: dict) -> None:
         "is_working_day",
         "working_days_between",
         "is_office_time",
+        "days_after",
+        "days_before",
+        "next_holiday",
     }
 
 
