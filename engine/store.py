@@ -215,6 +215,8 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # [{"filename", "content_type", "text"}], e.g. a calendar invitation (.ics).
+    attachments: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class Role(Base):
