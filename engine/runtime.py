@@ -40,22 +40,35 @@ from .projection import case_data, project, waiting_timers
 from .scripts import make_script_engine
 from .settings import Settings, load_settings
 from .status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
-from .store import Case, CaseCounter, Database, Event, Form, ProcessVersion, Task, Timer
+from .store import (
+    Case,
+    CaseCounter,
+    Database,
+    Event,
+    Form,
+    Outbox,
+    ProcessVersion,
+    Task,
+    Timer,
+)
 from .users import user_roles
-from .views import CaseView, EventView, TaskView, TimerView
+from .views import CaseView, EventView, NotificationView, TaskView, TimerView
 
 # Cycle timers with tiny periods must not keep one step busy for ever.
 MAX_FIRINGS_PER_STEP = 500
 
 # Modules whose @service helpers BPMN scripts may call; they register on import.
-SERVICE_MODULES: tuple[str, ...] = ("engine.notify",)
+SERVICE_MODULES: tuple[str, ...] = ("engine.notify", "engine.resources", "engine.directory")
 
 
 def load_service_modules() -> None:
     import importlib
+    import importlib.util
 
     for name in SERVICE_MODULES:
-        importlib.import_module(name)
+        # A module not written yet is skipped; one that exists but fails to import raises.
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 # Verbs that change a case return it with this many of its latest events.
@@ -696,6 +709,12 @@ class Runtime:
                 timers=[TimerView.of(t) for t in timers],
                 history=[EventView.of(e) for e in events],
                 active_elements=active,
+                notifications=[
+                    NotificationView.of(n)
+                    for n in session.scalars(
+                        select(Outbox).where(Outbox.case_id == case.id).order_by(Outbox.id)
+                    )
+                ],
             )
 
 

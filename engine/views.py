@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .store import Case, Event, Task, Timer
+from .store import Case, Event, Outbox, Task, Timer
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -97,6 +97,37 @@ class EventView:
 
 
 @dataclass(frozen=True)
+class NotificationView:
+    channel: str
+    recipient: str
+    subject: str | None
+    status: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, row: Outbox) -> NotificationView:
+        return cls(
+            row.channel,
+            row.recipient,
+            row.subject,
+            row.status,
+            row.attempts,
+            row.created_at,
+            row.sent_at,
+            row.last_error,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["created_at"] = _iso(self.created_at)
+        out["sent_at"] = _iso(self.sent_at)
+        return out
+
+
+@dataclass(frozen=True)
 class CaseView:
     number: str
     process: str
@@ -112,6 +143,7 @@ class CaseView:
     timers: list[TimerView] = field(default_factory=list)
     history: list[EventView] = field(default_factory=list)
     active_elements: list[str] = field(default_factory=list)
+    notifications: list[NotificationView] = field(default_factory=list)
 
     @classmethod
     def of(cls, case: Case, version: int, **parts: Any) -> CaseView:
@@ -147,4 +179,5 @@ class CaseView:
             "timers": [t.to_dict() for t in self.timers],
             "history": [e.to_dict() for e in self.history],
             "active_elements": self.active_elements,
+            "notifications": [n.to_dict() for n in self.notifications],
         }

@@ -80,3 +80,16 @@ def test_only_the_failing_task_loses_its_messages(runtime, db):
         ("sms", "13800000000"),
         ("email", "wang@example.com"),
     ]
+
+
+def test_queued_messages_are_visible_on_the_case(runtime):
+    runtime.deploy(fixture_files("notify_flow.bpmn"))
+    number = runtime.start_case(
+        "notify_flow",
+        {"customer_name": "王小明", "phone": "13800000000", "email": "wang@example.com"},
+    ).number
+    shown = runtime.get_case(number).to_dict()["notifications"]
+    assert [(n["channel"], n["recipient"], n["status"]) for n in shown] == [
+        ("sms", "13800000000", "pending"),
+        ("email", "wang@example.com", "pending"),
+    ]
