@@ -481,13 +481,15 @@ class Runtime:
                 return f"task {task_id} was just claimed by {task.assignee}"
         return f"task {task_id} was changed by someone else at the same time; nothing was saved"
 
-    def complete_task(self, task_id: int, data: dict[str, Any] | None, user: str) -> CaseView:
+    def complete_task(
+        self, task_id: int, data: dict[str, Any] | None, user: str, lang: str = "zh"
+    ) -> CaseView:
         """Validate `data` against the task's form, then complete the task and run the case on."""
         data = dict(data or {})
         with self.db.read() as session:
             task, number = self._task_row(session, task_id)
             self._check_actor(session, task, user)
-            errors = validate_submission(self._form_schema(session, task), data)
+            errors = validate_submission(self._form_schema(session, task), data, lang=lang)
         if errors:
             raise ValidationFailed(
                 f"task {task_id}: the form has errors; nothing was saved", errors

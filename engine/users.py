@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -107,3 +109,38 @@ def list_users(db: Database) -> list[dict[str, object]]:
                 }
             )
         return out
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    display_name: str | None
+    roles: frozenset[str]
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def get_user(db: Database, name: str) -> UserInfo | None:
+    """An active user with their roles, or None."""
+    with db.read() as session:
+        user = session.scalars(select(User).where(User.name == name, User.active.is_(True))).first()
+        if user is None:
+            return None
+        roles = frozenset(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id)))
+        return UserInfo(user.name, user.display_name, roles)
+
+
+def authenticate(db: Database, name: str, password: str) -> UserInfo | None:
+    """The user when the password is right, else None (same answer for an unknown user)."""
+    with db.read() as session:
+        user = session.scalars(select(User).where(User.name == name, User.active.is_(True))).first()
+        stored = user.password_hash if user is not None else None
+    # Hash even for an unknown user so timing does not tell which names exist.
+    ok = check_password(stored or _dummy_hash(), password) and stored is not None
+    return get_user(db, name) if ok else None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, request, url_for
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 
 from engine.runtime import Runtime
 from engine.settings import load_settings
 from engine.store import Database
 from engine.timers import FireReport, fire_due_timers
+
+from .i18n import LANGUAGES, compile_translations, select_locale
+
+csrf = CSRFProtect()
 
 
 class WorkerHandle:
@@ -36,14 +45,51 @@ class WorkerHandle:
                 stop.wait(interval_s)
 
 
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one kept in instance/secret_key (never committed)."""
+    if os.environ.get("CASEFLOW_SECRET_KEY"):
+        return os.environ["CASEFLOW_SECRET_KEY"]
+    path = Path("instance") / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the app; tests pass their own runtime (temporary database, fixed clock)."""
     app = Flask(__name__)
+    app.config.update(
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE="zh_Hant",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
     app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key()
     if runtime is None:
         runtime = Runtime(Database(app.config.get("DATABASE_URL")), load_settings())
+    app.config["BABEL_DEFAULT_TIMEZONE"] = runtime.settings.timezone
     app.extensions["caseflow"] = runtime
     app.extensions["caseflow_worker"] = WorkerHandle(runtime)
+
+    compile_translations()
+    Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
+    csrf.init_app(app)
+
+    from . import auth, filters, tasks
+
+    auth.init_app(app)
+    filters.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(tasks.bp)
 
     @app.get("/health")
     def health() -> Any:
@@ -67,7 +113,20 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         return jsonify(body), 200 if database == "ok" else 503
 
     @app.get("/")
-    def index() -> str:
-        return "<!doctype html><meta charset=utf-8><title>Caseflow</title><h1>Caseflow</h1><p><a href=/health>health</a></p>"
+    def index() -> Any:
+        return redirect(url_for("tasks.inbox"))
 
+    @app.get("/lang/<code>")
+    def set_language(code: str) -> Any:
+        target = request.args.get("next") or url_for("tasks.inbox")
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("tasks.inbox")
+        response = redirect(target)
+        if code in LANGUAGES:
+            response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
+        return response
+
+    from . import errors
+
+    errors.init_app(app)
     return app

@@ -1,0 +1,129 @@
+"""Staff: the inbox of my roles' tasks, claim/unclaim, the task page with its form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.errors import Conflict, ValidationFailed
+from engine.forms import coerce_form_data, form_fields
+
+from .auth import runtime
+
+bp = Blueprint("tasks", __name__)
+_instructions_env = SandboxedEnvironment(autoescape=True)
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    return "en" if str(get_locale()) == "en" else "zh"
+
+
+def render_instructions(template: str | None, data: dict[str, Any]) -> str | None:
+    """Instructions are written by process owners: rendered in a sandbox, autoescaped."""
+    if not template:
+        return None
+    try:
+        return _instructions_env.from_string(template).render(**data)
+    except TemplateError as exc:
+        return f"({_('Instructions could not be shown')}: {exc})"
+
+
+@bp.get("/tasks")
+@login_required
+def inbox() -> Any:
+    tasks = runtime().inbox(current_user.name)
+    now = runtime().clock.now()
+    return render_template("tasks/inbox.html", tasks=tasks, now=now)
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim(task_id: int) -> Any:
+    runtime().claim(task_id, current_user.name)
+    flash(_("Task claimed."))
+    return redirect(request.form.get("next") or url_for("tasks.task", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@login_required
+def unclaim(task_id: int) -> Any:
+    runtime().unclaim(task_id, current_user.name)
+    flash(_("Task returned to the team."))
+    return redirect(url_for("tasks.inbox"))
+
+
+def _page(
+    task_id: int,
+    values: dict[str, Any] | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    conflict: str | None = None,
+) -> Any:
+    task = runtime().get_task(task_id, user=current_user.name)
+    case = runtime().get_case(task.case_number, history_limit=20)
+    schema = task.form or {}
+    return (
+        render_template(
+            "tasks/task.html",
+            task=task,
+            case=case,
+            schema=schema,
+            fields=form_fields(schema),
+            values=values if values is not None else (task.data or {}),
+            errors=errors or {},
+            instructions=render_instructions(task.instructions, case.data),
+            conflict=conflict,
+        ),
+        status,
+    )
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task(task_id: int) -> Any:
+    return _page(task_id)
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required
+def complete(task_id: int) -> Any:
+    task = runtime().get_task(task_id, user=current_user.name)
+    data = coerce_form_data(task.form or {}, request.form)
+    try:
+        case = runtime().complete_task(task_id, data, current_user.name, lang=_lang())
+    except ValidationFailed as exc:
+        return _page(task_id, values=data, errors=exc.errors, status=422)
+    except Conflict as exc:
+        return _page(task_id, values=data, status=409, conflict=str(exc))
+    flash(
+        _(
+            "Task completed. Case %(number)s is now %(status)s.",
+            number=case.number,
+            status=_status(case.status),
+        )
+    )
+    return redirect(url_for("tasks.inbox"))
+
+
+def _status(value: str) -> str:
+    return {
+        "running": _("running"),
+        "completed": _("completed"),
+        "cancelled": _("cancelled"),
+        "error": _("in error"),
+        "open": _("open"),
+        "claimed": _("claimed"),
+        "done": _("done"),
+    }.get(value, value)
+
+
+@bp.app_template_filter("status")
+def status_filter(value: str) -> str:
+    return _status(value)
