@@ -71,6 +71,11 @@ def load_service_modules() -> None:
             importlib.import_module(name)
 
 
+SUPERVISOR_ROLE = "supervisor"
+
+# History events that mean the element was passed (the tree may be compacted).
+_DONE_EVENTS = {"task_completed", "timer_fired", "message_received"}
+
 # Verbs that change a case return it with this many of its latest events.
 RECENT_HISTORY = 50
 
@@ -423,6 +428,36 @@ class Runtime:
     def claim(self, task_id: int, user: str) -> TaskView:
         return self._assign(task_id, user, claim=True)
 
+    def reassign(self, task_id: int, to_user: str, actor: str) -> TaskView:
+        """A supervisor gives an open or claimed task to someone holding its role."""
+        now = self.clock.now()
+        try:
+            with self.db.write() as session:
+                if SUPERVISOR_ROLE not in user_roles(session, actor):
+                    raise Forbidden(f"only a {SUPERVISOR_ROLE} may reassign tasks")
+                task, number = self._task_row(session, task_id)
+                if task.status not in ACTIVE_TASK:
+                    raise Conflict(
+                        f"task {task_id} is {task.status}; it can no longer be reassigned"
+                    )
+                if task.role not in user_roles(session, to_user):
+                    raise Forbidden(f"{to_user} does not hold role {task.role}")
+                previous = task.assignee
+                task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, to_user, now
+                record(
+                    session,
+                    "task_reassigned",
+                    at=now,
+                    actor=actor,
+                    case_id=task.case_id,
+                    element_id=task.element_id,
+                    detail={"task": task.id, "from": previous, "to": to_user},
+                )
+                session.commit()
+                return TaskView.of(task, number)
+        except StaleDataError as exc:
+            raise Conflict(self._task_conflict(task_id)) from exc
+
     def unclaim(self, task_id: int, user: str) -> TaskView:
         return self._assign(task_id, user, claim=False)
 
@@ -711,6 +746,14 @@ class Runtime:
                 timers=[TimerView.of(t) for t in timers],
                 history=[EventView.of(e) for e in events],
                 active_elements=active,
+                completed_elements=sorted(
+                    {
+                        t.task_spec.bpmn_id
+                        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                        if t.task_spec.bpmn_id
+                    }
+                    | {e.element_id for e in events if e.element_id and e.kind in _DONE_EVENTS}
+                ),
                 notifications=[
                     NotificationView.of(n)
                     for n in session.scalars(

@@ -143,6 +143,7 @@ class CaseView:
     timers: list[TimerView] = field(default_factory=list)
     history: list[EventView] = field(default_factory=list)
     active_elements: list[str] = field(default_factory=list)
+    completed_elements: list[str] = field(default_factory=list)
     notifications: list[NotificationView] = field(default_factory=list)
 
     @classmethod
@@ -179,5 +180,6 @@ class CaseView:
             "timers": [t.to_dict() for t in self.timers],
             "history": [e.to_dict() for e in self.history],
             "active_elements": self.active_elements,
+            "completed_elements": self.completed_elements,
             "notifications": [n.to_dict() for n in self.notifications],
         }

@@ -32,7 +32,7 @@ def render_instructions(template: str | None, data: dict[str, Any]) -> str | Non
     try:
         return _instructions_env.from_string(template).render(**data)
     except TemplateError as exc:
-        return f"({_('Instructions could not be shown')}: {exc})"
+        return _("(Instructions could not be shown: %(reason)s)", reason=str(exc))
 
 
 @bp.get("/tasks")

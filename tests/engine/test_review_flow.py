@@ -177,3 +177,16 @@ def test_list_tasks_filters(deployed, fresh_runtime):
     assert rt.list_tasks(status="done") == []
     with pytest.raises(ValidationFailed):
         rt.list_tasks(status="finished")
+
+
+def test_supervisor_reassigns_a_task(deployed, fresh_runtime):
+    number = fresh_runtime().start_case("review_flow").number
+    task_a = open_task(fresh_runtime(), number, "task_a")
+    with pytest.raises(Forbidden, match="supervisor"):
+        fresh_runtime().reassign(task_a.id, "carol", actor="alice")
+    with pytest.raises(Forbidden, match="bob does not hold"):
+        fresh_runtime().reassign(task_a.id, "bob", actor="sue")
+    moved = fresh_runtime().reassign(task_a.id, "carol", actor="sue")
+    assert (moved.status, moved.assignee) == ("claimed", "carol")
+    assert [t.id for t in fresh_runtime().inbox("carol")] == [task_a.id]
+    assert "task_reassigned" in [e.kind for e in fresh_runtime().get_case(number).history]

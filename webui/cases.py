@@ -1,0 +1,134 @@
+"""Supervisors: every case with filters, the case page with its diagram, and case actions."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from engine.errors import CaseflowError
+from engine.queries import CaseFilter, list_cases, process_keys, version_source
+
+from .auth import role_required, runtime
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+SUPERVISOR = "supervisor"
+
+
+def _day(text: str | None, end: bool = False) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    zone = ZoneInfo(runtime().settings.timezone)
+    return datetime.combine(day + timedelta(days=1 if end else 0), time(0), zone)
+
+
+@bp.get("")
+@role_required(SUPERVISOR)
+def index() -> Any:
+    args = request.args
+    flt = CaseFilter(
+        process=args.get("process") or None,
+        status=args.get("status") or None,
+        step=args.get("step") or None,
+        overdue=args.get("overdue") == "1",
+        assignee=args.get("assignee") or None,
+        customer=args.get("customer") or None,
+        started_from=_day(args.get("from")),
+        started_to=_day(args.get("to"), end=True),
+    )
+    page = list_cases(runtime().db, flt, runtime().clock.now(), after=args.get("after"))
+    query = {k: v for k, v in args.items() if k != "after" and v}
+    return render_template(
+        "cases/index.html", page=page, processes=process_keys(runtime().db), args=args, query=query
+    )
+
+
+@bp.get("/<number>")
+@role_required(SUPERVISOR)
+def show(number: str) -> Any:
+    case = runtime().get_case(number)
+    source = version_source(runtime().db, case.process, case.version)
+    markers = {
+        "active": case.active_elements,
+        "completed": case.completed_elements,
+        "waiting": sorted({t.element_id for t in case.timers}),
+        "error": [case.error_element] if case.error_element else [],
+    }
+    return render_template(
+        "cases/show.html",
+        case=case,
+        source=source,
+        markers_json=json.dumps(markers),
+        data_json=json.dumps(case.data, ensure_ascii=False, indent=2, default=str),
+    )
+
+
+def _done(message: str, number: str) -> Any:
+    flash(message)
+    return redirect(url_for("cases.show", number=number))
+
+
+def _fail(exc: CaseflowError, number: str) -> Any:
+    flash(_("Not done: %(reason)s", reason=str(exc)))
+    return redirect(url_for("cases.show", number=number))
+
+
+@bp.post("/<number>/cancel")
+@role_required(SUPERVISOR)
+def cancel(number: str) -> Any:
+    try:
+        runtime().cancel_case(number, request.form.get("reason", ""), actor=current_user.name)
+    except CaseflowError as exc:
+        return _fail(exc, number)
+    return _done(_("Case cancelled."), number)
+
+
+@bp.post("/<number>/retry")
+@role_required(SUPERVISOR)
+def retry(number: str) -> Any:
+    try:
+        runtime().retry_case(number, actor=current_user.name)
+    except CaseflowError as exc:
+        return _fail(exc, number)
+    return _done(_("The failed step was run again."), number)
+
+
+@bp.post("/<number>/message")
+@role_required(SUPERVISOR)
+def message(number: str) -> Any:
+    try:
+        data = json.loads(request.form.get("data") or "{}")
+        if not isinstance(data, dict):
+            raise ValueError
+    except ValueError:
+        flash(_("Message data must be a JSON object."))
+        return redirect(url_for("cases.show", number=number))
+    try:
+        runtime().send_message(
+            number, request.form.get("name", "").strip(), data, actor=current_user.name
+        )
+    except CaseflowError as exc:
+        return _fail(exc, number)
+    return _done(_("Message delivered."), number)
+
+
+@bp.post("/<number>/tasks/<int:task_id>/reassign")
+@role_required(SUPERVISOR)
+def reassign(number: str, task_id: int) -> Any:
+    task = runtime().get_task(task_id)
+    if task.case_number != number:
+        abort(404)
+    try:
+        runtime().reassign(task_id, request.form.get("user", "").strip(), actor=current_user.name)
+    except CaseflowError as exc:
+        return _fail(exc, number)
+    return _done(_("Task reassigned."), number)
