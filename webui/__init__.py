@@ -84,13 +84,14 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
     csrf.init_app(app)
 
-    from . import auth, cases, filters, tasks
+    from . import auth, cases, dashboard, filters, tasks
 
     auth.init_app(app)
     filters.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(dashboard.bp)
 
     @app.get("/health")
     def health() -> Any:
