@@ -106,6 +106,7 @@ class ProcessPlan:
     task_meta: dict[str, dict[str, Any]]
     case_prefix: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    portal: dict[str, Any] | None = None
     content_hash: str = ""
 
 
@@ -400,6 +401,38 @@ def _defaults(v: _Validation, filename: str, root: etree._Element, key: str) -> 
     return out
 
 
+def _portal(
+    v: _Validation,
+    filename: str,
+    root: etree._Element,
+    key: str,
+    forms: dict[str, FormPlan],
+    used_forms: dict[str, str],
+) -> dict[str, Any] | None:
+    """Process properties `portalTitle` and `startForm` make a process bookable by customers."""
+    props = _process_properties(root, key)
+    title, start_form = props.get("portalTitle"), props.get("startForm")
+    if not title and not start_form:
+        return None
+    if not (title and start_form):
+        v.add(filename, key, "a customer booking page needs both portalTitle and startForm")
+        return None
+    if start_form in forms:
+        used_forms[start_form] = forms[start_form].content_hash
+    elif start_form in v.known_forms:
+        used_forms[start_form] = _content_hash(
+            json.dumps(v.known_forms[start_form], sort_keys=True, ensure_ascii=False)
+        )
+    else:
+        v.add(
+            filename,
+            key,
+            f"start form {start_form!r} is not among the files deployed with it nor already deployed",
+        )
+        return None
+    return {"title": title, "start_form": start_form}
+
+
 def _case_prefix(root: etree._Element, key: str) -> str:
     for node in root.iter():
         if _local(node.tag) == "process" and node.get("id") == key:
@@ -593,6 +626,7 @@ def _plan_process(
         task_meta=task_meta,
         case_prefix=_case_prefix(root, key),
         defaults=_defaults(v, filename, root, key),
+        portal=_portal(v, filename, root, key, forms, used_forms),
     )
     plan.content_hash = _content_hash(
         spec_json,
@@ -664,6 +698,8 @@ def deploy(
                 continue
             for meta in plan.task_meta.values():
                 meta["form_id"] = form_ids.get(meta["form"]) if meta["form"] else None
+            if plan.portal:
+                plan.portal["start_form_id"] = form_ids.get(plan.portal["start_form"])
             row = ProcessVersion(
                 key=plan.key,
                 version=(current.version + 1) if current else 1,
@@ -674,6 +710,7 @@ def deploy(
                 spec_json=plan.spec_json,
                 task_meta=plan.task_meta,
                 defaults=plan.defaults,
+                portal=plan.portal,
                 serializer_version=spiff.SERIALIZER_VERSION,
                 deployed_by=actor,
                 deployed_at=now,

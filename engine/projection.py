@@ -11,6 +11,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -37,11 +39,34 @@ def timer_due(task: Any) -> datetime | None:
     return TimerEventDefinition.get_datetime(value)
 
 
+def catch_definitions(task: Any) -> list[Any]:
+    """The event definitions a waiting catch task listens for (an event-based gateway or a
+    multiple event holds several)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def timer_definition(task: Any) -> TimerEventDefinition | None:
+    return next((d for d in catch_definitions(task) if isinstance(d, TimerEventDefinition)), None)
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[Any, Any]]:
+    """(task, message definition) for every message the case waits for."""
+    return [
+        (task, definition)
+        for task in list(workflow.event_manager.tasks.values())
+        for definition in catch_definitions(task)
+        if isinstance(definition, MessageEventDefinition)
+    ]
+
+
 def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, datetime]]:
     """Every timer the case waits on, with its due time, earliest first."""
     found = []
     for task in list(workflow.event_manager.tasks.values()):
-        if not isinstance(task.task_spec.event_definition, TimerEventDefinition):
+        if timer_definition(task) is None:
             continue
         if not task.has_state(TaskState.WAITING):
             continue
@@ -61,7 +86,7 @@ def _task_due(task: Any) -> datetime | None:
         timer_due(sibling)
         for sibling in parent.children
         if sibling is not task
-        and isinstance(getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)
+        and timer_definition(sibling) is not None
         and sibling.has_state(TaskState.WAITING)
     ]
     dues = [d for d in dues if d is not None]
@@ -212,7 +237,7 @@ def _project_timers(
     for key, task in waiting.items():
         if key in known:
             continue
-        definition = task.task_spec.event_definition
+        definition = timer_definition(task)
         session.add(
             Timer(
                 case_id=case.id,

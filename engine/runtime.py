@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -36,7 +35,7 @@ from .definitions import Deployed, SourceFile, read_paths
 from .definitions import deploy as deploy_files
 from .errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from .forms import default_confirmation_schema, validate_submission
-from .projection import case_data, project, waiting_timers
+from .projection import case_data, project, waiting_messages, waiting_timers
 from .scripts import make_script_engine
 from .settings import Settings, load_settings
 from .status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
@@ -577,20 +576,10 @@ class Runtime:
         def action(
             session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
         ) -> None:
-            waiting = [
-                t
-                for t in workflow.event_manager.tasks.values()
-                if isinstance(t.task_spec.event_definition, MessageEventDefinition)
-                and t.task_spec.event_definition.name == name
-            ]
-            if not waiting:
-                names = sorted(
-                    {
-                        t.task_spec.event_definition.name
-                        for t in workflow.event_manager.tasks.values()
-                        if isinstance(t.task_spec.event_definition, MessageEventDefinition)
-                    }
-                )
+            listening = waiting_messages(workflow)
+            matching = [(t, d) for t, d in listening if d.name == name]
+            if not matching:
+                names = sorted({d.name for _, d in listening})
                 raise InvalidState(
                     f"case {number} is not waiting for message {name!r}"
                     + (
@@ -599,10 +588,9 @@ class Runtime:
                         else "; it waits for no message"
                     )
                 )
+            task, definition = matching[0]
             event = BpmnEvent(
-                waiting[0].task_spec.event_definition,
-                payload=dict(data or {}),
-                correlations=dict(workflow.correlations),
+                definition, payload=dict(data or {}), correlations=dict(workflow.correlations)
             )
             record(
                 session,
@@ -610,7 +598,7 @@ class Runtime:
                 at=self.clock.now(),
                 actor=actor,
                 case_id=case.id,
-                element_id=waiting[0].task_spec.bpmn_id,
+                element_id=task.task_spec.bpmn_id,
                 detail={"message": name, "data": data or {}},
             )
             workflow.send_event(event)
@@ -746,6 +734,7 @@ class Runtime:
                 timers=[TimerView.of(t) for t in timers],
                 history=[EventView.of(e) for e in events],
                 active_elements=active,
+                waiting_messages=sorted({d.name for _, d in waiting_messages(workflow)}),
                 completed_elements=sorted(
                     {
                         t.task_spec.bpmn_id

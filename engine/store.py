@@ -79,6 +79,8 @@ class ProcessVersion(Base):
     task_meta: Mapped[dict[str, Any]]
     # Case data defaults from process properties "default:<name>" (the documents' blanks).
     defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Customer booking page: {"title", "start_form", "start_form_id"}; None = not bookable online.
+    portal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_by: Mapped[str | None] = mapped_column(String(100))
     deployed_at: Mapped[datetime]

@@ -144,6 +144,7 @@ class CaseView:
     history: list[EventView] = field(default_factory=list)
     active_elements: list[str] = field(default_factory=list)
     completed_elements: list[str] = field(default_factory=list)
+    waiting_messages: list[str] = field(default_factory=list)
     notifications: list[NotificationView] = field(default_factory=list)
 
     @classmethod
@@ -181,5 +182,6 @@ class CaseView:
             "history": [e.to_dict() for e in self.history],
             "active_elements": self.active_elements,
             "completed_elements": self.completed_elements,
+            "waiting_messages": self.waiting_messages,
             "notifications": [n.to_dict() for n in self.notifications],
         }

@@ -1,0 +1,67 @@
+"""Customers book online, follow their booking with number + phone, change or cancel it."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import portal
+from engine.errors import InvalidState, NotFound, ValidationFailed
+from tests.conftest import fixture_files
+
+BOOKING = {
+    "customer_name": "王小明",
+    "customer_phone": "13812345678",
+    "appointment_at": "2026-11-26T10:00:00+08:00",
+}
+
+
+@pytest.fixture
+def deployed(runtime):
+    runtime.deploy(fixture_files("portal_flow.bpmn", "portal_start.json"))
+    return runtime
+
+
+def test_only_processes_with_a_booking_page_are_offered(deployed):
+    deployed.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
+    assert [(p.key, p.title) for p in portal.bookable(deployed)] == [("portal_flow", "門店預約")]
+    with pytest.raises(NotFound):
+        portal.book(deployed, "review_flow", {})
+
+
+def test_book_check_change_then_too_late(deployed, clock):
+    with pytest.raises(ValidationFailed) as bad:
+        portal.book(deployed, "portal_flow", {**BOOKING, "customer_phone": "12345"})
+    assert set(bad.value.errors) == {"customer_phone"}
+    number = portal.book(deployed, "portal_flow", BOOKING)
+    assert number.startswith("PB-")
+
+    shown = portal.status(deployed, number, "+86 138-1234-5678")
+    assert shown.status == "running" and shown.can_change and shown.can_cancel
+    assert shown.details["customer_name"] == "王小明"
+    with pytest.raises(NotFound):
+        portal.status(deployed, number, "13800000000")
+    with pytest.raises(NotFound):
+        portal.status(deployed, "PB-20261123-9999", "13812345678")
+
+    portal.request_change(
+        deployed, number, "13812345678", "change", {"new_time": "2026-11-27T15:00:00+08:00"}
+    )
+    assert deployed.get_case(number).data["appointment_at"] == "2026-11-27T15:00:00+08:00"
+    # The cut-off moved with the appointment: 24 hours before 27 Nov 15:00.
+    assert [t.due_at.isoformat() for t in deployed.get_case(number).timers] == [
+        "2026-11-26T07:00:00+00:00"
+    ]
+
+    clock.set("2026-11-26T07:00:00+00:00")
+    with pytest.raises(InvalidState, match="no longer be changed"):
+        portal.request_change(deployed, number, "13812345678", "cancel", {"reason": "有事"})
+    assert deployed.get_case(number).status == "running"
+
+
+def test_cancel_in_time(deployed):
+    number = portal.book(deployed, "portal_flow", BOOKING)
+    portal.request_change(deployed, number, "13812345678", "cancel", {"reason": "行程改變"})
+    case = deployed.get_case(number)
+    assert case.status == "completed" and case.data["cancel"] == {"reason": "行程改變"}
+    with pytest.raises(InvalidState):
+        portal.request_change(deployed, number, "13812345678", "cancel", {})
