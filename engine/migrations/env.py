@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from engine import directory, resources  # noqa: F401 - their tables join Base.metadata
 from engine.store import Base
 
 config = context.config

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from engine import directory, resources  # noqa: F401 - their tables join Base.metadata
 from engine.store import Base
 
 
