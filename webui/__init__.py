@@ -84,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
     csrf.init_app(app)
 
-    from . import auth, cases, dashboard, filters, tasks
+    from . import auth, cases, dashboard, filters, portal, tasks
 
     auth.init_app(app)
     filters.init_app(app)
@@ -92,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(portal.bp)
 
     @app.get("/health")
     def health() -> Any:
