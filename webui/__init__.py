@@ -84,10 +84,11 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
     csrf.init_app(app)
 
-    from . import auth, cases, dashboard, filters, portal, tasks
+    from . import api, auth, cases, dashboard, filters, portal, tasks
 
     auth.init_app(app)
     filters.init_app(app)
+    app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)

@@ -12,6 +12,7 @@ holders of a role of one of its tasks.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -244,6 +245,11 @@ def complete_task(task_id: int) -> Any:
 # ----- the description ---------------------------------------------------------------------
 
 
+@functools.cache
+def _openapi_text() -> str:
+    return json.dumps(document(), ensure_ascii=False)
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    return jsonify(document())
+    return current_app.response_class(_openapi_text(), mimetype="application/json")
