@@ -23,6 +23,7 @@ db: install
 	$(BIN)/caseflow init-db
 	$(BIN)/caseflow deploy processes/ forms/ --as setup
 	$(BIN)/caseflow users demo
+	$(BIN)/caseflow demo-data
 
 deploy: install
 	$(BIN)/caseflow deploy processes/ forms/

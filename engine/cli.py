@@ -424,6 +424,30 @@ def users_add(
     _emit(as_json, {"name": name, "roles": list(roles)}, lambda: f"user {name}: {', '.join(roles)}")
 
 
+@command(users, "token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke the user's API token instead.")
+@click.option("--as", "actor", help="Who issues it.")
+def users_token(ctx: Context, as_json: bool, name: str, revoke: bool, actor: str | None) -> None:
+    """Issue (or revoke) the API token of a user; the token is shown once."""
+    from .tokens import issue_token, revoke_token
+
+    if revoke:
+        had = revoke_token(ctx.db, name, now=ctx.clock.now(), actor=actor)
+        _emit(
+            as_json,
+            {"user": name, "revoked": had},
+            lambda: f"token of {name} {'revoked' if had else 'was not set'}",
+        )
+        return
+    token = issue_token(ctx.db, name, ctx.clock.now(), actor=actor)
+    _emit(
+        as_json,
+        {"user": name, "token": token},
+        lambda: f"API token for {name} (shown once):\n{token}",
+    )
+
+
 @command(users, "list")
 def users_list(ctx: Context, as_json: bool) -> None:
     """List users."""
@@ -459,6 +483,15 @@ def users_demo(ctx: Context, as_json: bool) -> None:
             + f"\npassword for all: {DEMO_PASSWORD}"
         ),
     )
+
+
+@command(main, "demo-data")
+def demo_data(ctx: Context, as_json: bool) -> None:
+    """Load demo stores, rooms, staff shifts, nurses, cleaners and customers (idempotent)."""
+    from .demo import load_demo, summary
+
+    counts = load_demo(ctx.db, load_settings(), ctx.clock.now())
+    _emit(as_json, counts, lambda: summary(counts))
 
 
 @main.group()

@@ -23,16 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    String,
-    UniqueConstraint,
-    delete,
-    insert,
-    select,
-)
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, delete, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -174,19 +165,13 @@ def bookings_for_case(session: Session, case_id: int) -> list[dict[str, Any]]:
         .order_by(SlotBooking.slot_start, SlotBooking.id)
     ).all()
     found: dict[str, dict[str, Any]] = {}
-    for booking, resource, item in rows:
-        entry = found.setdefault(
-            booking.booking_ref,
-            {
-                "booking_ref": booking.booking_ref,
-                "service_item": item.code,
-                "start": _iso(booking.slot_start),
-                "end": _iso(booking.slot_start + timedelta(minutes=item.duration_min)),
-                "staff": None,
-                "room": None,
-                "store": resource.store,
-            },
-        )
+    for booking, resource, item in rows:  # the first row of a booking is its first slot
+        end = booking.slot_start + timedelta(minutes=item.duration_min)
+        entry = found.setdefault(booking.booking_ref, {"booking_ref": booking.booking_ref})
+        entry.setdefault("service_item", item.code)
+        entry.setdefault("start", _iso(booking.slot_start))
+        entry.setdefault("end", _iso(end))
+        entry.setdefault("store", resource.store)
         entry["staff" if resource.kind == ResourceKind.STAFF else "room"] = resource.name
     return list(found.values())
 
@@ -320,16 +305,10 @@ class _Request:
                 break
             staff, place = pairs[0]
             ref = f"{ctx.case_number}-{secrets.token_hex(3).upper()}"
-            rows = [
-                {
-                    "resource_id": resource.id,
-                    "slot_start": slot,
-                    "case_id": ctx.case_id,
-                    "booking_ref": ref,
-                    "service_item": item.code,
-                    "created_at": ctx.now,
-                }  # one global order (resource, slot), so concurrent inserts cannot deadlock
-                for resource in sorted((staff, place), key=lambda r: r.id)
+            common = {"case_id": ctx.case_id, "booking_ref": ref, "service_item": item.code}
+            rows = [  # one global order (resource, slot), so concurrent inserts cannot deadlock
+                {"resource_id": r.id, "slot_start": slot, "created_at": ctx.now, **common}
+                for r in sorted((staff, place), key=lambda r: r.id)
                 for slot in _slots(start, item)
             ]
             try:
@@ -342,15 +321,7 @@ class _Request:
             end = start + timedelta(minutes=item.duration_min)
             booking = {"start": _iso(start), "end": _iso(end), "staff": staff.name}
             booking |= {"room": place.name, "store": staff.store, "booking_ref": ref}
-            detail = {"service_item": item.code, **booking}
-            record(
-                ctx.session,
-                "slot_booked",
-                at=ctx.now,
-                actor=ctx.actor,
-                case_id=ctx.case_id,
-                detail=detail,
-            )
+            _audit(ctx, "slot_booked", {"service_item": item.code, **booking})
             return {"ok": True, **booking}
         return self.declined(start, "taken", "該時段已無空閒的人員或房間")
 
@@ -382,16 +353,12 @@ def _release(ctx: StepContext) -> int:
             .where(SlotBooking.case_id == ctx.case_id)
             .execution_options(synchronize_session=False)
         )
-        detail = {"booking_refs": sorted(refs)}
-        record(
-            ctx.session,
-            "slot_released",
-            at=ctx.now,
-            actor=ctx.actor,
-            case_id=ctx.case_id,
-            detail=detail,
-        )
+        _audit(ctx, "slot_released", {"booking_refs": sorted(refs)})
     return len(refs)
+
+
+def _audit(ctx: StepContext, kind: str, detail: dict[str, Any]) -> None:
+    record(ctx.session, kind, at=ctx.now, actor=ctx.actor, case_id=ctx.case_id, detail=detail)
 
 
 # ----- script helpers -------------------------------------------------------------------------
@@ -473,6 +440,8 @@ def _request(code: Any, store: Any) -> _Request:
     item = ctx.session.get(ServiceItem, code) if isinstance(code, str) else None
     if item is None:
         raise BookingError(f"unknown service item {code!r}")
+    if isinstance(store, str) and not store.strip():
+        store = None  # an optional form field left empty: any store
     if store is not None:
         known = ctx.session.scalar(select(Resource.id).where(Resource.store == store).limit(1))
         if known is None:

@@ -249,6 +249,7 @@ class Runtime:
             process_key=case.process_key,
             actor=actor,
             now=now,
+            calendar=self.calendar,
         )
 
     def _load(self, case: Case, version: ProcessVersion) -> BpmnWorkflow:

@@ -27,6 +27,7 @@ class StepContext:
     process_key: str
     actor: str | None
     now: datetime  # the real time of the step (timers may run at their logical due time)
+    calendar: Any = None  # the runtime's BusinessCalendar (office hours, holidays)
     # Run just before the step writes its state (e.g. the outbox writes its rows).
     before_commit: list[Callable[[StepContext], None]] = field(default_factory=list)
 

@@ -20,17 +20,24 @@ from .store import Database, Role, User, UserRole
 USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,100}$")
 
 
+# scrypt work factor; the cost is stored with each hash, so it can be raised later (tests lower it).
+SCRYPT_N = 2**14
+
+
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=8, p=1)
+    return f"scrypt${SCRYPT_N}${salt.hex()}${digest.hex()}"
 
 
 def check_password(stored: str | None, password: str) -> bool:
     if not stored or not stored.startswith("scrypt$"):
         return False
-    _, salt, digest = stored.split("$")
-    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    parts = stored.split("$")
+    if len(parts) != 4 or not parts[1].isdigit():
+        return False
+    _, cost, salt, digest = parts
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(cost), r=8, p=1)
     return hmac.compare_digest(candidate.hex(), digest)
 
 
@@ -127,7 +134,9 @@ def get_user(db: Database, name: str) -> UserInfo | None:
         user = session.scalars(select(User).where(User.name == name, User.active.is_(True))).first()
         if user is None:
             return None
-        roles = frozenset(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id)))
+        roles = frozenset(
+            session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id))
+        )
         return UserInfo(user.name, user.display_name, roles)
 
 

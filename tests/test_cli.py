@@ -125,3 +125,19 @@ def test_roles_add_writes_the_settings_file(cli, settings):
     assert "already exists" in cli("roles", "add", "night_shift", "夜班", ok=False).stderr
     assert "lower-case" in cli("roles", "add", "Night Shift", "夜班", ok=False).stderr
     cli("users", "add", "nina", "--role", "night_shift")
+
+
+def test_api_token_is_issued_and_revoked(cli, db_url):
+    from engine.store import Database
+    from engine.tokens import user_for_token
+
+    cli("users", "add", "api-client", "--role", "service_desk")
+    token = cli.json("users", "token", "api-client")["token"]
+    db = Database(db_url)
+    try:
+        assert user_for_token(db, token).name == "api-client"
+        assert cli.json("users", "token", "api-client", "--revoke")["revoked"] is True
+        assert user_for_token(db, token) is None
+    finally:
+        db.dispose()
+    assert cli.json("users", "token", "nobody", ok=False)["error"] == "not_found"

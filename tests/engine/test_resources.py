@@ -475,6 +475,33 @@ def test_a_step_that_fails_after_booking_keeps_no_booking(runtime, db, users):
     assert slot_rows(db) == 4
 
 
+def test_rebooking_inside_a_case_step_keeps_or_moves_the_booking(runtime, db, users):
+    """rebook_slot's savepoint nests inside the runtime's per-task savepoint."""
+    seed(db, shifts={"張敏": [(local(TUESDAY, "09:00"), local(TUESDAY, "17:00"))]})
+    text = (FIXTURES / "booking_flow.bpmn").read_text()
+    text = text.replace(
+        "result = book_slot(service_item, start)",
+        "first = book_slot(service_item, start)\nresult = rebook_slot(service_item, new_start, store)",
+    )
+    runtime.deploy([SourceFile("booking_flow.bpmn", text.encode())])
+    data = {"service_item": "facial", "store": "", "start": local(TUESDAY, "10:00")}
+    moved = runtime.start_case("booking_flow", {**data, "new_start": local(TUESDAY, "14:00")})
+    assert moved.data["result"]["start"] == local(TUESDAY, "14:00")
+    kept = runtime.start_case("booking_flow", {**data, "new_start": local(TUESDAY, "14:00")})
+    assert kept.data["first"]["start"] == local(TUESDAY, "10:00")
+    assert kept.data["result"]["reason"] == "taken"
+    assert [t.element_id for t in kept.open_tasks] == ["offer_alternatives"]
+    with db.read() as session:
+        starts = {
+            number: [b["start"] for b in bookings_for_case(session, case_id)]
+            for number, case_id in session.execute(select(Case.number, Case.id))
+        }
+    assert starts == {
+        moved.number: [local(TUESDAY, "14:00")],
+        kept.number: [local(TUESDAY, "10:00")],
+    }
+
+
 # ----- the last free slot, booked twice at the same moment ---------------------------------
 
 

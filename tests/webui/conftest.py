@@ -12,6 +12,12 @@ from webui import create_app
 PASSWORD = "secret-pass-1"
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    # The production work factor costs ~0.1 s per hash; tests hash many passwords.
+    monkeypatch.setattr("engine.users.SCRYPT_N", 2**8)
+
+
 @pytest.fixture
 def app(runtime, db, settings, clock):
     for name, roles in {
