@@ -127,6 +127,15 @@ class Runtime:
         """Start a case on the newest version of a process; returns the case with its number."""
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
+        try:
+            number = self._start(process_key, data, actor)
+        except OperationalError as exc:
+            if "locked" in str(exc).lower():
+                raise Conflict("the database is busy; no case was started, try again") from exc
+            raise
+        return self.get_case(number, history_limit=RECENT_HISTORY)
+
+    def _start(self, process_key: str, data: dict[str, Any] | None, actor: str | None) -> str:
         now = self.clock.now()
         with self.db.write() as session:
             version = session.scalars(
@@ -167,7 +176,7 @@ class Runtime:
                 self._finish_step(session, case, version, workflow, now)
             session.commit()
             number = case.number
-        return self.get_case(number, history_limit=RECENT_HISTORY)
+        return number
 
     def _next_number(self, session: Session, prefix: str, now: datetime) -> str:
         day = self.calendar.local(now).strftime("%Y%m%d")
