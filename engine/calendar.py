@@ -415,6 +415,13 @@ class BusinessCalendar:
                     return _iso(datetime.combine(day, time(hour, minute), zone))
             raise ValueError("no public holiday in the next 400 days")
 
+        def local_time(when: When, fmt: str = "%Y-%m-%d %H:%M") -> str:
+            """`when` as the company's local wall-clock time, formatted (for messages)."""
+            fmt = str(fmt)
+            if len(fmt) > 40 or "%" not in fmt:
+                raise ValueError("local_time format: up to 40 characters with % codes, e.g. '%m月%d日 %H:%M'")
+            return read(when).astimezone(zone).strftime(fmt)
+
         now_.__name__ = now_.__qualname__ = "now"
         return {
             "now": now_,
@@ -430,4 +437,5 @@ class BusinessCalendar:
             "days_after": days_after,
             "days_before": days_before,
             "next_holiday": next_holiday,
+            "local_time": local_time,
         }

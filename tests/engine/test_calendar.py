@@ -405,6 +405,7 @@ def test_helper_names(helpers: dict) -> None:
         "days_after",
         "days_before",
         "next_holiday",
+        "local_time",
     }
 
 
@@ -487,3 +488,15 @@ def test_days_after_before_and_next_holiday_helpers():
     # Mid-Autumn Festival 2026 is 25 September: 09:00 in Shanghai.
     assert helpers["next_holiday"]() == "2026-09-25T01:00:00+00:00"
     assert helpers["next_holiday"]("2026-09-25T12:00:00+08:00") == "2026-10-01T01:00:00+00:00"
+
+
+def test_local_time_formats_in_the_company_zone():
+    from datetime import UTC, datetime
+
+    from engine.calendar import BusinessCalendar
+
+    helpers = BusinessCalendar("Asia/Shanghai", "CN").script_helpers(lambda: datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+    assert helpers["local_time"]("2026-11-26T02:00:00+00:00") == "2026-11-26 10:00"
+    assert helpers["local_time"]("2026-11-26T02:00:00+00:00", "%m月%d日 %H:%M") == "11月26日 10:00"
+    with pytest.raises(ValueError):
+        helpers["local_time"]("2026-11-26T02:00:00+00:00", "x" * 50)
