@@ -331,19 +331,25 @@ def case_cmd(ctx: Context, as_json: bool, case_number: str) -> None:
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between scans when idle.")
 def worker(ctx: Context, as_json: bool, once: bool, interval: float) -> None:
     """Fire due timers (runs until stopped)."""
-    from .timers import run_worker
+    from .timers import Worker
 
-    stop = threading.Event()
+    worker = Worker(ctx.runtime)
     try:
-        report = run_worker(ctx.runtime, stop, interval_s=interval, once=once)
+        worker.run(threading.Event(), interval_s=interval, once=once)
     except KeyboardInterrupt:
-        stop.set()
         return
+    report = {
+        "timers": worker.timers.to_dict(),
+        "outbox": worker.delivery.to_dict(),
+        **worker.timers.to_dict(),
+    }
     _emit(
         as_json,
-        report.to_dict(),
+        report,
         lambda: (
-            f"fired {report.fired} timer(s) in {report.cases} case(s); conflicts {report.conflicts}, failures {report.failures}"
+            f"fired {worker.timers.fired} timer(s) in {worker.timers.cases} case(s); conflicts "
+            f"{worker.timers.conflicts}, failures {worker.timers.failures}; messages sent {worker.delivery.sent}, "
+            f"retried {worker.delivery.retried}, failed {worker.delivery.failed}"
         ),
     )
 
@@ -364,8 +370,6 @@ def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) 
 
     from webui import create_app
 
-    from .timers import run_worker
-
     runtime = ctx.runtime
     app = create_app(runtime=runtime)
     stop = threading.Event()
@@ -376,7 +380,6 @@ def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) 
             daemon=True,
         )
         thread.start()
-    _ = run_worker  # the app's worker wrapper uses it
     click.echo(
         f"Caseflow on http://{host}:{port}/ (worker {'on' if with_worker else 'off'})", err=True
     )

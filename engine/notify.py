@@ -3,20 +3,25 @@
 BPMN scripts call the `notify` helper; the message is rendered from a Jinja2 template in
 `notifications/` (process owners edit these, Chinese by default) and queued in the outbox in the
 same transaction as the step that caused it, so a rolled-back step sends nothing and a committed
-one is never lost. Senders (SMTP, SMS) deliver the outbox later and retry with back-off.
+one is never lost. Senders (SMTP, SMS) deliver the outbox later and retry with back-off
+(engine.outbox). An e-mail may carry a calendar invitation (.ics) for a booking.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import icalendar
 from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import spiff
 from .audit import record
+from .calendar import parse_when
 from .status import OutboxStatus
 from .stepcontext import current, service
 from .store import Outbox
@@ -29,6 +34,9 @@ TEMPLATES = Path(
 )
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+ICS_FIELDS = {"start": True, "end": True, "summary": True, "location": False, "description": False}
+ICS_FILENAME = "booking.ics"
+ICS_CONTENT_TYPE = "text/calendar; method=REQUEST"
 
 
 class NotifyError(ValueError):
@@ -63,9 +71,17 @@ def render(template: str, data: dict[str, Any]) -> tuple[str | None, str]:
 
 
 @service()
-def notify(channel: str, to: str, template: str, data: dict[str, Any] | None = None) -> str:
+def notify(
+    channel: str,
+    to: str,
+    template: str,
+    data: dict[str, Any] | None = None,
+    ics: dict[str, Any] | None = None,
+) -> str:
     """Queue a message (channel "email" or "sms") to `to`, rendered from `template` with `data`
-    and the case number; returns the outbox key. Usable from BPMN scripts."""
+    and the case number; returns the outbox key. Usable from BPMN scripts. An e-mail may carry
+    a calendar invitation: `ics={"start", "end", "summary", "location", "description"}` (times
+    as ISO 8601; without an offset they are company time)."""
     ctx = current()
     if channel not in CHANNELS:
         raise NotifyError(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
@@ -74,10 +90,25 @@ def notify(channel: str, to: str, template: str, data: dict[str, Any] | None = N
         raise NotifyError(f"{to!r} is not an e-mail address")
     if channel == "sms" and not _PHONE.match(to):
         raise NotifyError(f"{to!r} is not a phone number")
+    if ics is not None and channel != "email":
+        raise NotifyError("a calendar invitation (ics) can only be sent by e-mail")
+    # Without an offset a time is company time, as everywhere else in scripts and forms.
+    calendar = getattr(ctx, "calendar", None)
+    zone = calendar.zone if calendar is not None else spiff.timer_module.LOCALTZ
+    event = _read_ics(ics, zone) if ics is not None else None
     values = dict(data or {})
     values.setdefault("case_number", ctx.case_number)
     subject, body = render(template, values)
     key = ctx.next_key(f"notify:{template}")
+    attachments = None
+    if event is not None:
+        attachments = [
+            {
+                "filename": ICS_FILENAME,
+                "content_type": ICS_CONTENT_TYPE,
+                "text": invitation(event, uid=f"{key}@caseflow", attendee=to, stamp=ctx.now),
+            }
+        ]
     ctx.session.add(
         Outbox(
             case_id=ctx.case_id,
@@ -90,14 +121,83 @@ def notify(channel: str, to: str, template: str, data: dict[str, Any] | None = N
             attempts=0,
             created_at=ctx.now,
             next_attempt_at=ctx.now,
+            attachments=attachments,
         )
     )
+    detail: dict[str, Any] = {"channel": channel, "to": to, "template": template, "key": key}
+    if event is not None:
+        detail["ics"] = {"start": event["start"].isoformat(), "end": event["end"].isoformat()}
     record(
         ctx.session,
         "notification_queued",
         at=ctx.now,
         actor=ctx.actor,
         case_id=ctx.case_id,
-        detail={"channel": channel, "to": to, "template": template, "key": key},
+        detail=detail,
     )
     return key
+
+
+def _read_ics(ics: Any, zone: tzinfo) -> dict[str, Any]:
+    """Check a script's invitation dict; times come back as aware UTC datetimes."""
+    if not isinstance(ics, dict):
+        raise NotifyError(
+            "ics must be a dict with start, end, summary and optionally location, description"
+        )
+    unknown = sorted(set(map(str, ics)) - set(ICS_FIELDS))
+    if unknown:
+        raise NotifyError(
+            f"ics has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(ICS_FIELDS)}"
+        )
+    missing = [name for name, required in ICS_FIELDS.items() if required and not ics.get(name)]
+    if missing:
+        raise NotifyError(f"ics needs {', '.join(missing)}")
+    event: dict[str, Any] = {}
+    for name in ("start", "end"):
+        value = ics[name]
+        if not isinstance(value, str | datetime):
+            raise NotifyError(f"ics {name} must be an ISO 8601 date-time, got {value!r}")
+        try:
+            event[name] = parse_when(value, zone)
+        except (TypeError, ValueError) as exc:
+            raise NotifyError(f"ics {name} {value!r} is not an ISO 8601 date-time") from exc
+    if event["end"] <= event["start"]:
+        raise NotifyError(
+            f"ics end {event['end'].isoformat()} is not after start {event['start'].isoformat()}"
+        )
+    for name in ("summary", "location", "description"):
+        value = ics.get(name) or ""
+        if not isinstance(value, str):
+            raise NotifyError(f"ics {name} must be text, got {type(value).__name__}")
+        if len(value) > (300 if name != "description" else 5000):
+            raise NotifyError(f"ics {name} is too long")
+        event[name] = value.strip()
+    return event
+
+
+def invitation(event: dict[str, Any], *, uid: str, attendee: str, stamp: datetime) -> str:
+    """An iCalendar METHOD:REQUEST invitation for one event (times in UTC). The ORGANIZER is
+    added by the e-mail sender, which knows the From address."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Caseflow//Caseflow//ZH")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "REQUEST")
+    vevent = icalendar.Event()
+    vevent.add("uid", uid)
+    vevent.add("dtstamp", stamp)
+    vevent.add("dtstart", event["start"])
+    vevent.add("dtend", event["end"])
+    vevent.add("summary", event["summary"])
+    if event["location"]:
+        vevent.add("location", event["location"])
+    if event["description"]:
+        vevent.add("description", event["description"])
+    vevent.add("sequence", 0)
+    vevent.add("status", "CONFIRMED")
+    guest = icalendar.vCalAddress(f"mailto:{attendee}")
+    guest.params["ROLE"] = "REQ-PARTICIPANT"
+    guest.params["RSVP"] = "TRUE"
+    vevent.add("attendee", guest)
+    cal.add_component(vevent)
+    return cal.to_ical().decode("utf-8")

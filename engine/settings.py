@@ -1,7 +1,10 @@
-"""Settings: company calendar, engine limits and the roles table, read from one TOML file.
+"""Settings: company calendar, engine limits, the roles table and how notifications leave
+(SMTP, SMS), read from one TOML file.
 
 The file is found through `CASEFLOW_SETTINGS`, else `settings.toml` in the working folder,
-else the file shipped at the top of the repository.
+else the file shipped at the top of the repository. Relative paths in it (the development
+mail folder and SMS log) are relative to the file's folder. Secrets never live in the file:
+the SMTP password comes from the environment (`CASEFLOW_SMTP_PASSWORD`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,41 @@ REPO_SETTINGS = Path(__file__).resolve().parent.parent / "settings.toml"
 ROLE_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
 
+SMTP_PASSWORD_ENV = "CASEFLOW_SMTP_PASSWORD"
+
+
 class SettingsError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where e-mail goes. An empty host means development: messages are written as .eml files
+    into `dev_dir` instead of being sent."""
+
+    host: str = ""
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str = ""
+    from_address: str = "Caseflow 客服中心 <noreply@caseflow.example>"
+    timeout_s: float = 20.0
+    max_attempts: int = 8
+    dev_dir: Path = Path("instance/mail")
+
+    @property
+    def password(self) -> str | None:
+        """Read from the environment on use, so it never sits in the settings file or a repr."""
+        return os.environ.get(SMTP_PASSWORD_ENV) or None
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """Which SMS provider sends text messages ("dev" appends them to `dev_log`)."""
+
+    provider: str = "dev"
+    max_attempts: int = 8
+    dev_log: Path = Path("instance/sms.log")
 
 
 @dataclass(frozen=True)
@@ -35,6 +71,8 @@ class Settings:
     script_time_limit_s: float = 1.0
     max_definition_bytes: int = 2_000_000
     roles: dict[str, str] = field(default_factory=dict)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
 
     def role_for_lane(self, lane: str | None) -> str | None:
         """The role id a lane name stands for: the id itself, the Chinese name, or one of
@@ -85,10 +123,57 @@ def load_settings(path: Path | None = None) -> Settings:
         script_time_limit_s=float(engine.get("script_time_limit_s", 1.0)),
         max_definition_bytes=int(engine.get("max_definition_bytes", 2_000_000)),
         roles=roles,
+        smtp=_smtp(doc.get("smtp", {}), path),
+        sms=_sms(doc.get("sms", {}), path),
     )
     if settings.default_role not in roles:
         raise SettingsError(f"default_role {settings.default_role!r} is not in [roles] of {path}")
     return settings
+
+
+def _smtp(table: dict, path: Path) -> SmtpSettings:
+    if "password" in table:
+        raise SettingsError(
+            f"[smtp] password must not be written in {path}: set {SMTP_PASSWORD_ENV} instead"
+        )
+    smtp = SmtpSettings(
+        host=str(table.get("host", "")).strip(),
+        port=int(table.get("port", 25)),
+        starttls=bool(table.get("starttls", False)),
+        ssl=bool(table.get("ssl", False)),
+        username=str(table.get("username", "")),
+        from_address=str(table.get("from_address", SmtpSettings.from_address)),
+        timeout_s=float(table.get("timeout_s", 20.0)),
+        max_attempts=int(table.get("max_attempts", 8)),
+        dev_dir=path.parent / str(table.get("dev_dir", "instance/mail")),
+    )
+    if smtp.ssl and smtp.starttls:
+        raise SettingsError(f"[smtp] in {path}: choose ssl (port 465) or starttls (587), not both")
+    if not 0 < smtp.port < 65536:
+        raise SettingsError(f"[smtp] port {smtp.port} in {path} is not a TCP port")
+    # The outbox leases a message for a few minutes while it is sent; a send may take several
+    # network round trips of up to timeout_s each, so keep it well below the lease.
+    if not 0 < smtp.timeout_s <= 30:
+        raise SettingsError(f"[smtp] timeout_s in {path} must be between 0 and 30 seconds")
+    if "@" not in smtp.from_address:
+        raise SettingsError(f"[smtp] from_address {smtp.from_address!r} in {path} has no '@'")
+    _check_attempts("smtp", smtp.max_attempts, path)
+    return smtp
+
+
+def _sms(table: dict, path: Path) -> SmsSettings:
+    sms = SmsSettings(
+        provider=str(table.get("provider", "dev")).strip(),
+        max_attempts=int(table.get("max_attempts", 8)),
+        dev_log=path.parent / str(table.get("dev_log", "instance/sms.log")),
+    )
+    _check_attempts("sms", sms.max_attempts, path)
+    return sms
+
+
+def _check_attempts(section: str, value: int, path: Path) -> None:
+    if not 1 <= value <= 50:
+        raise SettingsError(f"[{section}] max_attempts in {path} must be between 1 and 50")
 
 
 def add_role(role_id: str, chinese_name: str, path: Path | None = None) -> Settings:

@@ -115,18 +115,58 @@ def _note_failure(runtime: Runtime, number: str, exc: Exception) -> None:
         session.commit()
 
 
-def run_worker(
-    runtime: Runtime, stop: threading.Event, interval_s: float = 1.0, once: bool = False
-) -> FireReport:
-    """Fire due timers until `stop` is set (or once). Sleeping here is the worker's own pacing;
-    tests never wait on it: they move the clock and call fire_due_timers."""
-    total = FireReport()
-    worker_id = default_worker_id()
-    while True:
-        report = fire_due_timers(runtime, worker_id=worker_id)
-        for key, value in report.to_dict().items():
-            setattr(total, key, getattr(total, key) + value)
-        if once or stop.is_set():
-            return total
-        if report.cases == 0:
-            stop.wait(interval_s)
+class Worker:
+    """One worker: fires due timers, then delivers the outbox (so messages queued by a timer
+    go out in the same round). Used by `caseflow worker` and beside the web app."""
+
+    def __init__(self, runtime: Runtime):
+        from .outbox import DeliveryReport, default_senders
+
+        self.runtime = runtime
+        self.worker_id = default_worker_id()
+        self.senders = default_senders(runtime.settings, runtime.clock)
+        self.timers = FireReport()
+        self.delivery = DeliveryReport()
+        self.last_run: Any = None
+        self.last_error: str | None = None
+
+    def round(self) -> tuple[FireReport, Any]:
+        from .outbox import DeliveryReport, deliver_outbox
+
+        fired = fire_due_timers(self.runtime, worker_id=self.worker_id)
+        try:
+            delivery = deliver_outbox(
+                self.runtime.db,
+                self.runtime.settings,
+                self.runtime.clock,
+                worker_id=self.worker_id,
+                senders=self.senders,
+            )
+        except Exception:  # noqa: BLE001 - a failing sender must not stop the timers
+            log.exception("delivering the outbox failed")
+            delivery = DeliveryReport()
+        for key, value in fired.to_dict().items():
+            setattr(self.timers, key, getattr(self.timers, key) + value)
+        for key, value in delivery.to_dict().items():
+            setattr(self.delivery, key, getattr(self.delivery, key) + value)
+        return fired, delivery
+
+    def run(self, stop: threading.Event, interval_s: float = 1.0, once: bool = False) -> None:
+        """Work until `stop` is set (or one round). Sleeping here is the worker's own pacing;
+        tests never wait on it: they move the clock and call fire_due_timers."""
+        from datetime import UTC, datetime
+
+        while True:
+            busy = False
+            try:
+                fired, delivery = self.round()
+                busy = fired.cases > 0 or bool(delivery.sent or delivery.failed or delivery.retried)
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad round
+                log.exception("worker round failed")
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self.last_run = datetime.now(UTC)
+            if once or stop.is_set():
+                return
+            if not busy:
+                stop.wait(interval_s)

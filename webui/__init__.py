@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +15,11 @@ from sqlalchemy import text
 from engine.runtime import Runtime
 from engine.settings import load_settings
 from engine.store import Database
-from engine.timers import FireReport, fire_due_timers
+from engine.timers import Worker
 
 from .i18n import LANGUAGES, compile_translations, select_locale
 
 csrf = CSRFProtect()
-
-
-class WorkerHandle:
-    """The timer worker run beside the web app; the health page shows its heartbeat."""
-
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
-        self.last_run: datetime | None = None
-        self.last_report = FireReport()
-        self.last_error: str | None = None
-
-    def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                self.last_report = fire_due_timers(self.runtime)
-                self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad round
-                self.last_error = f"{type(exc).__name__}: {exc}"
-            self.last_run = datetime.now(UTC)
-            if self.last_report.cases == 0:
-                stop.wait(interval_s)
 
 
 def _secret_key() -> str:
@@ -78,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         runtime = Runtime(Database(app.config.get("DATABASE_URL")), load_settings())
     app.config["BABEL_DEFAULT_TIMEZONE"] = runtime.settings.timezone
     app.extensions["caseflow"] = runtime
-    app.extensions["caseflow_worker"] = WorkerHandle(runtime)
+    app.extensions["caseflow_worker"] = Worker(runtime)
 
     compile_translations()
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
@@ -97,7 +74,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
 
     @app.get("/health")
     def health() -> Any:
-        worker: WorkerHandle = app.extensions["caseflow_worker"]
+        worker: Worker = app.extensions["caseflow_worker"]
         try:
             with runtime.db.read() as session:
                 session.execute(text("select 1"))
@@ -109,7 +86,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             "database": database,
             "worker": {
                 "last_run": worker.last_run.isoformat() if worker.last_run else None,
-                "last_report": worker.last_report.to_dict(),
+                "timers": worker.timers.to_dict(),
+                "outbox": worker.delivery.to_dict(),
                 "last_error": worker.last_error,
             },
             "time": runtime.clock.now().isoformat(),

@@ -52,3 +52,16 @@ def test_worker_with_nothing_due_does_nothing(runtime, users, clock):
         "conflicts": 0,
         "failures": 0,
     }
+
+
+def test_worker_round_fires_timers_then_delivers_what_they_queued(runtime, clock, settings):
+    """A timer-driven reminder is sent in the same round that fires it (dev senders write files)."""
+    from engine.timers import Worker
+
+    runtime.deploy(fixture_files("notify_flow.bpmn"))
+    runtime.start_case("notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"})
+    worker = Worker(runtime)
+    fired, delivery = worker.round()
+    assert (delivery.sent, delivery.failed) == (2, 0)
+    assert worker.round()[1].sent == 0
+    assert "王" in settings.sms.dev_log.read_text(encoding="utf-8")
