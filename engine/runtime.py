@@ -421,6 +421,19 @@ class Runtime:
                 )
             return TaskView.of(task, number, form=self._form_schema(session, task))
 
+    def task_data(self, task_id: int) -> dict[str, Any]:
+        """The data as the task itself sees it (its own branch of the case), for rendering its
+        instructions; the case's data once the task is no longer open."""
+        with self.db.read() as session:
+            task, number = self._task_row(session, task_id)
+            case = session.get(Case, task.case_id)
+            version = session.get(ProcessVersion, case.process_version_id)
+            workflow = self._load(case, version)
+        try:
+            return dict(workflow.get_task_from_id(UUID(task.spiff_task_id)).data)
+        except Exception:  # noqa: BLE001 - compacted or finished: fall back to the case's data
+            return case_data(workflow)
+
     def _task_row(self, session: Session, task_id: int) -> tuple[Task, str]:
         row = session.execute(
             select(Task, Case.number).join(Case, Case.id == Task.case_id).where(Task.id == task_id)

@@ -78,7 +78,7 @@ def _page(
             fields=form_fields(schema),
             values=values if values is not None else (task.data or {}),
             errors=errors or {},
-            instructions=render_instructions(task.instructions, case.data),
+            instructions=render_instructions(task.instructions, runtime().task_data(task_id)),
             conflict=conflict,
         ),
         status,
