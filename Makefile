@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install db deploy lint format clean
+.PHONY: run test install db deploy layout lint format clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	bash scripts/install-frontend.sh
 
 db: install
 	$(BIN)/caseflow init-db
 	$(BIN)/caseflow deploy processes/ forms/ --as setup
 	$(BIN)/caseflow users demo
 	$(BIN)/caseflow demo-data
+
+layout: install
+	$(BIN)/python tools/bpmn_layout.py processes/*.bpmn
 
 deploy: install
 	$(BIN)/caseflow deploy processes/ forms/
@@ -45,4 +49,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache webui/node_modules webui/static/vendor

@@ -44,6 +44,14 @@ else
     packages+=(chromium)
 fi
 
+# A Chinese font, or Chromium draws the diagrams' Chinese labels as empty boxes in screenshots.
+if [[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || fc-list 2>/dev/null | grep -qi "CJK\|WenQuanYi"; then
+    log "Chinese font present"
+else
+    log "Chinese font missing"
+    packages+=(fonts-wqy-microhei)
+fi
+
 if [[ ${#packages[@]} -eq 0 ]]; then
     log "nothing to install"
     exit 0

@@ -1,0 +1,135 @@
+"""The modeler in real Chromium: a process owner adds a user task to a deployed process, picks
+its form in the side panel, checks and deploys from the page; a new case follows the new
+version while a case started earlier stays on its own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine.definitions import SourceFile
+from engine.versions import blank_diagram
+from tests.conftest import fixture_files
+from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from webui import models
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+BUNDLE = ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js"
+SHOTS = ROOT / "test-artifacts" / "screens"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+# Put a user task "follow_up" between first_task and the end event, through the bpmn-js API.
+ADD_FOLLOW_UP = """() => {
+  const modeler = window.caseflowModeler;
+  const registry = modeler.get('elementRegistry');
+  const modeling = modeler.get('modeling');
+  const task = registry.get('first_task');
+  modeling.removeElements([registry.get('flow_end')]);
+  const added = modeling.appendShape(task, { type: 'bpmn:UserTask' },
+    { x: task.x + task.width / 2 + 160, y: task.y + task.height / 2 });
+  modeling.updateProperties(added, { id: 'follow_up', name: '回訪' });
+  modeling.connect(added, registry.get('end'));
+  modeler.get('selection').select(added);
+}"""
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:  # noqa: F811 - pytest's fixture injection
+    if "models" not in app.blueprints:  # until webui/__init__.py registers it
+        app.register_blueprint(models.bp)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def page(server) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
+    if not BUNDLE.exists():
+        pytest.skip(f"{BUNDLE.relative_to(ROOT)} is missing (run scripts/install-frontend.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            problems: list[str] = []
+            tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            tab.on(
+                "console",
+                lambda msg: (
+                    problems.append(f"console: {msg.text}")
+                    if msg.type == "error" and "favicon" not in msg.text and "404" not in msg.text
+                    else None
+                ),
+            )
+            tab.problems = problems  # type: ignore[attr-defined]
+            tab.base = server  # type: ignore[attr-defined]
+            yield tab
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+def test_add_a_user_task_and_deploy_from_the_modeler(page, runtime) -> None:
+    runtime.deploy(fixture_files("review_form.json"))
+    v1 = blank_diagram("store_visit", "門店到訪")
+    runtime.deploy([SourceFile("store_visit.bpmn", v1.encode())], actor="olga")
+    early = runtime.start_case("store_visit").number
+
+    page.goto(f"{page.base}/login")
+    page.fill("input[name=name]", "olga")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{page.base}/models/store_visit/edit")
+    page.wait_for_selector("#modeler[data-ready]")
+    assert page.get_attribute("#modeler", "data-ready") == "true"
+
+    page.evaluate(ADD_FOLLOW_UP)
+    page.wait_for_selector('#properties[data-element="follow_up"]')
+    page.locator('#properties label:has-text("Form") select').select_option("review_form.json")
+
+    page.click("#btn-validate")
+    page.wait_for_selector("#modeler[data-checked]")
+    assert page.get_attribute("#modeler", "data-checked") == "ok", page.inner_text("#problems")
+
+    page.click("#btn-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    assert page.get_attribute("#modeler", "data-deployed") == "v2", page.inner_text("#problems")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "modeler.png"))
+
+    page.click("#modeler-status a")  # the new version's page
+    page.wait_for_selector("#modeler[data-ready]")
+    assert page.url.endswith("/models/store_visit/2")
+
+    later = runtime.start_case("store_visit")
+    assert later.version == 2
+    after_first = runtime.complete_task(later.open_tasks[0].id, {"confirmed": True}, "alice")
+    follow_up = after_first.open_tasks[0]
+    assert (follow_up.element_id, follow_up.name) == ("follow_up", "回訪")
+    assert "approve" in runtime.get_task(follow_up.id).form["properties"]
+
+    before = runtime.get_case(early)
+    assert before.version == 1
+    done = runtime.complete_task(before.open_tasks[0].id, {"confirmed": True}, "alice")
+    assert done.status == "completed" and done.version == 1
+    assert page.problems == []
