@@ -24,7 +24,7 @@ from sqlalchemy import select
 from .status import ACTIVE_TASK, CaseStatus, TaskStatus
 from .store import Case, Database, Task
 
-SCORE_FIELDS = ("satisfaction", "rating", "score")
+SCORE_FIELDS = ("satisfaction", "satisfaction_score", "rating", "score")
 COMPLAINT_PROCESSES = ("complaint_handling",)
 
 

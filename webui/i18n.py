@@ -13,11 +13,10 @@ LANGUAGES = {"zh_Hant": "繁體中文", "en": "English"}
 
 
 def select_locale() -> str:
+    """Traditional Chinese unless the person chose English with the switch (a cookie); the
+    browser's Accept-Language is not followed, so every page starts in the company language."""
     chosen = request.cookies.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    best = request.accept_languages.best_match(["zh-Hant", "zh-TW", "zh", "en"])
-    return "en" if best == "en" else "zh_Hant"
+    return chosen if chosen in LANGUAGES else "zh_Hant"
 
 
 def compile_translations() -> None:
