@@ -1,4 +1,13 @@
-"""Sign-in with local users (Flask-Login); roles come from the engine's users."""
+"""Sign-in with local users (Flask-Login); roles come from the engine's users.
+
+Failed sign-ins are throttled per user name and per address (webui/limits.py): after
+LOGIN_FAILURES_PER_USER failures for one name (default 5) or LOGIN_FAILURES_PER_ADDRESS from
+one address (default 20, offices share an address) within LOGIN_THROTTLE_WINDOW_S (600 s),
+the sign-in page answers 429 without checking the password, for names that exist and names
+that do not alike, so the answer never tells whether a user exists. A successful sign-in
+clears its name's count. Behind a reverse proxy, configure werkzeug's ProxyFix so that
+`request.remote_addr` is the client's address, not the proxy's.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +27,8 @@ from flask_login import (
 )
 
 from engine.users import UserInfo, authenticate, get_user
+
+from .limits import RateLimiter
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -77,16 +88,43 @@ def _safe_next(target: str | None) -> str:
     return url_for("tasks.inbox")
 
 
+def _login_limiters() -> tuple[RateLimiter, RateLimiter]:
+    """(per user name, per address) counters of failed sign-ins, one pair per app."""
+    limiters = current_app.extensions.get("caseflow_login_limiters")
+    if limiters is None:
+        config = current_app.config
+        window = config.get("LOGIN_THROTTLE_WINDOW_S", 600)
+        limiters = (
+            RateLimiter(config.get("LOGIN_FAILURES_PER_USER", 5), window),
+            RateLimiter(config.get("LOGIN_FAILURES_PER_ADDRESS", 20), window),
+        )
+        current_app.extensions["caseflow_login_limiters"] = limiters
+    return limiters
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
     if request.method == "POST":
         name = (request.form.get("name") or "").strip()
         password = request.form.get("password") or ""
+        by_name, by_address = _login_limiters()
+        name_key, address = name.casefold(), request.remote_addr or "?"
+        if name and password:
+            wait = max(by_name.wait(name_key), by_address.wait(address))
+            if wait:
+                page = render_template(
+                    "auth/login.html", error=_("Too many attempts. Please wait a few minutes.")
+                )
+                return page, 429, {"Retry-After": str(wait)}
         info = authenticate(runtime().db, name, password) if name and password else None
         if info is None:
             error = _("Wrong user name or password.")
+            if name and password:
+                by_name.add(name_key)
+                by_address.add(address)
         else:
+            by_name.reset(name_key)
             login_user(WebUser(info))
             return redirect(_safe_next(request.args.get("next")))
     status = 401 if error else 200

@@ -1,4 +1,10 @@
-"""Error pages: HTML for people, JSON under /api."""
+"""Error pages: HTML for people, JSON under /api.
+
+Every error a request can cause is answered here: HTTP errors (404, 405, 413 for a body over
+MAX_CONTENT_LENGTH, 400 for a missing or foreign CSRF token, 429), the engine's errors (404,
+403, 409, 422) and, as a last resort, an unexpected exception (500, without its details).
+Under /api/ the answer is JSON {"error": name, "message": text}; elsewhere an HTML page.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from typing import Any
 
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (
@@ -23,13 +30,15 @@ STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidState: 409, Valid
 def init_app(app: Any) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        # Keep what the error says in its headers (Allow on 405, Retry-After on 429, …).
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):
-            return jsonify(
-                error=exc.name.lower().replace(" ", "_"), message=exc.description
-            ), exc.code
-        return render_template(
-            "errors/error.html", code=exc.code, title=_title(exc.code), message=None
-        ), exc.code
+            body = jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description)
+            return body, exc.code, headers
+        page = render_template(
+            "errors/error.html", code=exc.code, title=_title(exc.code), message=_detail(exc)
+        )
+        return page, exc.code, headers
 
     @app.errorhandler(CaseflowError)
     def engine_error(exc: CaseflowError) -> Any:
@@ -44,6 +53,18 @@ def init_app(app: Any) -> None:
         ), code
 
 
+def _detail(exc: HTTPException) -> str | None:
+    """What the page says under its title: our own explanation (views write theirs with
+    abort(400, description=_(...))), never werkzeug's stock English sentences."""
+    if isinstance(exc, CSRFError):
+        return _(
+            "The form has expired or did not come from this site. Reload the page and try again."
+        )
+    if exc.description and exc.description != type(exc).description:
+        return exc.description
+    return None
+
+
 def _title(code: int | None) -> str:
     return {
         400: _("Bad request"),
@@ -54,4 +75,5 @@ def _title(code: int | None) -> str:
         409: _("Someone else changed this first"),
         413: _("The upload is too large"),
         422: _("Please correct the form"),
+        429: _("Too many attempts. Please wait a few minutes."),
     }.get(code or 500, _("Something went wrong"))

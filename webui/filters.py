@@ -18,6 +18,8 @@ def init_app(app: Any) -> None:
         zone = ZoneInfo(current_app.extensions["caseflow"].settings.timezone)
         return value.astimezone(zone).strftime(fmt)
 
+    app.add_template_filter(event_label, "event")
+
     @app.context_processor
     def globals_() -> dict[str, Any]:
         runtime = current_app.extensions["caseflow"]
@@ -26,3 +28,41 @@ def init_app(app: Any) -> None:
             "now": runtime.clock.now(),
             "locale": str(get_locale() or "zh_Hant"),
         }
+
+
+def event_label(kind: str) -> str:
+    """What an audit event means, in the page's language (unknown kinds shown as they are)."""
+    from flask_babel import gettext as _
+
+    labels = {
+        "case_started": _("case started"),
+        "case_completed": _("case completed"),
+        "case_cancelled": _("case cancelled"),
+        "case_migrated": _("moved to a new version"),
+        "task_opened": _("task opened"),
+        "task_claimed": _("task claimed"),
+        "task_unclaimed": _("task given back"),
+        "task_reassigned": _("task reassigned"),
+        "task_completed": _("task completed"),
+        "task_cancelled": _("task cancelled"),
+        "timer_fired": _("timer fired"),
+        "timer_cancelled": _("timer cancelled"),
+        "message_received": _("message received"),
+        "notification_queued": _("message queued"),
+        "notification_sent": _("message sent"),
+        "notification_failed": _("message failed"),
+        "notification_requeued": _("message queued again"),
+        "error": _("error"),
+        "retry": _("retried"),
+        "slot_booked": _("slot booked"),
+        "slot_released": _("slot released"),
+        "rating_recorded": _("rating recorded"),
+        "professional_assigned": _("professional assigned"),
+        "person_availability": _("availability changed"),
+        "personal_data_viewed": _("personal data viewed"),
+        "personal_data_purged": _("personal data removed"),
+        "pending": _("waiting to be sent"),
+        "sent": _("sent"),
+        "failed": _("failed"),
+    }
+    return labels.get(kind, kind)

@@ -2,10 +2,15 @@
 
 One web process keeps its own counts; several processes each allow the limit, which still
 bounds guessing to a handful of tries per minute per address.
+
+`allow(key)` counts an attempt and answers whether it is within the limit (the portal's
+lookups count every try). `wait(key)`, `add(key)` and `reset(key)` count only what the caller
+chooses (sign-in counts failures, and refuses before checking a password once over the limit).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -21,17 +26,47 @@ class RateLimiter:
 
     def allow(self, key: str) -> bool:
         """Count one attempt for `key`; False when over the limit in the window."""
-        now = self.clock()
         with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window_s:
-                hits.popleft()
+            now = self.clock()
+            hits = self._recent(key, now)
             if len(hits) >= self.limit:
                 return False
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle keys
-                for stale in [
-                    k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s
-                ]:
-                    del self._hits[stale]
+            self._append(key, hits, now)
             return True
+
+    def wait(self, key: str) -> int:
+        """Whole seconds until `key` may try again (0: it may try now); counts nothing."""
+        with self._lock:
+            now = self.clock()
+            hits = self._recent(key, now)
+            if len(hits) < self.limit:
+                return 0
+            # The oldest hit that must leave the window before one more fits.
+            return max(1, math.ceil(hits[len(hits) - self.limit] + self.window_s - now))
+
+    def add(self, key: str) -> None:
+        """Count one attempt (e.g. a failed sign-in) for `key`."""
+        with self._lock:
+            now = self.clock()
+            self._append(key, self._recent(key, now), now)
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._hits.pop(key, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        hits = self._hits.get(key)
+        if hits is None:
+            return deque()
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return hits
+
+    def _append(self, key: str, hits: deque[float], now: float) -> None:
+        hits.append(now)
+        self._hits[key] = hits
+        if len(self._hits) > 10_000:  # forget idle keys
+            for stale in [
+                k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s
+            ]:
+                del self._hits[stale]

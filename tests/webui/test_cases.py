@@ -75,7 +75,7 @@ def test_case_page_shows_diagram_of_its_version_and_markers(app, login, runtime)
         re.search(r"data-markers='([^']*)'", page.text).group(1).replace("&#34;", '"')
     )
     assert markers["active"] == ["task_a"]
-    assert "受理審核" in page.text and "case_started" in page.text
+    assert "受理審核" in page.text and "案件開始" in page.text
 
 
 def test_actions_reassign_message_cancel(app, login, runtime):
