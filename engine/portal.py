@@ -80,13 +80,57 @@ def page(runtime: Runtime, key: str) -> BookablePage:
     raise NotFound(f"no online booking for {key!r}")
 
 
-def book(runtime: Runtime, key: str, data: dict[str, Any], lang: str = "zh") -> str:
-    """Validate the customer's form and start the case; returns the booking number."""
+def book(
+    runtime: Runtime,
+    key: str,
+    data: dict[str, Any],
+    lang: str = "zh",
+    schema: dict[str, Any] | None = None,
+) -> str:
+    """Validate the customer's form (or `schema`, the form with its live choices such as the
+    free slots) and start the case; returns the booking number."""
     target = page(runtime, key)
-    errors = validate_submission(target.schema, data, lang=lang)
+    errors = validate_submission(schema or target.schema, data, lang=lang)
     if errors:
         raise ValidationFailed("the booking form has errors", errors)
-    return runtime.start_case(key, {**data, "channel": "web"}, actor="portal").number
+    # The channel is informational in the processes; a form may let the customer choose it.
+    extra = {"booked_via": "web", "channel": data.get("channel") or "網上預約"}
+    return runtime.start_case(key, {**data, **extra}, actor="portal").number
+
+
+def service_items(runtime: Runtime) -> list[tuple[str, str]]:
+    """(code, Chinese name) of the store's service items, for the booking page."""
+    from .resources import ServiceItem
+
+    with runtime.db.read() as session:
+        return [
+            (i.code, i.name_zh)
+            for i in session.scalars(select(ServiceItem).order_by(ServiceItem.code))
+        ]
+
+
+def free_slots(
+    runtime: Runtime, service_item: str, day: str, store: str | None = None
+) -> list[str]:
+    """Free start times (ISO UTC) of a service item on a local day, as the booking step sees
+    them; an unknown item or a bad day gives none."""
+    from . import resources, stepcontext
+
+    with runtime.db.read() as session:
+        ctx = stepcontext.StepContext(
+            session=session,
+            case_id=0,
+            case_number="",
+            process_key="portal",
+            actor="portal",
+            now=runtime.clock.now(),
+            calendar=runtime.calendar,
+        )
+        with stepcontext.step(ctx):
+            try:
+                return resources.free_slots(service_item, day, store or None)
+            except ValueError:
+                return []
 
 
 def _case_for_customer(session: Any, number: str, phone: str) -> Case:

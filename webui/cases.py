@@ -11,13 +11,22 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine.errors import CaseflowError
+from engine.errors import CaseflowError, NotFound
 from engine.queries import CaseFilter, list_cases, process_keys, version_source
 
 from .auth import role_required, runtime
+from .openapi import MAX_ID
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 SUPERVISOR = "supervisor"
+
+
+@bp.before_request
+def _no_absurd_task_ids() -> None:
+    # Ids beyond what the database stores are unknown (SQLite cannot even bind them: a 500).
+    task_id = (request.view_args or {}).get("task_id")
+    if task_id is not None and task_id > MAX_ID:
+        raise NotFound(f"no task {task_id}")
 
 
 def _day(text: str | None, end: bool = False) -> datetime | None:

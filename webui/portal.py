@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -30,24 +32,88 @@ def index() -> Any:
     return render_template("portal/index.html", pages=portal.bookable(runtime()))
 
 
+def _live_schema(
+    schema: dict[str, Any], source: Any
+) -> tuple[dict[str, Any], dict[str, list[str]], str | None]:
+    """The start form with its live choices filled in: fields marked "x-source" get the store's
+    service items or the free slots of the chosen item and day. Returns the schema, the option
+    labels per field, and the day shown."""
+    rt = runtime()
+    live = copy.deepcopy(schema)
+    labels: dict[str, list[str]] = {}
+    props = live.get("properties", {})
+    day = source.get("day") or None
+    for name, prop in props.items():
+        if prop.get("x-source") == "service_items":
+            items = portal.service_items(rt)
+            prop["enum"] = [code for code, _ in items]
+            labels[name] = [f"{label}" for _, label in items]
+    for name, prop in props.items():
+        if prop.get("x-source") != "free_slots":
+            continue
+        item_field = next(
+            (n for n, p in props.items() if p.get("x-source") == "service_items"), None
+        )
+        item = source.get(item_field) if item_field else None
+        chosen = source.get(name)
+        if not day and chosen:
+            day = (
+                rt.calendar.local(datetime.fromisoformat(chosen)).date().isoformat()
+                if _iso_ok(chosen)
+                else None
+            )
+        slots = (
+            portal.free_slots(rt, item, day, source.get("store") or None) if item and day else []
+        )
+        prop.pop("format", None)
+        prop["enum"] = slots
+        labels[name] = [
+            rt.calendar.local(datetime.fromisoformat(t)).strftime("%m-%d %H:%M") for t in slots
+        ]
+    return live, labels, day
+
+
+def _iso_ok(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 @bp.route("/<key>", methods=["GET", "POST"])
 def book(key: str) -> Any:
     try:
         page = portal.page(runtime(), key)
     except NotFound:
         abort(404)
-    values: dict[str, Any] = {}
+    source = request.form if request.method == "POST" else request.args
+    schema, labels, day = _live_schema(page.schema, source)
+    values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "day"}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        values = coerce_form_data(page.schema, request.form)
+        values = coerce_form_data(schema, request.form)
         try:
-            number = portal.book(runtime(), key, values, lang=_lang())
+            number = portal.book(runtime(), key, values, lang=_lang(), schema=schema)
         except ValidationFailed as exc:
             errors = exc.errors
         else:
             return render_template("portal/booked.html", page=page, number=number), 201
+    fields = form_fields(schema)
+    for f in fields:
+        if f["name"] in labels:
+            f["labels"] = labels[f["name"]]
+    live = any(
+        p.get("x-source") == "free_slots" for p in page.schema.get("properties", {}).values()
+    )
     return render_template(
-        "portal/book.html", page=page, fields=form_fields(page.schema), values=values, errors=errors
+        "portal/book.html",
+        page=page,
+        fields=fields,
+        values=values,
+        errors=errors,
+        live=live,
+        day=day,
     ), (422 if errors else 200)
 
 

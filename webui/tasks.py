@@ -10,13 +10,23 @@ from flask_login import current_user, login_required
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.errors import Conflict, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields
 
 from .auth import runtime
+from .openapi import MAX_ID
 
 bp = Blueprint("tasks", __name__)
+
 _instructions_env = SandboxedEnvironment(autoescape=True)
+
+
+@bp.before_request
+def _no_absurd_task_ids() -> None:
+    # Ids beyond what the database stores are unknown (SQLite cannot even bind them: a 500).
+    task_id = (request.view_args or {}).get("task_id")
+    if task_id is not None and task_id > MAX_ID:
+        raise NotFound(f"no task {task_id}")
 
 
 def _lang() -> str:

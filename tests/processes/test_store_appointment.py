@@ -481,7 +481,7 @@ def test_online_booking_form_checks_the_request_and_the_customer_cancels_online(
     }
     number = portal.book(rt(), "store_appointment", {**CUSTOMER, "notes": "敏感肌"})
     case = rt().get_case(number)
-    assert case.data["channel"] == "web"
+    assert case.data["channel"] == "網上預約"
     assert case.data["booking"]["ok"] is True
     seen = portal.status(rt(), number, "13800138000")
     assert (seen.can_change, seen.can_cancel) == (True, True)

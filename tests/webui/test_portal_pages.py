@@ -34,7 +34,7 @@ def test_book_with_an_error_then_get_a_number(app, runtime):
     assert good.status_code == 201
     number = re.search(r'id="booking-number">([^<]+)<', good.text).group(1)
     case = runtime.get_case(number)
-    assert case.data["customer_name"] == "王小明" and case.data["channel"] == "web"
+    assert case.data["customer_name"] == "王小明" and case.data["booked_via"] == "web"
     assert client.get("/book/nope").status_code == 404
 
 
@@ -98,3 +98,78 @@ def test_lookups_are_rate_limited(app, runtime):
         for i in range(5)
     ]
     assert codes == [404, 404, 404, 429, 429]
+
+
+def test_store_booking_offers_only_free_slots(app, runtime, db):
+    from pathlib import Path
+
+    from engine.resources import add_resource, add_service_item, add_shift
+
+    root = Path(__file__).resolve().parents[2]
+    with db.write() as session:
+        add_service_item(session, "facial", "面部護理", 60, "facial")
+        staff = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
+        add_resource(session, "room", "1號房", "淮海店")
+        add_shift(session, staff.id, "2026-11-25T10:00", "2026-11-25T12:00")
+        session.commit()
+    runtime.deploy(
+        [
+            root / "processes/store_appointment.bpmn",
+            *sorted((root / "forms").glob("store_appointment.*.json")),
+        ]
+    )
+    client = app.test_client()
+    first = client.get("/book/store_appointment")
+    assert first.status_code == 200 and "面部護理" in first.text and 'name="day"' in first.text
+    page = client.get("/book/store_appointment?service_item=facial&day=2026-11-25")
+    slots = re.findall(r'<option value="(2026-11-25T0[0-9]:[0-9]{2}:00\+00:00)"', page.text)
+    assert slots == [
+        "2026-11-25T02:00:00+00:00",
+        "2026-11-25T02:30:00+00:00",
+        "2026-11-25T03:00:00+00:00",
+    ]
+    assert "11-25 10:00" in page.text
+    token = csrf_token(page.text)
+    form = {
+        "service_item": "facial",
+        "day": "2026-11-25",
+        "customer_name": "王美玲",
+        "phone": "13800138000",
+        "csrf_token": token,
+    }
+    taken = client.post(
+        "/book/store_appointment", data={**form, "appointment_at": "2026-11-25T09:00:00+00:00"}
+    )
+    assert taken.status_code == 422 and 'id="err-appointment_at"' in taken.text
+    booked = client.post("/book/store_appointment", data={**form, "appointment_at": slots[0]})
+    assert booked.status_code == 201
+    after = client.get("/book/store_appointment?service_item=facial&day=2026-11-25").text
+    assert re.findall(r'<option value="(2026-11-25T0[0-9]:[0-9]{2}:00\+00:00)"', after) == [
+        slots[2]
+    ]
+
+
+def test_cleaning_and_consultation_are_bookable(app, runtime):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    runtime.deploy([root / "processes", root / "forms"])
+    titles = app.test_client().get("/book").text
+    for title in ("簽約服務預約", "門店預約", "家政保潔預約", "線上咨詢"):
+        assert title in titles
+    client = app.test_client()
+    page = client.get("/book/consultation")
+    done = client.post(
+        "/book/consultation",
+        data={
+            "customer_name": "周先生",
+            "email": "zhou@example.com",
+            "channel": "電子郵件",
+            "topic": "費用查詢",
+            "content": "請問月費怎麼算？",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert done.status_code == 201
+    number = re.search(r'id="booking-number">([^<]+)<', done.text).group(1)
+    assert runtime.get_case(number).notifications[0].channel == "email"  # acknowledged at once
