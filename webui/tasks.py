@@ -79,6 +79,11 @@ def _page(
     task = runtime().get_task(task_id, user=current_user.name)
     case = runtime().get_case(task.case_number, history_limit=20)
     schema = task.form or {}
+    context = runtime().task_data(task_id)
+    if values is None:
+        # An open form starts from what the case already knows (e.g. a customer's online request).
+        names = set(schema.get("properties", {}))
+        values = task.data or {k: v for k, v in context.items() if k in names and v not in (None, "")}
     return (
         render_template(
             "tasks/task.html",
@@ -86,9 +91,9 @@ def _page(
             case=case,
             schema=schema,
             fields=form_fields(schema),
-            values=values if values is not None else (task.data or {}),
+            values=values,
             errors=errors or {},
-            instructions=render_instructions(task.instructions, runtime().task_data(task_id)),
+            instructions=render_instructions(task.instructions, context),
             conflict=conflict,
         ),
         status,

@@ -119,3 +119,11 @@ def test_default_cookies_are_secure(runtime):
     app = create_app({"SECRET_KEY": "x"}, runtime=runtime)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_form_starts_from_what_the_case_knows(app, login, runtime):
+    runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
+    number = runtime.start_case("review_flow", {"customer_name": "王小明", "note": "客戶在網上留言"}).number
+    task_id = runtime.get_case(number).open_tasks[0].id
+    page = login("alice").get(f"/tasks/{task_id}")
+    assert "客戶在網上留言" in page.text
