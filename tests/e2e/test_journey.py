@@ -102,12 +102,20 @@ def test_customer_staff_supervisor_dashboard(server, browser, runtime):
     tab.goto(f"{server}/book")
     shot(tab, "portal-index")
     tab.click("text=門店預約")
-    tab.fill("input[name=service_item]", "facial")
-    tab.fill("input[name=appointment_at]", "2026-11-25T10:00")
+    # Only free times are offered: choose the item and the day first.
+    tab.select_option("form.filters select[name=service_item]", "facial")
+    tab.fill("form.filters input[name=day]", "2026-11-25")
+    tab.click("text=顯示可預約時段")
+    tab.select_option("form[method=post] select[name=service_item]", "facial")
+    offered = tab.eval_on_selector_all(
+        "select[name=appointment_at] option", "o => o.map(e => e.textContent)"
+    )
+    assert "11-25 10:00" in offered and "11-25 08:30" not in offered
+    tab.select_option("select[name=appointment_at]", label="11-25 10:00")
     tab.fill("input[name=customer_name]", "王美玲")
     tab.fill("input[name=phone]", "13800138000")
     shot(tab, "portal-book")
-    tab.click("button[type=submit]")
+    tab.click("text=送出預約")
     number = tab.text_content("#booking-number").strip()
     assert re.match(r"^SA-20261123-\d{4}$", number)
     shot(tab, "portal-booked")
