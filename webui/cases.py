@@ -16,6 +16,7 @@ from engine.queries import CaseFilter, list_cases, process_keys, version_source
 
 from .auth import role_required, runtime
 from .openapi import MAX_ID
+from .tasks import attachment_list
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 SUPERVISOR = "supervisor"
@@ -78,6 +79,7 @@ def show(number: str) -> Any:
         source=source,
         markers_json=json.dumps(markers),
         data_json=json.dumps(case.data, ensure_ascii=False, indent=2, default=str),
+        attachments=attachment_list(number),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
-from engine import portal
+from engine import attachments, portal
 from engine.errors import InvalidState, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields
 
@@ -98,7 +98,23 @@ def book(key: str) -> Any:
         except ValidationFailed as exc:
             errors = exc.errors
         else:
-            return render_template("portal/booked.html", page=page, number=number), 201
+            refused_files = []
+            for upload in request.files.values():
+                if upload and upload.filename:
+                    try:
+                        attachments.store(
+                            runtime().db,
+                            number,
+                            upload.filename,
+                            upload.read(attachments.MAX_BYTES + 1),
+                            "customer",
+                            runtime().clock.now(),
+                        )
+                    except ValidationFailed:
+                        refused_files.append(upload.filename)
+            return render_template(
+                "portal/booked.html", page=page, number=number, refused_files=refused_files
+            ), 201
     fields = form_fields(schema)
     for f in fields:
         if f["name"] in labels:

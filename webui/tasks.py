@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields
 
-from .auth import runtime
+from .auth import _safe_next, runtime
 from .openapi import MAX_ID
 
 bp = Blueprint("tasks", __name__)
 
-_instructions_env = SandboxedEnvironment(autoescape=True)
+# Rendered as plain text: the page escapes the result once, so neither the data nor what the
+# process owner wrote around it becomes HTML (escaping here too would show "&lt;" to people).
+_instructions_env = SandboxedEnvironment(autoescape=False)
 
 
 @bp.before_request
@@ -35,13 +37,21 @@ def _lang() -> str:
     return "en" if str(get_locale()) == "en" else "zh"
 
 
+def attachment_list(case_number: str) -> list[Any]:
+    from engine import attachments
+
+    return attachments.for_case(runtime().db, case_number)
+
+
 def render_instructions(template: str | None, data: dict[str, Any]) -> str | None:
-    """Instructions are written by process owners: rendered in a sandbox, autoescaped."""
+    """Instructions are written by process owners: rendered in a sandbox as text (the page
+    template escapes it). A template that fails on this data (an error, a blocked attribute, a
+    range too large) is reported in place of the instructions, not as a server error."""
     if not template:
         return None
     try:
         return _instructions_env.from_string(template).render(**data)
-    except TemplateError as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of the owner's template
         return _("(Instructions could not be shown: %(reason)s)", reason=str(exc))
 
 
@@ -58,7 +68,8 @@ def inbox() -> Any:
 def claim(task_id: int) -> Any:
     runtime().claim(task_id, current_user.name)
     flash(_("Task claimed."))
-    return redirect(request.form.get("next") or url_for("tasks.task", task_id=task_id))
+    target = request.form.get("next")
+    return redirect(_safe_next(target) if target else url_for("tasks.task", task_id=task_id))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
@@ -83,7 +94,9 @@ def _page(
     if values is None:
         # An open form starts from what the case already knows (e.g. a customer's online request).
         names = set(schema.get("properties", {}))
-        values = task.data or {k: v for k, v in context.items() if k in names and v not in (None, "")}
+        values = task.data or {
+            k: v for k, v in context.items() if k in names and v not in (None, "")
+        }
     return (
         render_template(
             "tasks/task.html",
@@ -94,6 +107,7 @@ def _page(
             values=values,
             errors=errors or {},
             instructions=render_instructions(task.instructions, context),
+            attachments=attachment_list(task.case_number),
             conflict=conflict,
         ),
         status,
@@ -110,7 +124,14 @@ def task(task_id: int) -> Any:
 @login_required
 def complete(task_id: int) -> Any:
     task = runtime().get_task(task_id, user=current_user.name)
-    data = coerce_form_data(task.form or {}, request.form)
+    form = request.form.copy()
+    try:
+        for field, reference in store_uploads(task.case_number, current_user.name, task_id).items():
+            form[field] = reference
+    except ValidationFailed as exc:
+        data = coerce_form_data(task.form or {}, form)
+        return _page(task_id, values=data, errors=exc.errors, status=422)
+    data = coerce_form_data(task.form or {}, form)
     try:
         case = runtime().complete_task(task_id, data, current_user.name, lang=_lang())
     except ValidationFailed as exc:
@@ -125,6 +146,55 @@ def complete(task_id: int) -> Any:
         )
     )
     return redirect(url_for("tasks.inbox"))
+
+
+def store_uploads(
+    case_number: str, actor: str | None, task_id: int | None = None
+) -> dict[str, str]:
+    """Store the files posted as "<field>__file"; returns field -> attachment reference."""
+    from engine import attachments
+
+    stored = {}
+    for key, upload in request.files.items():
+        if not key.endswith("__file") or not upload or not upload.filename:
+            continue
+        field = key[: -len("__file")]
+        data = upload.read(attachments.MAX_BYTES + 1)
+        try:
+            info = attachments.store(
+                runtime().db,
+                case_number,
+                upload.filename,
+                data,
+                actor,
+                runtime().clock.now(),
+                task_id=task_id,
+            )
+        except ValidationFailed as exc:
+            detail = "; ".join(exc.errors.get("", []))
+            raise ValidationFailed(
+                str(exc), {field: [f"{exc} ({detail})" if detail else str(exc)]}
+            ) from exc
+        stored[field] = info.reference
+    return stored
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int) -> Any:
+    from flask import send_file
+
+    from engine import attachments
+
+    info, data = attachments.read(runtime().db, attachment_id, current_user.name)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=info.content_type,
+        as_attachment=True,
+        download_name=info.filename,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _status(value: str) -> str:
