@@ -28,6 +28,7 @@ from engine.views import TaskView
 
 from . import csrf
 from .auth import runtime
+from .errors import unstorable
 from .openapi import (
     DEFAULT_LIMIT,
     INBOX_STATUSES,
@@ -67,6 +68,8 @@ def authenticate() -> Any:
             "the API token is unknown or revoked, or its user is inactive", "invalid_token"
         )
     g.api_user = user
+    if unstorable(list(request.args.items(multi=True))):
+        raise BadRequest(f"query parameters must not contain {UNSTORABLE_CHARACTERS}")
     return None
 
 
@@ -83,6 +86,11 @@ def no_store(response: Any) -> Any:
     # Case data holds customers' personal data: no shared or browser cache keeps it.
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+UNSTORABLE_CHARACTERS = (
+    "NUL or unpaired surrogate characters (\\u0000, \\ud800-\\udfff): they cannot be stored"
+)
 
 
 def caller() -> UserInfo:
@@ -121,6 +129,8 @@ def json_body(required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str,
         raise BadRequest("the request body must be a JSON object")
     if _too_deep(body, MAX_DEPTH):
         raise BadRequest(f"the request body is nested more than {MAX_DEPTH} levels deep")
+    if unstorable(body):
+        raise BadRequest(f"the request body must not contain {UNSTORABLE_CHARACTERS}")
     known = required + optional
     unknown = sorted(set(body) - set(known))
     if unknown:
@@ -163,6 +173,8 @@ def start_case() -> Any:
 
 @bp.get("/cases/<number>")
 def get_case(number: str) -> Any:
+    if unstorable(number):  # no case number has them (and a database could not look it up)
+        raise NotFound(f"no case numbered {number!r}")
     user = caller()
     if not _may_see_case(user, number):
         # Unknown numbers are 404, others' cases 403; nothing of the case is in the answer.

@@ -8,9 +8,11 @@ Under /api/ the answer is JSON {"error": name, "message": text}; elsewhere an HT
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from flask import jsonify, render_template, request
+from flask import abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -25,9 +27,53 @@ from engine.errors import (
 )
 
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidState: 409, ValidationFailed: 422}
+# NUL (PostgreSQL text cannot hold it) and unpaired surrogates (no database driver can encode
+# them): text carrying them would be a server error where it reaches the database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def unstorable(value: Any) -> bool:
+    """Whether a string, or any key or string inside a JSON value, has unstorable characters."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def refuse_unstorable_text() -> None:
+    """400 for a request whose address, query or body carries unstorable characters. The
+    API checks its own requests (webui/api.py), after the token and under its size limit."""
+    if request.path.startswith("/api/"):
+        return
+    if unstorable(request.path) or unstorable(list(request.args.items(multi=True))):
+        abort(400, description=_("The request contains characters that cannot be stored."))
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    if request.mimetype in FORM_TYPES:
+        fields = list(request.form.items(multi=True))
+    elif request.is_json:
+        try:
+            fields = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):
+            return  # the view answers that the body is not JSON
+    else:
+        return
+    if unstorable(fields):
+        abort(400, description=_("The request contains characters that cannot be stored."))
 
 
 def init_app(app: Any) -> None:
+    app.before_request(refuse_unstorable_text)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         # Keep what the error says in its headers (Allow on 405, Retry-After on 429, …).

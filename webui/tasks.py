@@ -24,11 +24,11 @@ _instructions_env = SandboxedEnvironment(autoescape=False)
 
 
 @bp.before_request
-def _no_absurd_task_ids() -> None:
+def _no_absurd_ids() -> None:
     # Ids beyond what the database stores are unknown (SQLite cannot even bind them: a 500).
-    task_id = (request.view_args or {}).get("task_id")
-    if task_id is not None and task_id > MAX_ID:
-        raise NotFound(f"no task {task_id}")
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise NotFound(f"no {name.removesuffix('_id')} {value}")
 
 
 def _lang() -> str:
