@@ -101,10 +101,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
 
     @app.get("/lang/<code>")
     def set_language(code: str) -> Any:
-        target = request.args.get("next") or url_for("tasks.inbox")
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("tasks.inbox")
-        response = redirect(target)
+        from .auth import _safe_next
+
+        response = redirect(_safe_next(request.args.get("next")))
         if code in LANGUAGES:
             response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
         return response

@@ -56,6 +56,21 @@ def index() -> Any:
     return render_template("models/index.html", processes=list_processes(runtime().db))
 
 
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer on PostgreSQL
+
+
+def _version(value: int | None) -> int | None:
+    """A version number from a form or query, or 404 for one no database could hold."""
+    if value is not None and not 1 <= value <= MAX_VERSION:
+        abort(404)
+    return value
+
+
+@bp.before_request
+def _check_version_in_path() -> None:
+    _version((request.view_args or {}).get("version"))
+
+
 @bp.get("/<key>/<int:version>")
 @role_required(PROCESS_OWNER)
 def show(key: str, version: int) -> Any:
@@ -66,7 +81,7 @@ def show(key: str, version: int) -> Any:
     source = version_source(runtime().db, key, version)
     source["xml"] = _with_layout(source["xml"])[0]
     sources = [v for v in process.versions if v.version != version and v.running_cases]
-    from_version = request.args.get("from", type=int)
+    from_version = _version(request.args.get("from", type=int))
     candidates = (
         migration_candidates(runtime(), key, from_version, version)
         if from_version and from_version != version
@@ -86,7 +101,7 @@ def show(key: str, version: int) -> Any:
 @bp.post("/<key>/<int:version>/migrate")
 @role_required(PROCESS_OWNER)
 def migrate(key: str, version: int) -> Any:
-    from_version = request.form.get("from", type=int)
+    from_version = _version(request.form.get("from", type=int))
     if not from_version:
         abort(400)
     chosen = set(request.form.getlist("case"))
@@ -123,8 +138,8 @@ def migrate(key: str, version: int) -> Any:
 def compare(key: str) -> Any:
     process = get_process(runtime().db, key)
     newest = process.latest.version
-    b = request.args.get("b", type=int) or newest
-    a = request.args.get("a", type=int) or max(b - 1, 1)
+    b = _version(request.args.get("b", type=int)) or newest
+    a = _version(request.args.get("a", type=int)) or max(b - 1, 1)
     diff = compare_versions(runtime().db, key, a, b)
     markers = {
         "added": [e["id"] for e in diff["added"]],

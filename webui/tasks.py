@@ -123,21 +123,53 @@ def task(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def complete(task_id: int) -> Any:
+    from engine import attachments
+    from engine.forms import validate_submission
+
     task = runtime().get_task(task_id, user=current_user.name)
+    schema = task.form or {}
+    uploads = {
+        key[: -len("__file")]: upload
+        for key, upload in request.files.items()
+        if key.endswith("__file") and upload and upload.filename
+    }
     form = request.form.copy()
-    try:
-        for field, reference in store_uploads(task.case_number, current_user.name, task_id).items():
-            form[field] = reference
-    except ValidationFailed as exc:
-        data = coerce_form_data(task.form or {}, form)
-        return _page(task_id, values=data, errors=exc.errors, status=422)
-    data = coerce_form_data(task.form or {}, form)
+    for field in uploads:
+        form[field] = "att-0"  # stands in for the file while the form is checked
+    data = coerce_form_data(schema, form)
+    # Everything is checked before anything is stored: bad input changes nothing.
+    errors = validate_submission(schema, data, lang=_lang())
+    contents = {}
+    for field, upload in uploads.items():
+        contents[field] = upload.read(attachments.MAX_BYTES + 1)
+        try:
+            attachments.check_file(upload.filename, contents[field])
+        except ValidationFailed as exc:
+            detail = "; ".join(exc.errors.get("", []))
+            errors[field] = [f"{exc} ({detail})" if detail else str(exc)]
+    shown = {k: v for k, v in data.items() if k not in uploads}
+    if errors:
+        return _page(task_id, values=shown, errors=errors, status=422)
+    blocked = _blocked(task, current_user.name)
+    if blocked:
+        return _page(task_id, values=shown, status=409, conflict=blocked)
+    for field, upload in uploads.items():
+        info = attachments.store(
+            runtime().db,
+            task.case_number,
+            upload.filename,
+            contents[field],
+            current_user.name,
+            runtime().clock.now(),
+            task_id=task_id,
+        )
+        data[field] = info.reference
     try:
         case = runtime().complete_task(task_id, data, current_user.name, lang=_lang())
     except ValidationFailed as exc:
-        return _page(task_id, values=data, errors=exc.errors, status=422)
+        return _page(task_id, values=shown, errors=exc.errors, status=422)
     except Conflict as exc:
-        return _page(task_id, values=data, status=409, conflict=str(exc))
+        return _page(task_id, values=shown, status=409, conflict=str(exc))
     flash(
         _(
             "Task completed. Case %(number)s is now %(status)s.",
@@ -148,35 +180,15 @@ def complete(task_id: int) -> Any:
     return redirect(url_for("tasks.inbox"))
 
 
-def store_uploads(
-    case_number: str, actor: str | None, task_id: int | None = None
-) -> dict[str, str]:
-    """Store the files posted as "<field>__file"; returns field -> attachment reference."""
-    from engine import attachments
-
-    stored = {}
-    for key, upload in request.files.items():
-        if not key.endswith("__file") or not upload or not upload.filename:
-            continue
-        field = key[: -len("__file")]
-        data = upload.read(attachments.MAX_BYTES + 1)
-        try:
-            info = attachments.store(
-                runtime().db,
-                case_number,
-                upload.filename,
-                data,
-                actor,
-                runtime().clock.now(),
-                task_id=task_id,
-            )
-        except ValidationFailed as exc:
-            detail = "; ".join(exc.errors.get("", []))
-            raise ValidationFailed(
-                str(exc), {field: [f"{exc} ({detail})" if detail else str(exc)]}
-            ) from exc
-        stored[field] = info.reference
-    return stored
+def _blocked(task: Any, user: str) -> str | None:
+    """Why `user` cannot complete `task` now (someone else finished or holds it), or None."""
+    if task.status == "done":
+        return _("This task was already completed by %(user)s.", user=task.completed_by or "?")
+    if task.status == "cancelled":
+        return _("This task was cancelled: the case moved on without it.")
+    if task.status == "claimed" and task.assignee != user:
+        return _("This task is claimed by %(user)s.", user=task.assignee)
+    return None
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -279,13 +279,6 @@ def test_only_allowed_files_are_stored_with_a_form(web: Web) -> None:
     download.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/tasks.py complete() stores the uploads before the form is validated and "
-    "before the task is checked to be workable: a refused form (422) or a task claimed by a "
-    "colleague (409) still leaves the file stored on the case (invariant 6: bad input changes "
-    "nothing)",
-)
 def test_a_refused_form_keeps_no_file(web: Web) -> None:
     from engine import attachments
 
@@ -551,13 +544,6 @@ def test_query_parameters_never_cause_a_server_error(web: Web) -> None:
     assert page.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/models.py: a version number beyond what the database stores reaches the "
-    "database (OverflowError on SQLite: a 500) in compare (?a=, ?b=), show (?from=) and "
-    "migrate (from=); fix: treat numbers above webui.openapi.MAX_ID (or below 1) as unknown "
-    "versions (404), then remove this mark",
-)
 @pytest.mark.parametrize(
     ("method", "url", "data"),
     [
@@ -703,12 +689,6 @@ def test_redirects_stay_on_this_site(web: Web, target: str) -> None:
     summary_plugin.record("hostile input", injections=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/__init__.py set_language sends next='/<TAB>/evil.example/' on as "
-    "'//evil.example/' (another site) and fails with a 500 on a line break in next; fix: use "
-    "webui.auth._safe_next there, then remove this mark",
-)
 @pytest.mark.parametrize("target", ["/\t/evil.example/", "/\n/evil.example/"])
 def test_language_switch_redirects_stay_on_this_site(web: Web, target: str) -> None:
     language = web.app.test_client().get("/lang/en", query_string={"next": target})
