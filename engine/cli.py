@@ -535,5 +535,115 @@ def roles_list(ctx: Context, as_json: bool) -> None:
     )
 
 
+# ----- personal data and backups (engine/privacy.py, engine/backup.py) ------------------------
+
+
+@command(main)
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@click.option("--as", "actor", help="Who runs it (recorded with the run).")
+def purge(ctx: Context, as_json: bool, dry_run: bool, actor: str | None) -> None:
+    """Remove customers' personal data from cases that ended more than [privacy]
+    retention_days ago (the worker also does this once a day)."""
+    from .privacy import purge as run_purge
+
+    report = run_purge(ctx.db, load_settings(), ctx.clock.now(), dry_run=dry_run, actor=actor)
+    _emit(
+        as_json,
+        report.to_dict(),
+        lambda: (
+            f"{'would remove' if dry_run else 'removed'} personal data of {report.cases} case(s) "
+            f"that ended before {report.cutoff} ({report.retention_days} days): "
+            f"{report.tasks} task(s), {report.events} event(s), {report.messages} message(s), "
+            f"{report.attachments} attachment(s), {report.blobs} file(s); "
+            f"{report.fields} field(s) in all"
+            + (f"; {report.skipped} skipped (changed meanwhile)" if report.skipped else "")
+        ),
+    )
+
+
+@command(main, "export-customer")
+@click.argument("phone", required=False)
+@click.option("--name", help="The customer's name (exact); with PHONE, cases matching both.")
+@click.option("--as", "actor", help="Who asks for the export (recorded on every case).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write the JSON to this file."
+)
+def export_customer_cmd(
+    ctx: Context,
+    as_json: bool,
+    phone: str | None,
+    name: str | None,
+    actor: str | None,
+    output: str | None,
+) -> None:
+    """Everything about one customer (by phone number and/or name) as JSON: cases, task data,
+    messages, events, attachments. The export is recorded on each case."""
+    from pathlib import Path
+
+    from .privacy import export_customer
+
+    data = export_customer(ctx.db, phone, name, actor=actor, now=ctx.clock.now())
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if output is None:
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n", encoding="utf-8")
+    _emit(
+        as_json,
+        {"path": output, "cases": len(data["cases"])},
+        lambda: f"{len(data['cases'])} case(s) written to {output}",
+    )
+
+
+@command(main)
+@click.argument("path", type=click.Path())
+def backup(ctx: Context, as_json: bool, path: str) -> None:
+    """Copy the SQLite database to PATH (a file, or a folder for a dated file in it); safe
+    while the app and the worker run. PostgreSQL: use pg_dump (see the README)."""
+    from .backup import backup as run_backup
+    from .store import database_url
+
+    info = run_backup(database_url(), path, ctx.clock.now())
+    _emit(
+        as_json,
+        info,
+        lambda: (
+            f"backup written to {info['path']} ({info['cases']} case(s), "
+            f"{info['bytes']:,} bytes, schema {info['revision']})"
+        ),
+    )
+
+
+@command(main)
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite the existing database (it is first saved beside it as "
+    "<name>.before-restore-<time>). Stop the app and the worker first.",
+)
+def restore(ctx: Context, as_json: bool, path: str, force: bool) -> None:
+    """Put a backup made by `caseflow backup` in place of the SQLite database."""
+    from .backup import restore as run_restore
+    from .store import database_url
+
+    info = run_restore(path, database_url(), force=force, now=ctx.clock.now())
+    _emit(
+        as_json,
+        info,
+        lambda: (
+            f"restored {info['path']} into {info['database']} ({info['cases']} case(s))"
+            + (
+                f"; the previous database is kept as {info['previous_saved_as']}"
+                if info["previous_saved_as"]
+                else ""
+            )
+            + ("; run `caseflow init-db` to upgrade its schema" if info["needs_upgrade"] else "")
+            + "; restart the app and the worker"
+        ),
+    )
+
+
+
 if __name__ == "__main__":
     main()

@@ -663,25 +663,25 @@ class Runtime:
             action(session, case, workflow, version)
 
         now = self.clock.now()
-        with self.db.write() as session:
-            case = session.scalars(select(Case).where(Case.number == number)).first()
-            if case is None:
-                raise NotFound(f"no case numbered {number!r}")
-            if case.status not in ACTIVE_CASE:
-                raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
-            version = session.get(ProcessVersion, case.process_version_id)
-            workflow = self._load(case, version)
-            run(session, case, workflow, version)
-            case.status, case.ended_at = CaseStatus.CANCELLED, now
-            case.next_timer_at = None
-            case.state = spiff.dump_case_state(workflow)
-            case.updated_at = now
-            try:
+        try:
+            with self.db.write() as session:
+                case = session.scalars(select(Case).where(Case.number == number)).first()
+                if case is None:
+                    raise NotFound(f"no case numbered {number!r}")
+                if case.status not in ACTIVE_CASE:
+                    raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
+                version = session.get(ProcessVersion, case.process_version_id)
+                workflow = self._load(case, version)
+                run(session, case, workflow, version)
+                case.status, case.ended_at = CaseStatus.CANCELLED, now
+                case.next_timer_at = None
+                case.state = spiff.dump_case_state(workflow)
+                case.updated_at = now
                 session.commit()
-            except StaleDataError as exc:
-                raise Conflict(
-                    f"case {number} was changed at the same time; nothing was saved, try again"
-                ) from exc
+        except StaleDataError as exc:  # the case or one of its tasks changed meanwhile
+            raise Conflict(
+                f"case {number} was changed at the same time; nothing was saved, try again"
+            ) from exc
         return self.get_case(number, history_limit=RECENT_HISTORY)
 
     def retry_case(

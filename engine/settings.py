@@ -59,6 +59,13 @@ class SmsSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """How long customers' personal data is kept after their case ends (see engine.privacy)."""
+
+    retention_days: int = 365
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     timezone: str = "Asia/Shanghai"
@@ -73,6 +80,7 @@ class Settings:
     roles: dict[str, str] = field(default_factory=dict)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def role_for_lane(self, lane: str | None) -> str | None:
         """The role id a lane name stands for: the id itself, the Chinese name, or one of
@@ -125,6 +133,7 @@ def load_settings(path: Path | None = None) -> Settings:
         roles=roles,
         smtp=_smtp(doc.get("smtp", {}), path),
         sms=_sms(doc.get("sms", {}), path),
+        privacy=_privacy(doc.get("privacy", {}), path),
     )
     if settings.default_role not in roles:
         raise SettingsError(f"default_role {settings.default_role!r} is not in [roles] of {path}")
@@ -169,6 +178,15 @@ def _sms(table: dict, path: Path) -> SmsSettings:
     )
     _check_attempts("sms", sms.max_attempts, path)
     return sms
+
+
+def _privacy(table: dict, path: Path) -> PrivacySettings:
+    value = table.get("retention_days", PrivacySettings.retention_days)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36500:
+        raise SettingsError(
+            f"[privacy] retention_days in {path} must be a whole number of days from 1 to 36500"
+        )
+    return PrivacySettings(retention_days=value)
 
 
 def _check_attempts(section: str, value: int, path: Path) -> None:

@@ -129,6 +129,9 @@ class Worker:
         self.delivery = DeliveryReport()
         self.last_run: Any = None
         self.last_error: str | None = None
+        from .privacy import DailyPurge
+
+        self.purge = DailyPurge()  # personal data past [privacy] retention_days, once a day
 
     def round(self) -> tuple[FireReport, Any]:
         from .outbox import DeliveryReport, deliver_outbox
@@ -145,6 +148,10 @@ class Worker:
         except Exception:  # noqa: BLE001 - a failing sender must not stop the timers
             log.exception("delivering the outbox failed")
             delivery = DeliveryReport()
+        try:
+            self.purge.maybe_run(self.runtime.db, self.runtime.settings, self.runtime.clock.now())
+        except Exception:  # noqa: BLE001 - nor may a failing purge
+            log.exception("the retention purge failed")
         for key, value in fired.to_dict().items():
             setattr(self.timers, key, getattr(self.timers, key) + value)
         for key, value in delivery.to_dict().items():

@@ -21,6 +21,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from engine.errors import Forbidden, NotFound
+from engine.privacy import record_view
 from engine.runtime import RECENT_HISTORY
 from engine.tokens import user_for_token
 from engine.users import UserInfo
@@ -183,7 +184,9 @@ def get_case(number: str) -> Any:
         raise Forbidden(
             f"case {number} has no task for your roles; only supervisors see every case"
         )
-    return jsonify(runtime().get_case(number, history_limit=RECENT_HISTORY).to_dict())
+    found = runtime().get_case(number, history_limit=RECENT_HISTORY)
+    record_view(runtime().db, user.name, number, "api_case", at=runtime().clock.now())
+    return jsonify(found.to_dict())
 
 
 def _may_see_case(user: UserInfo, number: str) -> bool:
@@ -231,7 +234,11 @@ def _limit(value: str | None) -> int:
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int) -> Any:
-    task = runtime().get_task(_task_id(task_id), user=caller().name)
+    user = caller()
+    task = runtime().get_task(_task_id(task_id), user=user.name)
+    record_view(
+        runtime().db, user.name, task.case_number, f"api_task:{task.id}", at=runtime().clock.now()
+    )
     return jsonify(task.to_dict())
 
 

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import CaseflowError, NotFound
+from engine.privacy import record_view
 from engine.queries import CaseFilter, list_cases, process_keys, version_source
 
 from .auth import role_required, runtime
@@ -66,6 +67,7 @@ def index() -> Any:
 @role_required(SUPERVISOR)
 def show(number: str) -> Any:
     case = runtime().get_case(number)
+    record_view(runtime().db, current_user.name, number, "case_page", at=runtime().clock.now())
     source = version_source(runtime().db, case.process, case.version)
     markers = {
         "active": case.active_elements,

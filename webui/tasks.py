@@ -12,6 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields
+from engine.privacy import record_view
 
 from .auth import _safe_next, runtime
 from .openapi import MAX_ID
@@ -89,6 +90,13 @@ def _page(
 ) -> Any:
     task = runtime().get_task(task_id, user=current_user.name)
     case = runtime().get_case(task.case_number, history_limit=20)
+    record_view(
+        runtime().db,
+        current_user.name,
+        task.case_number,
+        f"task_page:{task_id}",
+        at=runtime().clock.now(),
+    )
     schema = task.form or {}
     context = runtime().task_data(task_id)
     if values is None:
@@ -199,6 +207,13 @@ def attachment(attachment_id: int) -> Any:
     from engine import attachments
 
     info, data = attachments.read(runtime().db, attachment_id, current_user.name)
+    record_view(
+        runtime().db,
+        current_user.name,
+        info.case_number,
+        f"attachment:{attachment_id}",
+        at=runtime().clock.now(),
+    )
     response = send_file(
         io.BytesIO(data),
         mimetype=info.content_type,

@@ -1,0 +1,366 @@
+"""Crashes: a worker process is killed with SIGKILL at random points while it fires timers and
+sends notifications, 100 times; then a real `caseflow worker --once` (a fresh process, as after
+a restart) finishes the work. Afterwards every timer fired exactly once, every notification is
+marked sent once, and no case is stuck.
+
+Sending is at least once, not exactly once (engine/outbox.py says so): a worker killed after
+the provider took a message and before the row says "sent" leaves it leased, and once the lease
+runs out the message goes again, with the same idempotency key. The test counts those resends
+(SMS dev log lines with a key already seen) and shows where each kill struck; the second test
+kills a worker exactly in that window to show what happens.
+
+The killed workers are forked from a process that imported the engine once
+(tests/hardening/crash_zygote.py), so a kill costs milliseconds, not an interpreter start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select as sql_select
+
+from engine.store import Case, Event, Outbox, Timer
+from tests.conftest import fixture_files
+from tests.hardening.helpers import DB_BACKEND, HARDENING_FIXTURES, HERE
+
+REPO = HERE.parent.parent
+KILLS = 100
+CASES = 40
+# A worker here needs ~15 ms to connect and lease, ~30 ms to fire one case and ~5 ms per
+# message on SQLite (more on PostgreSQL); kills spread over this window land in every phase.
+KILL_WITHIN_S = 0.12 if DB_BACKEND == "sqlite" else 0.2  # PostgreSQL steps take longer
+PHASE_NAMES = {
+    "": "before its first round",
+    "R": "starting a round",
+    "T": "leasing due timers",
+    "F": "firing a case's timers (in its transaction)",
+    "f": "between cases",
+    "O": "leasing outbox messages",
+    "S": "handing a message to the sender",
+    "s": "after the sender took it, before marking it sent",
+    "m": "marking it sent",
+    "M": "after marking it sent",
+    "i": "idle",
+}
+
+
+class Zygote:
+    """Drives crash_zygote.py: fork a worker, kill it, read how it ended."""
+
+    def __init__(self, db_url: str, settings_path: Path, tmp: Path, warm_at: str):
+        self.phases = tmp / "phases.log"
+        self.stderr_path = tmp / "zygote.err"
+        self.stderr = self.stderr_path.open("w")
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "CASEFLOW_SETTINGS": str(settings_path),
+            "PYTHONPATH": str(REPO),
+        }
+        env.pop("CASEFLOW_NOW", None)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "crash_zygote.py"),
+                str(self.phases),
+                warm_at,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            cwd=REPO,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        self.warm_up = json.loads(self.expect("ready", timeout=120).split(" ", 1)[1])
+
+    def expect(self, prefix: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(left, 0))
+            if not ready:
+                raise AssertionError(f"no {prefix!r} from the zygote; stderr:\n{self.errors()}")
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"the zygote ended; stderr:\n{self.errors()}")
+            if line.startswith(prefix):
+                return line.strip()
+
+    def send(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def start(self, mode: str, now: str) -> int:
+        self.send(f"{mode} {now}")
+        return int(self.expect("started").split()[1])
+
+    def exited(self, pid: int) -> int:
+        line = self.expect(f"exited {pid} ")
+        return int(line.split()[2])
+
+    def phase_log(self) -> str:
+        return self.phases.read_text() if self.phases.exists() else ""
+
+    def errors(self) -> str:
+        self.stderr.flush()
+        return self.stderr_path.read_text()[-4000:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.send("quit")
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.stderr.close()
+
+
+@pytest.fixture
+def zygote(db_url, settings, tmp_path):
+    def make(warm_at: str) -> Zygote:
+        z = Zygote(db_url, settings.path, tmp_path, warm_at)
+        made.append(z)
+        return z
+
+    made: list[Zygote] = []
+    yield make
+    for z in made:
+        z.close()
+
+
+def sms_log(settings) -> tuple[Counter[str], int, list[dict]]:
+    """Keys in the dev SMS log (how often each), lines that are not whole JSON, all lines."""
+    keys: Counter[str] = Counter()
+    torn = 0
+    lines = []
+    if settings.sms.dev_log.exists():
+        for line in settings.sms.dev_log.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                torn += 1
+                continue
+            keys[entry["key"]] += 1
+            lines.append(entry)
+    return keys, torn, lines
+
+
+def cli_worker(db_url: str, settings, now: str) -> dict:
+    """One round of the real command, in a fresh process (as after a restart)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CASEFLOW_SETTINGS": str(settings.path),
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("CASEFLOW_NOW", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "--now", now, "worker", "--once", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_sent(
+    runtime, db, db_url, settings, clock, users, zygote, figure
+):
+    runtime.deploy([HARDENING_FIXTURES / "crash_flow.bpmn"])
+    t0 = clock.now()
+    numbers = []
+    for i in range(CASES):  # started six minutes apart, so timers fall due all along the run
+        clock.set(t0 + timedelta(minutes=6 * i))
+        numbers.append(
+            runtime.start_case(
+                "crash_flow",
+                {
+                    "customer_name": f"客戶{i:02d}",
+                    "phone": f"1380000{i:04d}",
+                    "email": f"c{i:02d}@example.com",
+                    "reminders": 0,
+                },
+            ).number
+        )
+    rng = random.Random(20261123)
+    # The zygote warms up by firing the first case's first timer and sending its messages.
+    z = zygote((t0 + timedelta(minutes=60)).isoformat())
+    assert z.warm_up == {"fired": 1, "sent": 2}
+    where: Counter[str] = Counter()
+    kills = 0
+    started = time.perf_counter()
+    for k in range(KILLS):
+        # Four minutes of clock per worker: timer leases (1 min) run out before the next one,
+        # outbox leases (5 min) before the one after.
+        now = t0 + timedelta(minutes=61 + 4 * k)
+        before = len(z.phase_log())
+        pid = z.start("run", now.isoformat())
+        time.sleep(rng.uniform(0, KILL_WITHIN_S))
+        os.kill(pid, signal.SIGKILL)
+        code = z.exited(pid)
+        assert code == -signal.SIGKILL, f"worker {pid} ended with {code}:\n{z.errors()}"
+        kills += 1
+        log = z.phase_log()[before:]
+        where[log[-1:] if log else ""] += 1
+    kill_s = time.perf_counter() - started
+
+    with db.read() as session:
+        pending_after_kills = len(
+            session.scalars(sql_select(Outbox.id).where(Outbox.status == "pending")).all()
+        )
+        waiting_after_kills = len(
+            session.scalars(sql_select(Timer.id).where(Timer.status == "waiting")).all()
+        )
+
+    # Restart: a clean worker (not killed) finishes the work, then the real command, a fresh
+    # process as after a restart, finds nothing left to do: nothing was lost or left leased.
+    end = t0 + timedelta(minutes=61 + 4 * KILLS + 10)  # every lease has run out
+    pid = z.start("drain", end.isoformat())
+    drained = json.loads(z.expect("drained").split(" ", 1)[1])
+    assert z.exited(pid) == 0
+    final = cli_worker(db_url, settings, (end + timedelta(minutes=1)).isoformat())
+    assert (final["timers"]["fired"], final["outbox"]["sent"]) == (0, 0), final
+
+    with db.read() as session:
+        timers = session.scalars(sql_select(Timer)).all()
+        fired_events = Counter(
+            (e.detail or {}).get("timer")
+            for e in session.scalars(sql_select(Event).where(Event.kind == "timer_fired"))
+        )
+        cancelled = session.scalars(
+            sql_select(Event.id).where(Event.kind == "timer_cancelled")
+        ).all()
+        messages = session.scalars(sql_select(Outbox)).all()
+        sent_events = Counter(
+            (e.detail or {}).get("key")
+            for e in session.scalars(sql_select(Event).where(Event.kind == "notification_sent"))
+        )
+        queued_events = Counter(
+            (e.detail or {}).get("key")
+            for e in session.scalars(sql_select(Event).where(Event.kind == "notification_queued"))
+        )
+        statuses = Counter(session.scalars(sql_select(Case.status)).all())
+
+    # Every timer fired exactly once. A worker that comes late fires two due timers of a case
+    # in one step (the second never needed a row), so a case has one to three timer rows;
+    # each row fired once, and each case ran each of its three reminders once (below).
+    assert CASES <= len(timers) <= 3 * CASES
+    assert all(t.status == "fired" for t in timers)
+    assert all(fired_events[t.id] == 1 for t in timers) and not cancelled
+    assert sum(fired_events.values()) == len(timers)
+    # Every notification: queued once by its timer's step, marked sent once.
+    assert len(messages) == 6 * CASES
+    assert all(m.status == "sent" and m.attempts == 1 for m in messages)
+    assert all(sent_events[m.idempotency_key] == 1 for m in messages)
+    assert all(queued_events[m.idempotency_key] == 1 for m in messages)
+    # What left the building: every SMS at least once; resends carry the same key.
+    keys, torn, _ = sms_log(settings)
+    sms_keys = {m.idempotency_key for m in messages if m.channel == "sms"}
+    assert set(keys) == sms_keys
+    resent = {key: n - 1 for key, n in keys.items() if n > 1}
+    duplicates = sum(resent.values())
+    mails = list(settings.smtp.dev_dir.glob("*.eml"))
+    assert len(mails) == 3 * CASES  # one file per key: a resend overwrites its own file
+    # A resend needs a kill after the sender took the message and before the row said sent.
+    window = where["S"] + where["s"] + where["m"]
+    assert where["s"] <= duplicates <= window, (duplicates, where)
+
+    # No case stuck: each ran its three reminders and waits at its follow-up task.
+    assert statuses == {"running": CASES}
+    for number in numbers:
+        case = runtime.get_case(number)
+        assert case.data["reminders"] == 3
+        assert {"wait_1", "wait_2", "wait_3"} <= set(case.completed_elements)
+        assert [t.element_id for t in case.open_tasks] == ["follow_up"]
+        assert case.timers == []
+    for number in numbers:  # and can leave it
+        task = runtime.get_case(number).open_tasks[0]
+        clock.set(end)
+        runtime.complete_task(task.id, {"confirmed": True}, "alice")
+    assert {runtime.get_case(n).status for n in numbers} == {"completed"}
+
+    struck = ", ".join(f"{PHASE_NAMES[p]} {n}" for p, n in where.most_common())
+    figure(
+        f"crashes: {kills} SIGKILLs of a worker in {kill_s:.1f} s (at random 0-{KILL_WITHIN_S * 1000:.0f} ms after start); "
+        f"struck: {struck}"
+    )
+    figure(
+        f"crashes: after the kills {waiting_after_kills} timer(s) waiting and "
+        f"{pending_after_kills} message(s) pending; a clean worker then fired "
+        f"{drained['fired']} and sent {drained['sent']}; a restarted `caseflow worker --once` "
+        f"found nothing left (fired 0, sent 0)"
+    )
+    figure(
+        f"crashes: {3 * CASES} timers ({len(timers)} timer rows) each fired exactly once; {len(messages)} messages each "
+        f"marked sent once; SMS resent after a kill (same idempotency key): {duplicates} of "
+        f"{len(sms_keys)} ({len(resent)} keys){f', torn log lines {torn}' if torn else ''}; "
+        f"e-mails {len(mails)} files (a resend overwrites its own); 0 cases stuck"
+    )
+
+
+def test_kill_between_send_and_mark_sends_the_message_again_with_the_same_key(
+    runtime, db, settings, clock, zygote, figure
+):
+    """The at-least-once window, shown: the worker dies right after the SMS provider took the
+    message. The row stays pending under the dead worker's lease (5 minutes), and so does the
+    e-mail leased in the same batch; after the lease the next worker sends the SMS a second
+    time with the same key (a provider that honours the key drops it) and the e-mail once."""
+    runtime.deploy(fixture_files("notify_flow.bpmn"))
+    number = runtime.start_case(
+        "notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"}
+    ).number
+    now = clock.now()
+    z = zygote((now - timedelta(days=1)).isoformat())  # nothing to warm up on
+    pid = z.start("crashsend", now.isoformat())
+    assert z.exited(pid) == -signal.SIGKILL
+    keys, _, lines = sms_log(settings)
+    assert list(keys.values()) == [1]
+    with db.read() as session:
+        rows = {m.channel: m for m in session.scalars(sql_select(Outbox))}
+    assert rows["sms"].status == rows["email"].status == "pending"
+    assert rows["sms"].next_attempt_at > now  # still leased by the dead worker
+
+    pid = z.start("drain", (now + timedelta(minutes=1)).isoformat())
+    assert json.loads(z.expect("drained").split(" ", 1)[1])["sent"] == 0  # lease holds
+    assert z.exited(pid) == 0
+    pid = z.start("drain", (now + timedelta(minutes=6)).isoformat())
+    assert json.loads(z.expect("drained").split(" ", 1)[1])["sent"] == 2
+    assert z.exited(pid) == 0
+
+    keys, _, lines = sms_log(settings)
+    key = rows["sms"].idempotency_key
+    assert keys == {key: 2}
+    first, second = lines
+    assert (first["to"], first["body"]) == (second["to"], second["body"])
+    with db.read() as session:
+        rows = {m.channel: m for m in session.scalars(sql_select(Outbox))}
+        sent = session.scalars(sql_select(Event).where(Event.kind == "notification_sent")).all()
+    assert rows["sms"].status == rows["email"].status == "sent"
+    assert rows["sms"].attempts == 1
+    assert sorted(e.detail["key"] for e in sent) == sorted(r.idempotency_key for r in rows.values())
+    assert len(list(settings.smtp.dev_dir.glob("*.eml"))) == 1
+    assert runtime.get_case(number).status == "running"
+    figure(
+        "crashes/send-then-kill: the SMS went out twice with one key "
+        f"({key.split(':')[0]}:…), 6 minutes apart (the outbox lease); the e-mail of the same "
+        "batch waited for the lease and went once; the outbox says sent once for each"
+    )
