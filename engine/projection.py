@@ -6,6 +6,7 @@ derives them from the workflow, at the end of every step, inside the step's tran
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .audit import record
-from .status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
-from .store import Case, ProcessVersion, Task, Timer
+from .rawsql import Rows, TaskRecord, TimerRecord
+from .status import CaseStatus, TaskStatus, TimerStatus
+from .store import Task, Timer
 
 
 def timer_due(task: Any) -> datetime | None:
@@ -93,12 +93,20 @@ def _task_due(task: Any) -> datetime | None:
     return min(dues) if dues else None
 
 
-def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+PENDING = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def pending_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """The tasks that are still going (ready, waiting, started, or failed)."""
+    return workflow.get_tasks(state=PENDING)
+
+
+def case_data(workflow: BpmnWorkflow, pending: list[Any] | None = None) -> dict[str, Any]:
     """The case's data as the tasks that are still going hold it (newest wins), or as the last
-    task left it when nothing is going any more."""
-    pending = workflow.get_tasks(
-        state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-    )
+    task left it when nothing is going any more. `pending`: pending_tasks(workflow) if the
+    caller has it already."""
+    if pending is None:
+        pending = pending_tasks(workflow)
     if not pending:
         task = workflow.last_task or workflow.task_tree
         return dict(task.data)
@@ -108,18 +116,44 @@ def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class Projection:
+    """The case's open task rows (by id) and waiting timer rows (by due time) after a step."""
+
+    open_tasks: list[TaskRecord] = field(default_factory=list)
+    timers: list[TimerRecord] = field(default_factory=list)
+    # What the step computed anyway, for the case's view: pending_tasks() and case_data().
+    pending: list[Any] | None = None
+    data: dict[str, Any] | None = None
+
+
 def project(
-    session: Session,
-    case: Case,
-    version: ProcessVersion,
+    session: Session | None,
+    case: Any,
+    version: Any,
     workflow: BpmnWorkflow,
     now: datetime,
     default_role: str,
     fired_until: datetime | None = None,
-) -> None:
-    """Bring task rows, timer rows and the case's status and search fields up to date."""
-    _project_tasks(session, case, version, workflow, now, default_role)
-    _project_timers(session, case, workflow, now, fired_until)
+    rows: Rows | None = None,
+) -> Projection:
+    """Bring task rows, timer rows and the case's status and search fields up to date.
+
+    `case` is a store.Case or a rawsql.CaseRecord, `version` anything with `task_meta`; the
+    rows are written with plain SQL in the session's transaction (see engine.rawsql), or on
+    `rows` when given (then `session` may be None)."""
+    rows = rows or Rows.of(session)
+    pending = pending_tasks(workflow)
+    projection = Projection(
+        _project_tasks(rows, case, version, workflow, now, default_role, pending),
+        _project_timers(rows, case, workflow, now, fired_until),
+        pending,
+    )
+    if session is not None and session.identity_map:
+        # ORM objects of rows written above (e.g. loaded by a caller) must not stay stale.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Task | Timer):
+                session.expire(obj)
     errored = workflow.get_tasks(state=TaskState.ERROR)
     if errored:
         case.status = CaseStatus.ERROR
@@ -130,12 +164,13 @@ def project(
     else:
         case.status = CaseStatus.RUNNING
         case.error_element = case.error_message = None
-    data = case_data(workflow)
+    data = projection.data = case_data(workflow, pending)
     case.customer_name = _text(data.get("customer_name"), 200) or case.customer_name
     case.customer_phone = (
         _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
     )
     case.service_item = _text(data.get("service_item"), 200) or case.service_item
+    return projection
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -145,24 +180,23 @@ def _text(value: Any, limit: int) -> str | None:
 
 
 def _project_tasks(
-    session: Session,
-    case: Case,
-    version: ProcessVersion,
+    rows: Rows,
+    case: Any,
+    version: Any,
     workflow: BpmnWorkflow,
     now: datetime,
     default_role: str,
-) -> None:
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    rows = session.scalars(
-        select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
-    ).all()
-    known = {row.spiff_task_id: row for row in rows}
+    pending: list[Any],
+) -> list[TaskRecord]:
+    # The human tasks that are ready: get_tasks(state=READY, manual=True) walks the tree in the
+    # same order as pending_tasks(), so they are taken from it.
+    ready = {str(t.id): t for t in pending if t.state == TaskState.READY and t.task_spec.manual}
+    known = {row.spiff_task_id: row for row in rows.active_tasks(case.id)}
+    still_open = []
     for spiff_id, row in known.items():
         if spiff_id not in ready:
-            row.status = TaskStatus.CANCELLED
-            row.completed_at = now
-            record(
-                session,
+            rows.update_task(row, status=TaskStatus.CANCELLED.value, completed_at=now)
+            rows.event(
                 "task_cancelled",
                 at=now,
                 case_id=case.id,
@@ -170,13 +204,17 @@ def _project_tasks(
                 detail={"task": row.id},
             )
         else:
-            row.due_at = _task_due(ready[spiff_id])
+            due = _task_due(ready[spiff_id])
+            if due != row.due_at:
+                rows.update_task(row, due_at=due)
+            still_open.append(row)
     for spiff_id, task in ready.items():
         if spiff_id in known:
             continue
         element_id = task.task_spec.bpmn_id
         meta = version.task_meta.get(element_id, {})
-        row = Task(
+        row = TaskRecord(
+            id=None,
             case_id=case.id,
             spiff_task_id=spiff_id,
             element_id=element_id,
@@ -184,36 +222,37 @@ def _project_tasks(
             role=meta.get("role") or default_role,
             form_id=meta.get("form_id"),
             instructions=meta.get("instructions"),
-            status=TaskStatus.OPEN,
+            assignee=None,
+            status=TaskStatus.OPEN.value,
             created_at=now,
             due_at=_task_due(task),
         )
-        session.add(row)
-        session.flush()
-        record(
-            session,
+        rows.insert_task(row)
+        rows.event(
             "task_opened",
             at=now,
             case_id=case.id,
             element_id=element_id,
             detail={"task": row.id, "role": row.role},
         )
+        still_open.append(row)
+    still_open.sort(key=lambda r: r.id)
+    return still_open
 
 
 def _project_timers(
-    session: Session,
-    case: Case,
+    rows: Rows,
+    case: Any,
     workflow: BpmnWorkflow,
     now: datetime,
     fired_until: datetime | None,
-) -> None:
+) -> list[TimerRecord]:
     waiting = {(str(task.id), due): task for task, due in waiting_timers(workflow)}
-    rows = session.scalars(
-        select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
-    ).all()
-    known = {(row.spiff_task_id, row.due_at): row for row in rows}
+    known = {(row.spiff_task_id, row.due_at): row for row in rows.waiting_timers(case.id)}
+    still_waiting = []
     for key, row in known.items():
         if key in waiting:
+            still_waiting.append(row)
             continue
         spiff_task = _find(workflow, row.spiff_task_id)
         fired = (
@@ -224,10 +263,12 @@ def _project_timers(
                 spiff_task.has_state(TaskState.COMPLETED) or spiff_task.has_state(TaskState.WAITING)
             )
         )
-        row.status = TimerStatus.FIRED if fired else TimerStatus.CANCELLED
-        row.fired_at = now if fired else None
-        record(
-            session,
+        rows.end_timer(
+            row,
+            TimerStatus.FIRED.value if fired else TimerStatus.CANCELLED.value,
+            now if fired else None,
+        )
+        rows.event(
             "timer_fired" if fired else "timer_cancelled",
             at=now,
             case_id=case.id,
@@ -238,20 +279,20 @@ def _project_timers(
         if key in known:
             continue
         definition = timer_definition(task)
-        session.add(
-            Timer(
-                case_id=case.id,
-                spiff_task_id=key[0],
-                element_id=task.task_spec.bpmn_id,
-                name=task.task_spec.bpmn_name,
-                kind=_timer_kind(definition),
-                due_at=key[1],
-                status=TimerStatus.WAITING,
-                created_at=now,
-                attempts=0,
-            )
+        row = TimerRecord(
+            id=None,
+            spiff_task_id=key[0],
+            element_id=task.task_spec.bpmn_id,
+            name=task.task_spec.bpmn_name,
+            kind=_timer_kind(definition),
+            due_at=key[1],
+            status=TimerStatus.WAITING.value,
         )
+        rows.insert_timer(case.id, row, now)
+        still_waiting.append(row)
     case.next_timer_at = min((due for _, due in waiting), default=None)
+    still_waiting.sort(key=lambda r: (r.due_at, r.id))
+    return still_waiting
 
 
 def _timer_kind(definition: TimerEventDefinition) -> str:

@@ -9,8 +9,14 @@ case's version counter and reported as a Conflict; nothing of the losing request
 
 from __future__ import annotations
 
+import collections
+import copy
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +26,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import spiff, stepcontext
@@ -35,21 +39,20 @@ from .definitions import Deployed, SourceFile, read_paths
 from .definitions import deploy as deploy_files
 from .errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from .forms import default_confirmation_schema, validate_submission
-from .projection import case_data, project, waiting_messages, waiting_timers
+from .projection import (
+    Projection,
+    case_data,
+    pending_tasks,
+    project,
+    waiting_messages,
+    waiting_timers,
+)
+from .rawsql import TASK_COLUMNS, CaseRecord, Rows, TaskRecord, read_dt, read_json
+from .rawsql import read as read_rows
 from .scripts import make_script_engine
 from .settings import Settings, load_settings
 from .status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
-from .store import (
-    Case,
-    CaseCounter,
-    Database,
-    Event,
-    Form,
-    Outbox,
-    ProcessVersion,
-    Task,
-    Timer,
-)
+from .store import Case, Database, Form, ProcessVersion, Task, Timer
 from .users import user_roles
 from .views import CaseView, EventView, NotificationView, TaskView, TimerView
 
@@ -78,7 +81,111 @@ _DONE_EVENTS = {"task_completed", "timer_fired", "message_received"}
 # Verbs that change a case return it with this many of its latest events.
 RECENT_HISTORY = 50
 
-Action = Callable[[Session, Case, BpmnWorkflow, ProcessVersion], Any]
+# How many cases' live workflow objects a runtime keeps between steps (see Runtime._take_live).
+LIVE_CASES = 256
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a step needs of a process version. Versions are immutable, so it is read once."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    case_prefix: str
+    task_meta: dict[str, Any]
+    defaults: dict[str, Any] | None
+
+
+@dataclass
+class StepState:
+    """Everything one step works on; handed to the step's action."""
+
+    txn: StepTransaction
+    rows: Rows
+    case: CaseRecord
+    version: VersionInfo
+    workflow: BpmnWorkflow
+    now: datetime
+    actor: str | None
+    helpers_session: _HelperSession
+
+    @property
+    def session(self) -> Session:
+        """The step's ORM session (made on first use)."""
+        return self.txn.session()
+
+
+class StepTransaction:
+    """The one transaction of a step, on a plain connection (BEGIN IMMEDIATE on SQLite). Plain
+    SQL runs on its DBAPI cursor (`rows`); an ORM Session joined to the same transaction is
+    made only when something asks for it (service helpers, mostly), since making one costs
+    more than the rest of a small step's database work."""
+
+    def __init__(self, engine: Any, writer_lock: Any = None):
+        # SQLite has one writer at a time. Threads of this process wait for their turn here, in
+        # order, rather than in SQLite's busy handler, which sleeps and retries (1, 2, 5, 10 …
+        # 100 ms) and so turns a few milliseconds of queueing into tens.
+        self._lock = writer_lock
+        if writer_lock is not None:
+            writer_lock.acquire()
+        try:
+            self.conn = engine.connect()
+            try:
+                self.conn.begin()
+                self.rows = Rows(None, self.conn.connection.driver_connection, self.conn.dialect)
+            except BaseException:
+                self.conn.close()
+                raise
+        except BaseException:
+            if writer_lock is not None:
+                writer_lock.release()
+            raise
+        self._session: Session | None = None
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
+
+    def session(self) -> Session:
+        if self._session is None:
+            # Joins the connection's transaction; never commits or rolls it back itself.
+            self._session = Session(bind=self.conn, expire_on_commit=False)
+            self.rows.session = self._session
+        return self._session
+
+    def commit(self) -> None:
+        """Commit, and give the writer's turn to the next thread; the connection stays open
+        for reads (each its own transaction) until close()."""
+        if self._session is not None:
+            self._session.flush()
+        self.conn.commit()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def close(self) -> None:
+        try:
+            if self._session is not None:
+                self._session.close()
+        finally:
+            try:
+                self.conn.close()  # rolls back what was not committed
+            finally:
+                self._release()
+
+    def __enter__(self) -> StepTransaction:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+Action = Callable[[StepState, "_Savepoints"], Any]
 
 
 class Runtime:
@@ -97,6 +204,15 @@ class Runtime:
         )
         self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
         self._specs_lock = threading.Lock()
+        self._versions: dict[int, VersionInfo] = {}
+        self._forms: dict[int, dict[str, Any]] = {}
+        # case id -> (the state text it was saved as, the workflow object it came from)
+        self._live: OrderedDict[int, tuple[str, BpmnWorkflow]] = OrderedDict()
+        self._live_lock = threading.Lock()
+        self._write_engine = (
+            db.engine.execution_options(sqlite_begin="IMMEDIATE") if db.is_sqlite else db.engine
+        )
+        self._writer_lock = _sqlite_writer_lock(db) if db.is_sqlite else None
 
     # ----- definitions -------------------------------------------------------------------
 
@@ -110,14 +226,110 @@ class Runtime:
             files += read_paths(paths)
         return deploy_files(self.db, files, self.settings, self.clock, actor)
 
-    def _specs_for(self, version: ProcessVersion) -> tuple[Any, dict[str, Any]]:
+    def _specs_for(self, version: Any) -> tuple[Any, dict[str, Any]]:
         with self._specs_lock:
             cached = self._specs.get(version.id)
         if cached is None:
-            cached = spiff.load_specs(version.spec_json)
+            spec_json = getattr(version, "spec_json", None)
+            if spec_json is None:
+                self._version_info(version.id)
+                return self._specs[version.id]
+            cached = spiff.load_specs(spec_json)
             with self._specs_lock:
                 self._specs[version.id] = cached
         return cached
+
+    def _version_info(self, version_id: int) -> VersionInfo:
+        info = self._versions.get(version_id)
+        if info is None:
+            with self.db.read() as session:
+                row = session.get(ProcessVersion, version_id)
+                if row is None:
+                    raise NotFound(f"no process version {version_id}")
+                self._specs_for(row)
+                info = VersionInfo(
+                    id=row.id,
+                    key=row.key,
+                    version=row.version,
+                    name=row.name,
+                    case_prefix=row.case_prefix,
+                    task_meta=row.task_meta or {},
+                    defaults=row.defaults,
+                )
+            self._versions[version_id] = info
+        return info
+
+    def _form(self, form_id: int | None) -> dict[str, Any]:
+        """A deployed form's schema (forms are immutable versions, so they are read once).
+        The cached dict is shared: callers must not change it."""
+        if form_id is None:
+            return default_confirmation_schema()
+        schema = self._forms.get(form_id)
+        if schema is None:
+            with self.db.read() as session:
+                form = session.get(Form, form_id)
+                if form is None:
+                    raise NotFound(f"no form {form_id}")
+                schema = form.schema
+            self._forms[form_id] = schema
+        return schema
+
+    def _transaction(self) -> StepTransaction:
+        """A write transaction for one step (see StepTransaction)."""
+        return StepTransaction(self._write_engine, self._writer_lock)
+
+    @contextmanager
+    def _write_session(self) -> Iterator[Session]:
+        """db.write() for the verbs that still use the ORM (cancel, claim, reassign), in turn
+        with the steps of this process on SQLite (see StepTransaction)."""
+        lock = self._writer_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.db.write() as session:
+                yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    # ----- live workflow objects -----------------------------------------------------------
+    #
+    # Loading a case's state costs more than running a step of a small diagram. A runtime
+    # keeps the workflow object of the cases it touched last, together with the exact text it
+    # was saved as. A step takes the object only when the case row still holds that very text
+    # (a step elsewhere, in this or another process, changes it), so the object is what loading
+    # the row would give; the step owns it while it runs (nobody else can take it), and puts it
+    # back only after its commit. A failed step drops it.
+
+    def _take_live(self, case_id: int, state: str) -> BpmnWorkflow | None:
+        with self._live_lock:
+            entry = self._live.pop(case_id, None)
+        if entry is not None and entry[0] == state:
+            return entry[1]
+        return None
+
+    def _keep_live(self, case_id: int, state: str, workflow: BpmnWorkflow) -> None:
+        with self._live_lock:
+            self._live[case_id] = (state, workflow)
+            self._live.move_to_end(case_id)
+            while len(self._live) > LIVE_CASES:
+                self._live.popitem(last=False)
+
+    def _return_live(self, case_id: int, state: str, workflow: BpmnWorkflow) -> None:
+        """Give back an object only read from (unless a newer one came meanwhile)."""
+        with self._live_lock:
+            if case_id not in self._live:
+                self._live[case_id] = (state, workflow)
+                while len(self._live) > LIVE_CASES:
+                    self._live.popitem(last=False)
+
+    def _load(self, case: Any, version: Any) -> BpmnWorkflow:
+        """The case's workflow, owned by the caller (a live object or a fresh load)."""
+        spec, subprocess_specs = self._specs_for(version)
+        workflow = self._take_live(case.id, case.state) if case.id is not None else None
+        if workflow is not None and workflow.spec is spec:  # (not if the case moved version)
+            return workflow
+        return spiff.load_case_state(case.state, spec, subprocess_specs, self.script_engine)
 
     # ----- starting ------------------------------------------------------------------------
 
@@ -128,85 +340,96 @@ class Runtime:
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
         try:
-            number = self._start(process_key, data, actor)
+            return self._start(process_key, data, actor)
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict("the database is busy; no case was started, try again") from exc
             raise
-        return self.get_case(number, history_limit=RECENT_HISTORY)
 
-    def _start(self, process_key: str, data: dict[str, Any] | None, actor: str | None) -> str:
+    def _start(self, process_key: str, data: dict[str, Any] | None, actor: str | None) -> CaseView:
         now = self.clock.now()
-        with self.db.write() as session:
-            version = session.scalars(
-                select(ProcessVersion)
-                .where(ProcessVersion.key == process_key)
-                .order_by(ProcessVersion.version.desc())
-                .limit(1)
-            ).first()
-            if version is None:
+        with self._transaction() as txn:
+            rows = txn.rows
+            found = rows.one(
+                'SELECT id FROM process_version WHERE "key" = ? ORDER BY version DESC LIMIT 1',
+                (process_key,),
+            )
+            if found is None:
                 raise NotFound(f"no deployed process {process_key!r}")
+            version = self._version_info(found[0])
             spec, subprocess_specs = self._specs_for(version)
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-            workflow.task_tree.data.update({**(version.defaults or {}), **(data or {})})
-            case = Case(
-                number=self._next_number(session, version.case_prefix, now),
+            # Copies: the workflow outlives the step (and the defaults are shared).
+            workflow.task_tree.data.update(
+                copy.deepcopy({**(version.defaults or {}), **(data or {})})
+            )
+            case = CaseRecord(
+                id=None,
+                number=self._next_number(rows, version.case_prefix, now),
                 process_version_id=version.id,
                 process_key=version.key,
-                status=CaseStatus.RUNNING,
+                status=CaseStatus.RUNNING.value,
                 state="{}",
                 serializer_version=spiff.SERIALIZER_VERSION,
+                customer_name=None,
+                customer_phone=None,
+                service_item=None,
                 started_by=actor,
                 started_at=now,
                 updated_at=now,
             )
-            session.add(case)
-            session.flush()
-            record(
-                session,
+            rows.insert_case(case)
+            rows.event(
                 "case_started",
                 at=now,
                 actor=actor,
                 case_id=case.id,
                 detail={"process": version.key, "version": version.version},
             )
-            with stepcontext.step(self._context(session, case, actor, now)):
+            st = StepState(txn, rows, case, version, workflow, now, actor, _HelperSession(txn))
+            with stepcontext.step(self._context(st)):
                 with spiff.engine_time(now):
-                    self._run_engine(session, case, workflow, now, _engine_steps(workflow))
-                self._finish_step(session, case, version, workflow, now)
-            session.commit()
-            number = case.number
-        return number
+                    self._run_engine(st, _engine_steps(workflow))
+                projection = self._finish_step(st)
+            txn.commit()
+            # After the commit (and the writer's turn): what get_case would show now.
+            view = self._view(rows, case, version, workflow, projection, RECENT_HISTORY)
+        self._keep_live(case.id, case.state, workflow)
+        return view
 
-    def _next_number(self, session: Session, prefix: str, now: datetime) -> str:
+    def _next_number(self, rows: Rows, prefix: str, now: datetime) -> str:
         day = self.calendar.local(now).strftime("%Y%m%d")
-        insert = sqlite_insert if self.db.is_sqlite else pg_insert
-        stmt = (
-            insert(CaseCounter)
-            .values(prefix=prefix, day=day, last=1)
-            .on_conflict_do_update(
-                index_elements=["prefix", "day"], set_={"last": CaseCounter.last + 1}
-            )
-            .returning(CaseCounter.last)
-        )
-        last = session.execute(stmt).scalar_one()
+        last = rows.one(
+            "INSERT INTO case_counter (prefix, day, last) VALUES (?, ?, 1)"
+            " ON CONFLICT (prefix, day) DO UPDATE SET last = case_counter.last + 1"
+            " RETURNING last",
+            (prefix, day),
+        )[0]
         return f"{prefix}-{day}-{last:04d}"
 
     # ----- the step ------------------------------------------------------------------------
 
     def _step(
         self,
-        number: str,
+        number: str | None,
         actor: str | None,
         kind: str,
         action: Action | None,
         *,
         conflict_hint: Callable[[], str] | None = None,
+        prepare: Callable[[Rows], str] | None = None,
+        view: bool = False,
     ) -> Any:
+        """One step on one case in one transaction: fire its due timers, run `action`, run the
+        engine until the case waits, write state and rows, commit. `prepare` (checks before
+        the case is loaded) may name the case; with `view` the case's view is returned."""
         now = self.clock.now()
         try:
-            with self.db.write() as session:
-                case = session.scalars(select(Case).where(Case.number == number)).first()
+            with self._transaction() as txn:
+                rows = txn.rows
+                if prepare is not None:
+                    number = prepare(rows)
+                case = rows.case_by_number(number)
                 if case is None:
                     raise NotFound(f"no case numbered {number!r}")
                 if case.status not in ACTIVE_CASE:
@@ -215,28 +438,24 @@ class Runtime:
                     raise InvalidState(
                         f"case {number} is {case.status}; nothing can change it any more"
                     )
-                version = session.get(ProcessVersion, case.process_version_id)
+                version = self._version_info(case.process_version_id)
                 workflow = self._load(case, version)
-                with stepcontext.step(self._context(session, case, actor, now)):
-                    fired_until, result = self._fire_due(session, case, workflow, now)
+                st = StepState(txn, rows, case, version, workflow, now, actor, _HelperSession(txn))
+                with stepcontext.step(self._context(st)):
+                    fired_until, result = self._fire_due(st)
                     if action is not None:
                         with spiff.engine_time(now):
                             result = self._run_engine(
-                                session,
-                                case,
-                                workflow,
-                                now,
-                                lambda sp: sp.around(
-                                    lambda: action(session, case, workflow, version)
-                                ),
+                                st, lambda sp: sp.around(lambda: action(st, sp))
                             )
                             if case.status != CaseStatus.ERROR or kind == "retry":
-                                self._run_engine(
-                                    session, case, workflow, now, _engine_steps(workflow)
-                                )
-                    self._finish_step(session, case, version, workflow, now, fired_until)
-                session.commit()
-                return result
+                                self._run_engine(st, _engine_steps(workflow))
+                    projection = self._finish_step(st, fired_until)
+                txn.commit()
+                if view:  # after the commit (and the writer's turn), as get_case would show it
+                    result = self._view(rows, case, version, workflow, projection, RECENT_HISTORY)
+            self._keep_live(case.id, case.state, workflow)
+            return result
         except StaleDataError as exc:
             raise Conflict(
                 conflict_hint()
@@ -248,36 +467,23 @@ class Runtime:
                 raise Conflict(f"case {number} is busy; nothing was saved, try again") from exc
             raise
 
-    def _context(
-        self, session: Session, case: Case, actor: str | None, now: datetime
-    ) -> stepcontext.StepContext:
+    def _context(self, st: StepState) -> stepcontext.StepContext:
         return stepcontext.StepContext(
-            session=session,
-            case_id=case.id,
-            case_number=case.number,
-            process_key=case.process_key,
-            actor=actor,
-            now=now,
+            session=st.helpers_session,  # type: ignore[arg-type] - a Session in all but name
+            case_id=st.case.id,
+            case_number=st.case.number,
+            process_key=st.case.process_key,
+            actor=st.actor,
+            now=st.now,
             calendar=self.calendar,
         )
 
-    def _load(self, case: Case, version: ProcessVersion) -> BpmnWorkflow:
-        spec, subprocess_specs = self._specs_for(version)
-        return spiff.load_case_state(case.state, spec, subprocess_specs, self.script_engine)
-
-    def _run_engine(
-        self,
-        session: Session,
-        case: Case,
-        workflow: BpmnWorkflow,
-        now: datetime,
-        fn: Callable[[_Savepoints], Any],
-    ) -> Any:
+    def _run_engine(self, st: StepState, fn: Callable[[_Savepoints], Any]) -> Any:
         """Run engine code; a failing script or expression puts the case in error, with the
         element and message in its history, instead of losing the step. What the failing task
         wrote (outbox rows, bookings) is rolled back to its savepoint; what earlier tasks of the
         step wrote stays, matching the workflow state that is saved."""
-        savepoints = _Savepoints(session)
+        savepoints = _Savepoints(st.txn, st.helpers_session)
         try:
             return fn(savepoints)
         except SpiffWorkflowException as exc:
@@ -285,28 +491,29 @@ class Runtime:
             task = getattr(exc, "task", None)
             element = task.task_spec.bpmn_id if task is not None else None
             message = _error_message(exc)
-            case.status = CaseStatus.ERROR
+            case = st.case
+            case.status = CaseStatus.ERROR.value
             case.error_element = element
             case.error_message = message
-            record(
-                session,
+            st.rows.event(
                 "error",
-                at=now,
+                at=st.now,
                 case_id=case.id,
                 element_id=element,
                 detail={"message": message},
             )
             return None
+        finally:
+            savepoints.close()
 
     def fire_timers(self, number: str) -> int:
         """Fire the timers of one case that are due now; returns how many fired."""
         return self._step(number, "timer", "timers", None)
 
-    def _fire_due(
-        self, session: Session, case: Case, workflow: BpmnWorkflow, now: datetime
-    ) -> tuple[datetime | None, int]:
+    def _fire_due(self, st: StepState) -> tuple[datetime | None, int]:
         """Fire the case's timers that are due by `now`, earliest first, each at its own due
         time, so a late worker does not push later timers back."""
+        case, workflow, now = st.case, st.workflow, st.now
         fired_until, count = None, 0
         while count < MAX_FIRINGS_PER_STEP and case.status != CaseStatus.ERROR:
             due = [(task, when) for task, when in waiting_timers(workflow) if when <= now]
@@ -315,36 +522,34 @@ class Runtime:
             task, fired_until = due[0]
             with spiff.engine_time(fired_until):
                 self._run_engine(
-                    session,
-                    case,
-                    workflow,
-                    now,
-                    lambda sp: (workflow.refresh_timers(), _engine_steps(workflow)(sp)),
+                    st, lambda sp: (workflow.refresh_timers(), _engine_steps(workflow)(sp))
                 )
             count += 1
             if any(t.id == task.id and w == fired_until for t, w in waiting_timers(workflow)):
                 break  # it did not fire (e.g. the case went into error): do not spin
         return fired_until, count
 
-    def _finish_step(
-        self,
-        session: Session,
-        case: Case,
-        version: ProcessVersion,
-        workflow: BpmnWorkflow,
-        now: datetime,
-        fired_until: datetime | None = None,
-    ) -> None:
+    def _finish_step(self, st: StepState, fired_until: datetime | None = None) -> Projection:
+        case, workflow, now, txn = st.case, st.workflow, st.now, st.txn
         error = (
             (case.error_element, case.error_message) if case.status == CaseStatus.ERROR else None
         )
         was = case.status
-        project(session, case, version, workflow, now, self.settings.default_role, fired_until)
+        projection = project(
+            txn._session,
+            case,
+            st.version,
+            workflow,
+            now,
+            self.settings.default_role,
+            fired_until,
+            rows=st.rows,
+        )
         if error and case.status == CaseStatus.ERROR:
             case.error_element, case.error_message = error
         if case.status != was or case.status == CaseStatus.COMPLETED:
             if case.status == CaseStatus.COMPLETED:
-                record(session, "case_completed", at=now, case_id=case.id)
+                st.rows.event("case_completed", at=now, case_id=case.id)
         ctx = stepcontext.current()
         for callback in ctx.before_commit:
             callback(ctx)
@@ -353,6 +558,49 @@ class Runtime:
         case.state = spiff.dump_case_state(workflow)
         case.serializer_version = spiff.SERIALIZER_VERSION
         case.updated_at = now
+        if txn.has_session:
+            _absorb_orm_case(txn.session(), case)
+        st.rows.save_case(case)
+        return projection
+
+    def _view(
+        self,
+        rows: Rows,
+        case: CaseRecord,
+        version: VersionInfo,
+        workflow: BpmnWorkflow,
+        projection: Projection,
+        history_limit: int | None,
+    ) -> CaseView:
+        """The case as get_case shows it, from rows and the workflow in hand."""
+        events = rows.latest_events(case.id, history_limit)
+        pending = projection.pending
+        if pending is None:
+            pending = pending_tasks(workflow)
+        data = projection.data
+        if data is None:
+            data = case_data(workflow, pending)
+        active = sorted({t.task_spec.bpmn_id for t in pending if t.task_spec.bpmn_id})
+        return CaseView.of(
+            case,
+            version.version,
+            # A copy: the workflow object may live on for the next step.
+            data=copy.deepcopy(data),
+            open_tasks=[TaskView.of(t, case.number) for t in projection.open_tasks],
+            timers=[TimerView.of(t) for t in projection.timers],
+            history=[EventView.of(e) for e in events],
+            active_elements=active,
+            waiting_messages=sorted({d.name for _, d in waiting_messages(workflow)}),
+            completed_elements=sorted(
+                {
+                    t.task_spec.bpmn_id
+                    for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                    if t.task_spec.bpmn_id
+                }
+                | {e.element_id for e in events if e.element_id and e.kind in _DONE_EVENTS}
+            ),
+            notifications=[NotificationView.of(n) for n in rows.notifications(case.id)],
+        )
 
     # ----- tasks ---------------------------------------------------------------------------
 
@@ -369,15 +617,7 @@ class Runtime:
         offset: int = 0,
     ) -> list[TaskView]:
         """Tasks by role(s), assignee, case number, status and due time, earliest due first."""
-        query = select(Task, Case.number).join(Case, Case.id == Task.case_id)
-        if role:
-            query = query.where(Task.role == role)
-        if roles is not None:
-            query = query.where(Task.role.in_(list(roles)))
-        if assignee:
-            query = query.where(Task.assignee == assignee)
-        if case:
-            query = query.where(Case.number == case)
+        statuses = None
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             unknown = [s for s in statuses if s not in {t.value for t in TaskStatus}]
@@ -386,53 +626,116 @@ class Runtime:
                     f"unknown task status {', '.join(unknown)}; use one of: open, claimed, done, cancelled",
                     {"status": ["unknown status"]},
                 )
-            query = query.where(Task.status.in_(statuses))
-        if due_before:
-            query = query.where(Task.due_at <= due_before)
-        query = (
-            query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset)
-        )
-        with self.db.read() as session:
-            return [TaskView.of(task, number) for task, number in session.execute(query)]
-
-    def inbox(self, user: str, limit: int = 200) -> list[TaskView]:
-        """Open tasks of the user's roles and the tasks the user claimed, earliest due first."""
-        with self.db.read() as session:
-            roles = user_roles(session, user)
-            query = (
-                select(Task, Case.number)
-                .join(Case, Case.id == Task.case_id)
-                .where(
-                    ((Task.status == TaskStatus.OPEN) & Task.role.in_(roles))
-                    | ((Task.status == TaskStatus.CLAIMED) & (Task.assignee == user))
-                )
-                .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-                .limit(limit)
+        role_set: list[str] | None = None
+        if role:
+            role_set = [role]
+        if roles is not None:
+            role_set = [r for r in dict.fromkeys(roles) if role_set is None or r in role_set]
+        with read_rows(self.db) as rows:
+            return _task_views(
+                rows,
+                _task_query(rows, role_set, assignee, case, statuses, due_before, limit, offset),
             )
-            return [TaskView.of(task, number) for task, number in session.execute(query)]
+
+    def inbox(
+        self,
+        user: str,
+        limit: int = 200,
+        *,
+        roles: Sequence[str] | None = None,
+        role: str | None = None,
+        case: str | None = None,
+        status: str | None = None,
+    ) -> list[TaskView]:
+        """Open tasks of the user's roles and the tasks the user claimed, earliest due first.
+
+        `roles`: the user's roles when the caller knows them already (else they are read);
+        `role`, `case`, `status` ("open" or "claimed") narrow the list. One query: the open
+        tasks of each role and the user's claimed tasks are read in due order from their
+        indexes and merged, so an inbox costs the same with 100 or 100,000 open tasks."""
+        if status not in (None, TaskStatus.OPEN, TaskStatus.CLAIMED):
+            raise ValidationFailed(
+                f"an inbox lists open or claimed tasks, not {status!r}", {"status": ["unknown"]}
+            )
+        with read_rows(self.db) as rows:
+            if roles is None:
+                found = rows.user_roles(user)
+                if found is None:
+                    raise NotFound(f"no active user named {user!r}")
+                roles = found
+            open_roles = sorted(r for r in roles if role is None or r == role)
+            if status == TaskStatus.CLAIMED:
+                open_roles = []
+            claimed = status != TaskStatus.OPEN
+            if case is not None:
+                # One case: its few tasks, by the case index.
+                mine, params = [], []
+                if open_roles:
+                    marks = ", ".join("?" * len(open_roles))
+                    mine.append(f"(t.status = 'open' AND t.role IN ({marks}))")
+                    params += open_roles
+                if claimed:
+                    mine.append(
+                        "(t.status = 'claimed' AND t.assignee = ?"
+                        + (" AND t.role = ?" if role else "")
+                        + ")"
+                    )
+                    params += [user, role] if role else [user]
+                if not mine:
+                    return []
+                found_rows = rows.all(
+                    f'SELECT {_T_COLUMNS}, c.number FROM task t JOIN "case" c'
+                    " ON c.id = t.case_id WHERE c.number = ? AND (" + " OR ".join(mine) + ")"
+                    " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ?",
+                    (case, *params, limit),
+                )
+                return _task_views(rows, found_rows)
+            parts = [
+                _ordered_part(
+                    rows, "t.role = ? AND t.status = ?", [r, TaskStatus.OPEN.value], limit
+                )
+                for r in open_roles
+            ]
+            if claimed:
+                where, params = "t.assignee = ? AND t.status = ?", [user, TaskStatus.CLAIMED.value]
+                if role:
+                    where, params = where + " AND t.role = ?", [*params, role]
+                parts.append(_ordered_part(rows, where, params, limit))
+            if not parts:
+                return []
+            return _task_views(rows, _merge_parts(rows, parts, limit, 0))
 
     def get_task(self, task_id: int, user: str | None = None) -> TaskView:
         """One task with its form schema; with `user`, only if the user holds the task's role."""
-        with self.db.read() as session:
-            task, number = self._task_row(session, task_id)
-            if user is not None and task.role not in user_roles(session, user):
+        with read_rows(self.db) as rows:
+            task, number = self._task_record(rows, task_id)
+            if user is not None and task.role not in self._roles(rows, user):
                 raise Forbidden(
                     f"task {task_id} belongs to role {task.role}, which {user} does not hold"
                 )
-            return TaskView.of(task, number, form=self._form_schema(session, task))
+        return TaskView.of(task, number, form=copy.deepcopy(self._form(task.form_id)))
 
     def task_data(self, task_id: int) -> dict[str, Any]:
         """The data as the task itself sees it (its own branch of the case), for rendering its
         instructions; the case's data once the task is no longer open."""
-        with self.db.read() as session:
-            task, number = self._task_row(session, task_id)
-            case = session.get(Case, task.case_id)
-            version = session.get(ProcessVersion, case.process_version_id)
-            workflow = self._load(case, version)
+        with read_rows(self.db) as rows:
+            task, number = self._task_record(rows, task_id)
+            case = rows.case_by_id(task.case_id)
+        workflow = self._load(case, self._version_info(case.process_version_id))
         try:
-            return dict(workflow.get_task_from_id(UUID(task.spiff_task_id)).data)
-        except Exception:  # noqa: BLE001 - compacted or finished: fall back to the case's data
-            return case_data(workflow)
+            try:
+                data = dict(workflow.get_task_from_id(UUID(task.spiff_task_id)).data)
+            except Exception:  # noqa: BLE001 - compacted or finished: the case's data
+                data = case_data(workflow)
+            return copy.deepcopy(data)
+        finally:
+            self._return_live(case.id, case.state, workflow)
+
+    def _task_record(self, rows: Rows, task_id: int) -> tuple[TaskRecord, str]:
+        found = rows.task_and_number(task_id)
+        if found is None:
+            raise NotFound(f"no task {task_id}")
+        return found
 
     def _task_row(self, session: Session, task_id: int) -> tuple[Task, str]:
         row = session.execute(
@@ -442,10 +745,8 @@ class Runtime:
             raise NotFound(f"no task {task_id}")
         return row[0], row[1]
 
-    def _form_schema(self, session: Session, task: Task) -> dict[str, Any]:
-        if task.form_id is None:
-            return default_confirmation_schema()
-        return session.get(Form, task.form_id).schema
+    def _form_schema(self, session: Session, task: Any) -> dict[str, Any]:
+        return self._form(task.form_id)
 
     def claim(self, task_id: int, user: str) -> TaskView:
         return self._assign(task_id, user, claim=True)
@@ -454,7 +755,7 @@ class Runtime:
         """A supervisor gives an open or claimed task to someone holding its role."""
         now = self.clock.now()
         try:
-            with self.db.write() as session:
+            with self._write_session() as session:
                 if SUPERVISOR_ROLE not in user_roles(session, actor):
                     raise Forbidden(f"only a {SUPERVISOR_ROLE} may reassign tasks")
                 task, number = self._task_row(session, task_id)
@@ -486,7 +787,7 @@ class Runtime:
     def _assign(self, task_id: int, user: str, *, claim: bool) -> TaskView:
         now = self.clock.now()
         try:
-            with self.db.write() as session:
+            with self._write_session() as session:
                 task, number = self._task_row(session, task_id)
                 self._check_actor(session, task, user)
                 if claim:
@@ -538,52 +839,87 @@ class Runtime:
                 return f"task {task_id} was just claimed by {task.assignee}"
         return f"task {task_id} was changed by someone else at the same time; nothing was saved"
 
+    def _roles(self, rows: Rows, user: str) -> set[str]:
+        roles = rows.user_roles(user)
+        if roles is None:
+            raise NotFound(f"no active user named {user!r}")
+        return roles
+
+    def _check_actor_rows(self, rows: Rows, task: TaskRecord, user: str) -> None:
+        """_check_actor on a task record, inside the step's transaction."""
+        if task.role not in self._roles(rows, user):
+            raise Forbidden(
+                f"task {task.id} belongs to role {task.role}, which {user} does not hold"
+            )
+        if task.status == TaskStatus.DONE:
+            raise Conflict(
+                f"task {task.id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC"
+            )
+        if task.status == TaskStatus.CANCELLED:
+            raise Conflict(
+                f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC (the case moved on without it)"
+            )
+        if task.status == TaskStatus.CLAIMED and task.assignee != user:
+            raise Conflict(f"task {task.id} is claimed by {task.assignee}")
+
     def complete_task(
         self, task_id: int, data: dict[str, Any] | None, user: str, lang: str = "zh"
     ) -> CaseView:
-        """Validate `data` against the task's form, then complete the task and run the case on."""
+        """Validate `data` against the task's form, then complete the task and run the case on
+        (all in one transaction, so nothing can change the task between check and step)."""
         data = dict(data or {})
-        with self.db.read() as session:
-            task, number = self._task_row(session, task_id)
-            self._check_actor(session, task, user)
-            errors = validate_submission(self._form_schema(session, task), data, lang=lang)
-        if errors:
-            raise ValidationFailed(
-                f"task {task_id}: the form has errors; nothing was saved", errors
-            )
+        found: list[TaskRecord] = []
 
-        def action(
-            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
-        ) -> None:
-            row = session.get(Task, task_id)
-            self._check_actor(session, row, user)
-            spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        def prepare(rows: Rows) -> str:
+            task, number = self._task_record(rows, task_id)
+            self._check_actor_rows(rows, task, user)
+            errors = validate_submission(self._form(task.form_id), data, lang=lang)
+            if errors:
+                raise ValidationFailed(
+                    f"task {task_id}: the form has errors; nothing was saved", errors
+                )
+            found.append(task)
+            return number
+
+        def action(st: StepState, sp: _Savepoints) -> None:
+            row = found[0]
+            spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
             if not spiff_task.has_state(TaskState.READY):
                 raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
             now = self.clock.now()
-            row.status, row.completed_at, row.completed_by, row.data = (
-                TaskStatus.DONE,
-                now,
-                user,
-                data,
-            )
-            row.assignee = row.assignee or user
-            record(
-                session,
-                "task_completed",
-                at=now,
-                actor=user,
-                case_id=case.id,
-                element_id=row.element_id,
-                detail={"task": row.id, "data": data},
-            )
-            spiff_task.data.update(data)
+
+            def write() -> None:
+                st.rows.update_task(
+                    row,
+                    status=TaskStatus.DONE.value,
+                    completed_at=now,
+                    completed_by=user,
+                    data=data,
+                    assignee=row.assignee or user,
+                )
+                st.rows.event(
+                    "task_completed",
+                    at=now,
+                    actor=user,
+                    case_id=st.case.id,
+                    element_id=row.element_id,
+                    detail={"task": row.id, "data": data},
+                )
+
+            sp.stage(write)
+            # A copy: the workflow object may outlive the step, the caller keeps `data`.
+            spiff_task.data.update(copy.deepcopy(data))
             spiff_task.run()
 
-        self._step(
-            number, user, "complete", action, conflict_hint=lambda: self._task_conflict(task_id)
+        return self._step(
+            None,
+            user,
+            "complete",
+            action,
+            conflict_hint=lambda: self._task_conflict(task_id),
+            prepare=prepare,
+            view=True,
         )
-        return self.get_case(number, history_limit=RECENT_HISTORY)
 
     # ----- messages, cancel, retry ---------------------------------------------------------
 
@@ -596,9 +932,8 @@ class Runtime:
                 "message data must be a JSON object", {"": ["must be an object"]}
             )
 
-        def action(
-            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
-        ) -> None:
+        def action(st: StepState, sp: _Savepoints) -> None:
+            workflow = st.workflow
             listening = waiting_messages(workflow)
             matching = [(t, d) for t, d in listening if d.name == name]
             if not matching:
@@ -613,58 +948,33 @@ class Runtime:
                 )
             task, definition = matching[0]
             event = BpmnEvent(
-                definition, payload=dict(data or {}), correlations=dict(workflow.correlations)
+                definition,
+                payload=copy.deepcopy(dict(data or {})),
+                correlations=dict(workflow.correlations),
             )
-            record(
-                session,
-                "message_received",
-                at=self.clock.now(),
-                actor=actor,
-                case_id=case.id,
-                element_id=task.task_spec.bpmn_id,
-                detail={"message": name, "data": data or {}},
+            now = self.clock.now()
+            sp.stage(
+                lambda: st.rows.event(
+                    "message_received",
+                    at=now,
+                    actor=actor,
+                    case_id=st.case.id,
+                    element_id=task.task_spec.bpmn_id,
+                    detail={"message": name, "data": data or {}},
+                )
             )
             workflow.send_event(event)
 
-        self._step(number, actor, "message", action)
-        return self.get_case(number, history_limit=RECENT_HISTORY)
+        return self._step(number, actor, "message", action, view=True)
 
     def cancel_case(self, number: str, reason: str, actor: str | None = None) -> CaseView:
         reason = (reason or "").strip()
         if not reason:
             raise ValidationFailed("a cancellation needs a reason", {"reason": ["required"]})
 
-        def action(
-            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
-        ) -> None:
-            workflow.cancel()
-            now = self.clock.now()
-            for row in session.scalars(
-                select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
-            ):
-                row.status, row.completed_at = TaskStatus.CANCELLED, now
-            for timer in session.scalars(
-                select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
-            ):
-                timer.status = TimerStatus.CANCELLED
-            case.cancel_reason = reason
-            record(
-                session,
-                "case_cancelled",
-                at=now,
-                actor=actor,
-                case_id=case.id,
-                detail={"reason": reason},
-            )
-
-        def run(
-            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
-        ) -> None:
-            action(session, case, workflow, version)
-
         now = self.clock.now()
         try:
-            with self.db.write() as session:
+            with self._write_session() as session:
                 case = session.scalars(select(Case).where(Case.number == number)).first()
                 if case is None:
                     raise NotFound(f"no case numbered {number!r}")
@@ -672,7 +982,26 @@ class Runtime:
                     raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
                 version = session.get(ProcessVersion, case.process_version_id)
                 workflow = self._load(case, version)
-                run(session, case, workflow, version)
+                workflow.cancel()
+                for row in session.scalars(
+                    select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
+                ):
+                    row.status, row.completed_at = TaskStatus.CANCELLED, now
+                for timer in session.scalars(
+                    select(Timer).where(
+                        Timer.case_id == case.id, Timer.status == TimerStatus.WAITING
+                    )
+                ):
+                    timer.status = TimerStatus.CANCELLED
+                case.cancel_reason = reason
+                record(
+                    session,
+                    "case_cancelled",
+                    at=now,
+                    actor=actor,
+                    case_id=case.id,
+                    detail={"reason": reason},
+                )
                 case.status, case.ended_at = CaseStatus.CANCELLED, now
                 case.next_timer_at = None
                 case.state = spiff.dump_case_state(workflow)
@@ -689,111 +1018,314 @@ class Runtime:
     ) -> CaseView:
         """Run the failed step of a case in error again, optionally with corrected data."""
 
-        def action(
-            session: Session, case: Case, workflow: BpmnWorkflow, version: ProcessVersion
-        ) -> None:
+        def action(st: StepState, sp: _Savepoints) -> None:
+            case, workflow = st.case, st.workflow
             if case.status != CaseStatus.ERROR:
                 raise InvalidState(f"case {number} is not in error")
             failed = workflow.get_tasks(state=TaskState.ERROR)
-            record(
-                session,
-                "retry",
-                at=self.clock.now(),
-                actor=actor,
-                case_id=case.id,
-                element_id=case.error_element,
-                detail={"data": data or {}},
+            now = self.clock.now()
+            element = case.error_element
+            sp.stage(
+                lambda: st.rows.event(
+                    "retry",
+                    at=now,
+                    actor=actor,
+                    case_id=case.id,
+                    element_id=element,
+                    detail={"data": data or {}},
+                )
             )
-            case.status, case.error_element, case.error_message = CaseStatus.RUNNING, None, None
+            case.status, case.error_element, case.error_message = (
+                CaseStatus.RUNNING.value,
+                None,
+                None,
+            )
             for task in failed:
-                task.data.update(data or {})
+                task.data.update(copy.deepcopy(data or {}))
                 task._set_state(TaskState.READY)
 
-        self._step(number, actor, "retry", action)
-        return self.get_case(number, history_limit=RECENT_HISTORY)
+        return self._step(number, actor, "retry", action, view=True)
 
     # ----- reading -------------------------------------------------------------------------
 
     def get_case(self, number: str, history_limit: int | None = None) -> CaseView:
         """Status, open tasks, waiting timers, history (all, or the latest `history_limit`
         events) and data of one case."""
-        with self.db.read() as session:
-            case = session.scalars(select(Case).where(Case.number == number)).first()
+        with read_rows(self.db) as rows:
+            case = rows.case_by_number(number)
             if case is None:
                 raise NotFound(f"no case numbered {number!r}")
-            version = session.get(ProcessVersion, case.process_version_id)
-            tasks = session.scalars(
-                select(Task)
-                .where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
-                .order_by(Task.id)
-            ).all()
-            timers = session.scalars(
-                select(Timer)
-                .where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
-                .order_by(Timer.due_at)
-            ).all()
-            events_query = select(Event).where(Event.case_id == case.id).order_by(Event.id.desc())
-            if history_limit is not None:
-                events_query = events_query.limit(history_limit)
-            events = list(reversed(session.scalars(events_query).all()))
+            version = self._version_info(case.process_version_id)
+            projection = Projection(rows.active_tasks(case.id), rows.waiting_timers(case.id))
             workflow = self._load(case, version)
-            active = sorted(
-                {
-                    t.task_spec.bpmn_id
-                    for t in workflow.get_tasks(
-                        state=TaskState.READY
-                        | TaskState.WAITING
-                        | TaskState.STARTED
-                        | TaskState.ERROR
-                    )
-                    if t.task_spec.bpmn_id
-                }
+            try:
+                return self._view(rows, case, version, workflow, projection, history_limit)
+            finally:
+                self._return_live(case.id, case.state, workflow)
+
+
+# ----- task lists ------------------------------------------------------------------------------
+
+
+def _task_query(
+    rows: Rows,
+    role_set: list[str] | None,
+    assignee: str | None,
+    case: str | None,
+    statuses: list[str] | None,
+    due_before: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[tuple[Any, ...]]:
+    """Rows of (task columns..., case number), earliest due first (no due date last), by id.
+
+    Lists over many cases (an inbox) are the union of one part per role and status, each
+    read in order from the (role, status, due_at) index and cut at offset + limit, so a list
+    costs the same with a hundred or a hundred thousand open tasks."""
+    where, params = [], []
+    if assignee:
+        where.append("t.assignee = ?")
+        params.append(assignee)
+    if due_before:
+        where.append("t.due_at <= ?")
+        params.append(rows.dt(due_before))
+    if case is None and role_set is not None and statuses:
+        if not role_set:
+            return []
+        parts = [
+            _ordered_part(
+                rows,
+                " AND ".join(["t.role = ?", "t.status = ?", *where]),
+                [r, s, *params],
+                limit + offset,
             )
-            return CaseView.of(
-                case,
-                version.version,
-                data=case_data(workflow),
-                open_tasks=[TaskView.of(t, case.number) for t in tasks],
-                timers=[TimerView.of(t) for t in timers],
-                history=[EventView.of(e) for e in events],
-                active_elements=active,
-                waiting_messages=sorted({d.name for _, d in waiting_messages(workflow)}),
-                completed_elements=sorted(
-                    {
-                        t.task_spec.bpmn_id
-                        for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                        if t.task_spec.bpmn_id
-                    }
-                    | {e.element_id for e in events if e.element_id and e.kind in _DONE_EVENTS}
-                ),
-                notifications=[
-                    NotificationView.of(n)
-                    for n in session.scalars(
-                        select(Outbox).where(Outbox.case_id == case.id).order_by(Outbox.id)
-                    )
-                ],
-            )
+            for r in role_set
+            for s in dict.fromkeys(statuses)
+        ]
+        return _merge_parts(rows, parts, limit, offset)
+    if role_set is not None:
+        if not role_set:
+            return []
+        where.append(f"t.role IN ({', '.join('?' * len(role_set))})")
+        params.extend(role_set)
+    if case:
+        where.append("c.number = ?")
+        params.append(case)
+    if statuses:
+        where.append(f"t.status IN ({', '.join('?' * len(statuses))})")
+        params.extend(statuses)
+    return rows.all(
+        f'SELECT {_T_COLUMNS}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+
+
+def _ordered_part(rows: Rows, where: str, params: list[Any], limit: int) -> tuple[str, list[Any]]:
+    """Two index-ordered reads of the ids and due dates of the tasks matching `where`: those
+    with a due date by due date, then those without one by id (each cut at `limit`)."""
+    sql = (
+        f"SELECT * FROM (SELECT t.id, t.due_at FROM task t WHERE {where}"
+        " AND t.due_at IS NOT NULL ORDER BY t.due_at, t.id LIMIT ?) AS d"
+        f" UNION ALL SELECT * FROM (SELECT t.id, t.due_at FROM task t WHERE {where}"
+        " AND t.due_at IS NULL ORDER BY t.id LIMIT ?) AS n"
+    )
+    return sql, [*params, limit, *params, limit]
+
+
+def _merge_parts(
+    rows: Rows, parts: list[tuple[str, list[Any]]], limit: int, offset: int
+) -> list[tuple[Any, ...]]:
+    """The page of the merged parts. Only ids and due dates are merged (read from the index
+    alone); whole rows are read for the page's tasks only."""
+    union = " UNION ALL ".join(sql for sql, _ in parts)
+    params = [p for _, part_params in parts for p in part_params]
+    return rows.all(
+        f'SELECT {_T_COLUMNS}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
+        f" WHERE t.id IN (SELECT u.id FROM ({union}) AS u"
+        " ORDER BY (u.due_at IS NULL), u.due_at, u.id LIMIT ? OFFSET ?)"
+        " ORDER BY (t.due_at IS NULL), t.due_at, t.id",
+        (*params, limit, offset),
+    )
+
+
+def _task_views(rows: Rows, found: list[tuple[Any, ...]]) -> list[TaskView]:
+    """TaskView.of for rows of (task columns..., case number), made straight from the rows."""
+    return [
+        TaskView(
+            r[0],  # id
+            r[-1],  # case number
+            r[3],  # element_id
+            r[4],  # name
+            r[5],  # role
+            r[9],  # status
+            r[8],  # assignee
+            read_dt(r[11]),  # due_at
+            read_dt(r[10]),  # created_at
+            read_dt(r[13]),  # completed_at
+            r[14],  # completed_by
+            None,  # form
+            r[7],  # instructions
+            read_json(r[15]),  # data
+        )
+        for r in found
+    ]
+
+
+_T_COLUMNS = ", ".join("t." + c.strip() for c in TASK_COLUMNS.split(","))
+
+
+class _FairLock:
+    """A reentrant lock that hands itself to the waiters in the order they came (a plain
+    Lock lets a thread that just released it take it again, so under load some writers wait
+    far longer than their turn)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None and not self._waiters:
+                self._owner, self._depth = me, 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        turn.acquire()  # released by the owner handing over
+        with self._mutex:
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a lock not held")
+            self._depth -= 1
+            if self._depth:
+                return
+            self._owner = None
+            if self._waiters:
+                self._owner = -1  # reserved for the next in line until it runs
+                self._waiters.popleft().release()
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Database, _FairLock] = weakref.WeakKeyDictionary()
+_WRITER_LOCKS_LOCK = threading.Lock()
+
+
+def _sqlite_writer_lock(db: Database) -> _FairLock:
+    """One lock per database for the steps of all runtimes of this process on it."""
+    with _WRITER_LOCKS_LOCK:
+        lock = _WRITER_LOCKS.get(db)
+        if lock is None:
+            lock = _WRITER_LOCKS[db] = _FairLock()
+        return lock
+
+
+def _absorb_orm_case(session: Session, case: CaseRecord) -> None:
+    """A service helper may have changed the case row through the ORM in this step (e.g. the
+    appointment time): take the version it wrote, so the step's own write follows it."""
+    session.flush()
+    versions = session.info.get(_ORM_CASE_VERSIONS)
+    if versions and case.id in versions:
+        case.version = versions.pop(case.id)
+    if session.identity_map:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Case) and obj.id == case.id:
+                session.expire(obj)
+
+
+_ORM_CASE_VERSIONS = "caseflow_case_versions"
+
+
+@event.listens_for(Case, "after_update")
+def _note_orm_case_version(_mapper: Any, _connection: Any, target: Case) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(_ORM_CASE_VERSIONS, {})[target.id] = target.version
+
+
+class _HelperSession:
+    """What service helpers get as `stepcontext.current().session`: the step's Session, made
+    on first use. Their first use of it inside an engine task opens that task's savepoint, so
+    tasks that never touch the database (nearly all) cost no session and no savepoint."""
+
+    __slots__ = ("_txn", "_guard")
+
+    def __init__(self, txn: StepTransaction):
+        self._txn = txn
+        self._guard: _Savepoints | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        guard = self._guard
+        if guard is not None:
+            guard.touch()
+        return getattr(self._txn.session(), name)
 
 
 class _Savepoints:
-    """One savepoint per task the engine runs, so a failing task's writes can be undone alone."""
+    """A savepoint per engine task that writes, so a failing task's writes can be undone
+    alone. The savepoint is opened lazily: when a service helper first uses the session, or
+    never. Writes the task itself makes (the completion of a user task, its event) are staged
+    and written inside that savepoint, or after the task succeeded if it opened none; a task
+    that fails without one leaves nothing to undo."""
 
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, txn: StepTransaction, helpers: _HelperSession):
+        self.txn = txn
+        self.helpers = helpers
         self.open: Any = None
+        self.in_task = False
+        self.staged: list[Callable[[], None]] = []
 
     def before(self, _task: Any = None) -> None:
-        self.open = self.session.begin_nested()
+        self.in_task = True
+        self.helpers._guard = self
+
+    def touch(self) -> None:
+        if self.in_task and self.open is None:
+            self.helpers._guard = None
+            try:
+                self.open = self.txn.session().begin_nested()
+                self._write_staged()
+            finally:
+                self.helpers._guard = self
+
+    def stage(self, write: Callable[[], None]) -> None:
+        if self.open is not None:
+            write()
+        else:
+            self.staged.append(write)
+
+    def _write_staged(self) -> None:
+        staged, self.staged = self.staged, []
+        for write in staged:
+            write()
 
     def after(self, _task: Any = None) -> None:
+        self.helpers._guard = None
+        self.in_task = False
+        self._write_staged()
         if self.open is not None:
             self.open.commit()
             self.open = None
 
     def rollback(self) -> None:
+        self.helpers._guard = None
+        self.in_task = False
+        self.staged = []
         if self.open is not None:
             self.open.rollback()
             self.open = None
+
+    def close(self) -> None:
+        self.helpers._guard = None
 
     def around(self, fn: Callable[[], Any]) -> Any:
         self.before()

@@ -15,24 +15,31 @@ its process version) and puts the cached spec back when a case is loaded.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
+    TaskConverter,
     WorkflowConverter,
 )
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.util import task as bpmn_task_util
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util import task as task_util
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
 
 _engine_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "caseflow_engine_now", default=None
@@ -140,9 +147,78 @@ class _CaseStateConverter(BpmnWorkflowConverter):
         return workflow
 
 
+@functools.lru_cache(maxsize=16384)
+def _uuid(text: str) -> UUID:
+    return UUID(text)
+
+
+@functools.lru_cache(maxsize=16384)
+def _uuid_text(value: UUID) -> str:
+    return str(value)
+
+
+class _TaskConverter(TaskConverter):
+    """SpiffWorkflow's task converter, writing and reading exactly its format, at about half
+    the cost: the parent is looked up once instead of four times, and the ids (each written and
+    read up to three times: as a task, as a parent, as a child) are converted once."""
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        parent = task.parent
+        if parent is None:
+            data, delta = task.data, {}
+        else:
+            mine, theirs = task.data, parent.data
+            data = {}
+            delta = {
+                "updates": {k: v for k, v in mine.items() if k not in theirs or v != theirs[k]},
+                "deletions": [k for k in theirs if k not in mine],
+            }
+        return {
+            "id": _uuid_text(task.id),
+            "parent": _uuid_text(task._parent) if parent is not None else None,
+            "children": [_uuid_text(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(task.internal_data),
+            "data": data,
+            "delta": delta,
+        }
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
+        registry = self.registry
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=_uuid(dct["id"]))
+        parent_id = dct["parent"]
+        task._parent = _uuid(parent_id) if parent_id is not None else None
+        task._children = [_uuid(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        internal = dct["internal_data"]
+        task.internal_data = registry.restore(internal) if internal else {}
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = task.parent if delta else None
+        if parent is not None:
+            data = DeepMerge.merge({}, parent.data)
+            updates = delta.get("updates", {})
+            if updates:
+                data.update(registry.restore(updates))
+            for key in delta.get("deletions", {}):
+                if key in data:
+                    del data[key]
+        else:
+            data = registry.restore(dct["data"])
+        task.data = data
+        return task
+
+
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _CaseStateConverter
+    config[Task] = _TaskConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
@@ -188,7 +264,7 @@ def load_case_state(
     return workflow
 
 
-def compact(workflow: BpmnWorkflow, threshold: int = 150, keep_depth: int = 8) -> int:
+def compact(workflow: BpmnWorkflow, threshold: int = 60, keep_depth: int = 8) -> int:
     """Drop finished history that nothing can reach again, so a long loop costs the same in
     round 1,000 as in round 10. Returns how many tasks were removed.
 

@@ -106,6 +106,9 @@ class Case(Base):
     __table_args__ = (
         Index("ix_case_status_started", "status", "started_at"),
         Index("ix_case_process_status", "process_key", "status"),
+        # The supervisors' list: newest first, all or by process (migration 0006).
+        Index("ix_case_started", "started_at", "id"),
+        Index("ix_case_process_started", "process_key", "started_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -138,7 +141,10 @@ class Task(Base):
     __tablename__ = "task"
     __table_args__ = (
         Index("ix_task_role_status_due", "role", "status", "due_at"),
-        Index("ix_task_assignee_status", "assignee", "status"),
+        # Claimed tasks of a user in due order, overdue tasks; with case_id they answer "which
+        # cases" from the index alone (migration 0006).
+        Index("ix_task_assignee_status_due", "assignee", "status", "due_at", "case_id"),
+        Index("ix_task_status_due", "status", "due_at", "case_id"),
         Index("ix_task_case_status", "case_id", "status"),
     )
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from .errors import Conflict, InvalidState
 from .runtime import Runtime
@@ -52,32 +52,27 @@ def claim_due_cases(runtime: Runtime, limit: int = 200, worker_id: str | None = 
     """Lease the due timers (up to `limit`) and return the numbers of their cases."""
     now = runtime.clock.now()
     worker_id = worker_id or default_worker_id()
-    with runtime.db.write() as session:
-        query = (
-            select(Timer.id, Timer.case_id)
-            .where(
-                Timer.status == TimerStatus.WAITING,
-                Timer.due_at <= now,
-                or_(Timer.locked_until.is_(None), Timer.locked_until <= now),
-            )
-            .order_by(Timer.due_at)
-            .limit(limit)
+    # Plain SQL on one connection: this runs every second in every worker (see engine.rawsql).
+    with runtime._transaction() as txn:
+        rows = txn.rows
+        stamp = rows.dt(now)
+        found = rows.all(
+            "SELECT id, case_id FROM timer WHERE status = ? AND due_at <= ?"
+            " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_at LIMIT ?"
+            + ("" if rows.sqlite else " FOR UPDATE SKIP LOCKED"),
+            (TimerStatus.WAITING.value, stamp, stamp, limit),
         )
-        if not runtime.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        rows = session.execute(query).all()
-        if not rows:
+        if not found:
             return []
-        session.execute(
-            update(Timer)
-            .where(Timer.id.in_([r.id for r in rows]))
-            .values(locked_by=worker_id, locked_until=now + LEASE)
+        marks = ", ".join("?" * len(found))
+        rows.run(
+            f"UPDATE timer SET locked_by = ?, locked_until = ? WHERE id IN ({marks})",
+            (worker_id, rows.dt(now + LEASE), *(r[0] for r in found)),
         )
-        case_ids = list(dict.fromkeys(r.case_id for r in rows))
-        numbers = dict(
-            session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all()
-        )
-        session.commit()
+        case_ids = list(dict.fromkeys(r[1] for r in found))
+        marks = ", ".join("?" * len(case_ids))
+        numbers = dict(rows.all(f'SELECT id, number FROM "case" WHERE id IN ({marks})', case_ids))
+        txn.commit()
     return [numbers[case_id] for case_id in case_ids]
 
 
@@ -103,11 +98,10 @@ def _note_failure(runtime: Runtime, number: str, exc: Exception) -> None:
     now = runtime.clock.now()
     with runtime.db.write() as session:
         case_id = session.scalar(select(Case.id).where(Case.number == number))
-        for timer in session.scalars(
-            select(Timer).where(
-                Timer.case_id == case_id, Timer.status == TimerStatus.WAITING, Timer.due_at <= now
-            )
-        ):
+        # By the case_id index (a case has few timers), not by scanning every due timer.
+        for timer in session.scalars(select(Timer).where(Timer.case_id == case_id)):
+            if timer.status != TimerStatus.WAITING or timer.due_at > now:
+                continue
             timer.attempts += 1
             timer.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             timer.locked_until = now + _backoff(timer.attempts)

@@ -1,0 +1,1 @@
+"""Caseflow benchmarks: `python -m benchmarks` (or `make bench`). See benchmarks/__main__.py."""

@@ -1,0 +1,213 @@
+"""The web app over its JSON API, served as `make run` serves it: `caseflow serve` (waitress,
+8 threads, the timer worker in the same process) on SQLite, here on a copy of the 100k-case
+database.
+
+- one client, sequential requests on one keep-alive connection: start a case, list its tasks,
+  complete the first, list, complete the second (the 5-step case) — cases per second;
+- 8 concurrent clients, each working its own cases as fast as it can (start, list, complete,
+  look at its inbox, list, complete): p95 of the completions and of the inbox requests.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import ROOT, free_port, log, median, percentile
+from .lists import build_dataset, copy_dataset
+
+PROCESS = "bench_lifecycle"
+
+
+class Client:
+    """One keep-alive connection with a bearer token."""
+
+    def __init__(self, port: int, token: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        self.conn.request(method, path, body=data, headers=self.headers)
+        response = self.conn.getresponse()
+        payload = response.read()
+        return response.status, json.loads(payload) if payload else None
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, payload = self.call(method, path, body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: {status} {payload}")
+        return payload
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def lifecycle(client: Client, timings: dict[str, list[float]] | None = None) -> None:
+    """The 5-step case over the API."""
+
+    def step(kind: str, method: str, path: str, body: Any = None) -> Any:
+        t0 = time.perf_counter()
+        payload = client.ok(method, path, body)
+        if timings is not None:
+            timings.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+        return payload
+
+    case = step(
+        "start", "POST", "/api/cases", {"process": PROCESS, "data": {"customer_name": "王小明"}}
+    )
+    number = case["number"]
+    tasks = step("list", "GET", f"/api/tasks?case={number}")["tasks"]
+    step("complete", "POST", f"/api/tasks/{tasks[0]['id']}/complete", {"data": {"approve": True}})
+    if timings is not None:
+        step("inbox", "GET", "/api/tasks")
+    tasks = step("list", "GET", f"/api/tasks?case={number}")["tasks"]
+    done = step(
+        "complete", "POST", f"/api/tasks/{tasks[0]['id']}/complete", {"data": {"confirmed": True}}
+    )
+    if done["status"] != "completed":
+        raise RuntimeError(f"case {number} is {done['status']}")
+
+
+def _tokens(url: str, names: list[str]) -> dict[str, str]:
+    from engine.clock import SystemClock
+    from engine.store import Database
+    from engine.tokens import issue_token
+
+    db = Database(url)
+    try:
+        return {name: issue_token(db, name, SystemClock().now()) for name in names}
+    finally:
+        db.dispose()
+
+
+def _serve(ws: Any, url: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    caseflow = Path(sys.executable).with_name("caseflow")
+    command = (
+        [str(caseflow)]
+        if caseflow.exists()
+        else [sys.executable, "-c", "from engine.cli import main; main()"]
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CASEFLOW_SETTINGS": str(ws.settings_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    log_file = open(ws.path / "serve.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=str(ws.path),
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"caseflow serve exited: {(ws.path / 'serve.log').read_text()[-2000:]}"
+            )
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            body = json.loads(response.read() or b"{}")
+            conn.close()
+            # Measure from the end of the worker's first round: it starts with the daily
+            # retention purge, which reads every finished case once.
+            if response.status == 200 and body.get("worker", {}).get("last_run"):
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("caseflow serve was not ready (health, worker round) within 120 s")
+
+
+def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
+    source = build_dataset(ws, open_cases=20_000 if quick else 100_000)
+    url = copy_dataset(ws, source, "web.db")
+    names = [f"client{n}" for n in range(1, 9)]
+    tokens = _tokens(url, names)
+    proc, port = _serve(ws, url)
+    try:
+        # One client, one connection, one request after the other.
+        client = Client(port, tokens["client1"])
+        for _ in range(20):
+            lifecycle(client)
+        count = 60 if quick else 300
+        t0 = time.perf_counter()
+        for _ in range(count):
+            lifecycle(client)
+        rate = count / (time.perf_counter() - t0)
+        client.close()
+        results["http_lifecycle_cases_per_s"] = round(rate, 1)
+        log(
+            f"  1 client, 5 requests a case, keep-alive: {rate:,.1f} cases/s ({1000 / rate / 5:.2f} ms a request)"
+        )
+
+        # Eight clients at once, each as fast as it can.
+        seconds = 8 if quick else 25
+        timings: list[dict[str, list[float]]] = [{} for _ in names]
+        errors: list[str] = []
+        stop = time.monotonic() + seconds
+
+        def work(n: int) -> None:
+            c = Client(port, tokens[names[n]])
+            try:
+                while time.monotonic() < stop:
+                    lifecycle(c, timings[n])
+            except Exception as exc:  # noqa: BLE001 - reported
+                errors.append(f"{names[n]}: {type(exc).__name__}: {exc}")
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(len(names))]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        merged: dict[str, list[float]] = {}
+        for per_client in timings:
+            for kind, values in per_client.items():
+                merged.setdefault(kind, []).extend(values)
+        if errors:
+            results["http_errors"] = errors[:10]
+        results["http_complete_p95_ms"] = round(percentile(merged.get("complete", []), 95), 2)
+        results["http_inbox_p95_ms"] = round(percentile(merged.get("inbox", []), 95), 2)
+        results["http_concurrent_detail"] = {
+            kind: {
+                "count": len(values),
+                "median_ms": round(median(values), 2),
+                "p95_ms": round(percentile(values, 95), 2),
+            }
+            for kind, values in merged.items()
+        }
+        requests = sum(len(v) for v in merged.values())
+        results["http_concurrent_requests_per_s"] = round(requests / elapsed, 1)
+        log(
+            f"  8 clients for {elapsed:.0f} s: {requests / elapsed:,.0f} requests/s; "
+            + ", ".join(
+                f"{kind} p95 {percentile(v, 95):.1f} ms (median {median(v):.1f})"
+                for kind, v in merged.items()
+            )
+            + (f"; {len(errors)} client(s) failed: {errors[0]}" if errors else "")
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
