@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,13 @@ from .store import Case, Event, Outbox, Task, Timer
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _fields(view: Any) -> dict[str, Any]:
+    """The view's fields, one level deep. (dataclasses.asdict deep-copies every nested value —
+    a task's data and form schema — which cost more than the rest of an API answer; the dict
+    is serialised to JSON at once, nobody mutates it.)"""
+    return dict(vars(view))
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class TaskView:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields(self)
         out["case"] = out.pop("case_number")
         for key in ("due_at", "created_at", "completed_at"):
             out[key] = _iso(out[key])
@@ -73,7 +80,7 @@ class TimerView:
         return cls(timer.id, timer.element_id, timer.name, timer.kind, timer.due_at, timer.status)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields(self)
         out["due_at"] = _iso(self.due_at)
         return out
 
@@ -91,7 +98,7 @@ class EventView:
         return cls(event.at, event.kind, event.actor, event.element_id, event.detail)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields(self)
         out["at"] = _iso(self.at)
         return out
 
@@ -121,7 +128,7 @@ class NotificationView:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields(self)
         out["created_at"] = _iso(self.created_at)
         out["sent_at"] = _iso(self.sent_at)
         return out

@@ -28,9 +28,18 @@ def _secret_key() -> str:
         return os.environ["CASEFLOW_SECRET_KEY"]
     path = Path("instance") / "secret_key"
     if not path.exists():
+        # Several web processes (gunicorn) may start at once: the first to link its key in
+        # wins, the others read that one, so every process signs sessions with the same key.
         path.parent.mkdir(exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -49,6 +58,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(config or {})
+    # JSON answers keep the order the views give (sorting every key of a 200-task inbox cost
+    # more than reading it from the database).
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
     if runtime is None:
