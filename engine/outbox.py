@@ -2,17 +2,22 @@
 
 `notify` writes an outbox row in the step's transaction; `deliver_outbox` sends what is due.
 Each round claims due rows in one short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
-SQLite's single writer otherwise) and leases them by moving `next_attempt_at` a few minutes
-ahead, so other workers pass them by. Each message is then sent outside any transaction and
-the outcome written in a transaction of its own, with an audit event on the case:
-`notification_sent`, or — after the channel's `max_attempts` or a permanent refusal —
-`notification_failed`. A failed attempt waits 30 s, 1, 2, 4 … minutes (at most an hour).
+SQLite's single writer otherwise) and leases them briefly (CLAIM_LEASE) by moving
+`next_attempt_at` ahead, so other workers pass them by. Just before sending a message the
+worker extends its lease on that one row to the full LEASE; so a worker that dies mid-batch
+holds the rest of its batch for a minute and only the message it was sending for five. Each
+message is sent outside any transaction and the outcome written in a transaction of its own,
+with an audit event on the case: `notification_sent`, or — after the channel's `max_attempts`
+or a permanent refusal — `notification_failed`. A failed attempt waits 30 s, 1, 2, 4 … minutes
+(at most an hour).
 
-Delivery is at least once, not exactly once: a worker that dies after the provider accepted a
-message but before the row says "sent" leaves it leased, and once the lease runs out another
-worker sends it again. Every send therefore carries the outbox idempotency key: the e-mail's
-Message-ID is the key itself with ':' written as '.' (mail systems and clients drop a second
-copy with the same id); SMS providers receive it as `key` (see engine.sms).
+A worker that dies after the provider accepted a message but before the row says "sent" leaves
+it leased, and once the lease runs out another worker hands it to the provider again. That
+resend is made harmless by the outbox idempotency key, which every send carries: SMS providers
+receive it as their client message id and drop a repeat (engine.sms says what an adapter must
+do; the dev sender logs each key once), and the e-mail's Message-ID is the key itself with ':'
+written as '.', so mail systems and clients can drop a second copy (the dev sender keeps one
+file per key). The row itself is marked sent once.
 The lease value doubles as a fencing token: before sending, a worker renews its lease only if
 the row still holds the value it wrote, so a worker whose lease was taken over sends nothing.
 """
@@ -27,6 +32,7 @@ import re
 import smtplib
 import socket
 import ssl
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -49,6 +55,9 @@ log = logging.getLogger("caseflow.outbox")
 
 # Long enough for one send (a few network round trips of at most smtp.timeout_s each).
 LEASE = timedelta(minutes=5)
+# How long a claimed batch waits for its worker: each message gets the full LEASE only when its
+# turn to be sent comes, so a dead worker's unsent messages are free again after this.
+CLAIM_LEASE = timedelta(seconds=60)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 ACTOR = "outbox"
@@ -138,7 +147,8 @@ def deliver_outbox(
 
 
 def _claim(db: Database, now: datetime, limit: int) -> tuple[list[OutgoingMessage], datetime]:
-    lease_until = now + LEASE
+    """Lease up to `limit` due messages for CLAIM_LEASE; the lease end is our token for them."""
+    lease_until = now + CLAIM_LEASE
     with db.write() as session:
         query = (
             select(Outbox)
@@ -177,7 +187,8 @@ def _claim(db: Database, now: datetime, limit: int) -> tuple[list[OutgoingMessag
 def _renew(
     db: Database, message: OutgoingMessage, token: datetime, now: datetime
 ) -> datetime | None:
-    """Extend our lease on one message just before sending it; None if it is no longer ours."""
+    """Extend our lease on one message to LEASE just before sending it; None if it is no
+    longer ours (a batch slower than CLAIM_LEASE may have lost its tail to another worker)."""
     lease_until = max(token, now + LEASE)
     with db.write() as session:
         result = session.execute(
@@ -215,7 +226,9 @@ def _mark_sent(
                 detail={**_detail(message, message.attempts + 1, worker), "id": provider_id},
             )
         else:
-            log.warning("outbox message %s was sent twice (lease expired)", message.key)
+            # Our lease ran out and another worker sent it too; the key lets the provider drop
+            # the repeat.
+            log.warning("outbox message %s was handed to its sender twice", message.key)
         session.commit()
 
 
@@ -424,10 +437,13 @@ class SmtpSender:
 
 class DevMailSender:
     """Development stand-in for SMTP: writes each e-mail to `<folder>/<key>.eml`. A resend of
-    the same message overwrites its file."""
+    the same message (same key, so same Message-ID) replaces its own file, as a mail client
+    drops a second copy with a Message-ID it has; the resend is noted in `<folder>/repeats.log`.
+    Each file is written whole or not at all (a temporary file renamed into place)."""
 
     def __init__(self, folder: Path, from_address: str, clock: Clock | None = None):
         self.folder = Path(folder)
+        self.repeats_path = self.folder / "repeats.log"
         self.from_address = from_address
         self.clock = clock or SystemClock()
 
@@ -435,5 +451,17 @@ class DevMailSender:
         mime = build_email(message, self.from_address, self.clock.now())
         self.folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", message.key)
-        (self.folder / f"{name}.eml").write_bytes(mime.as_bytes())
+        path = self.folder / f"{name}.eml"
+        repeat = path.exists()
+        fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(mime.as_bytes())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        if repeat:
+            with self.repeats_path.open("a", encoding="utf-8") as repeats:
+                repeats.write(f"{message.key}\t{mime['Message-ID']}\n")
         return str(mime["Message-ID"])

@@ -13,7 +13,15 @@ from sqlalchemy import select
 
 from engine import outbox as outbox_module
 from engine.clock import FixedClock
-from engine.outbox import LEASE, PermanentFailure, deliver_outbox, retry_delay
+from engine.outbox import (
+    CLAIM_LEASE,
+    LEASE,
+    DevMailSender,
+    OutgoingMessage,
+    PermanentFailure,
+    deliver_outbox,
+    retry_delay,
+)
 from engine.runtime import Runtime
 from engine.settings import SettingsError
 from engine.sms import DevSmsSender, sms_sender
@@ -233,19 +241,80 @@ def test_a_leased_message_is_left_to_its_worker(runtime, db, settings, clock):
     assert seen_by_second == [0, 0] and sender.calls == 2
 
 
-def test_a_worker_that_died_mid_send_is_taken_over_once_the_lease_runs_out(
+def test_a_worker_that_died_after_claiming_frees_its_batch_after_the_claim_lease(
     runtime, db, settings, clock
 ):
-    """At least once: the dead worker's messages are sent again after the lease; the dead
-    worker, were it to wake up, would find its lease gone and send nothing."""
+    """A worker holds a claimed batch only briefly: the dead worker's messages go out after
+    CLAIM_LEASE; the dead worker, were it to wake up, would find its lease gone and send
+    nothing."""
     start_reminder_case(runtime)
     claimed, lease = outbox_module._claim(db, clock.now(), 10)  # ... and then the worker dies
-    assert len(claimed) == 2
+    assert len(claimed) == 2 and lease == clock.now() + CLAIM_LEASE
+    assert CLAIM_LEASE == timedelta(seconds=60) < LEASE
     sender = FakeSender()
-    assert deliver_outbox(db, settings, clock, senders={"sms": sender, "email": sender}).sent == 0
-    clock.advance(seconds=LEASE.total_seconds())
-    assert deliver_outbox(db, settings, clock, senders={"sms": sender, "email": sender}).sent == 2
+    senders = {"sms": sender, "email": sender}
+    clock.advance(seconds=59)
+    assert deliver_outbox(db, settings, clock, senders=senders).sent == 0
+    clock.advance(seconds=2)
+    assert deliver_outbox(db, settings, clock, senders=senders).sent == 2
     assert outbox_module._renew(db, claimed[0], lease, clock.now()) is None
+
+
+def test_the_message_a_dead_worker_was_sending_waits_the_full_lease(runtime, db, settings, clock):
+    """Renewed just before its send, the message in flight is held for LEASE (the provider may
+    have taken it); the rest of the batch is free after CLAIM_LEASE."""
+    start_reminder_case(runtime)
+    claimed, lease = outbox_module._claim(db, clock.now(), 10)
+    sms, mail = claimed
+    in_flight = outbox_module._renew(db, sms, lease, clock.now())  # ... sending, and dies
+    assert in_flight == clock.now() + LEASE
+    sender = FakeSender()
+    senders = {"sms": sender, "email": sender}
+    clock.advance(seconds=61)
+    assert deliver_outbox(db, settings, clock, senders=senders).sent == 1
+    assert sender.sent == [mail.key]
+    clock.advance(seconds=LEASE.total_seconds() - 62)
+    assert deliver_outbox(db, settings, clock, senders=senders).sent == 0
+    clock.advance(seconds=1)
+    assert deliver_outbox(db, settings, clock, senders=senders).sent == 1
+    assert sender.sent == [mail.key, sms.key]
+    assert [(r.status, r.attempts) for r in rows(db)] == [("sent", 1), ("sent", 1)]
+
+
+def test_a_batch_slower_than_the_claim_lease_leaves_its_tail_to_another_worker(
+    runtime, db, settings, clock
+):
+    """The first send takes longer than CLAIM_LEASE; meanwhile a second worker takes the rest
+    of the batch. The first worker then finds its lease on those gone and skips them."""
+    start_reminder_case(runtime)
+    second = FakeSender()
+
+    class Slow(FakeSender):
+        def send(self, message):
+            if not self.sent:
+                clock.advance(seconds=61)
+                other = deliver_outbox(
+                    db, settings, clock, senders={"sms": second, "email": second}
+                )
+                assert other.sent == 1
+            return super().send(message)
+
+    first = Slow()
+    assert deliver_outbox(db, settings, clock, senders={"sms": first, "email": first}).sent == 1
+    sms_row, mail_row = rows(db)
+    assert (first.sent, second.sent) == ([sms_row.idempotency_key], [mail_row.idempotency_key])
+    assert [(r.status, r.attempts) for r in rows(db)] == [("sent", 1), ("sent", 1)]
+
+
+def test_dev_mail_sender_keeps_one_file_per_key(tmp_path, clock):
+    sender = DevMailSender(tmp_path / "mail", "Caseflow <caseflow@example.com>", clock)
+    message = OutgoingMessage(1, "notify:7:mail", 7, "email", "w@example.com", "確認", "明天見", 0)
+    first = sender.send(message)
+    clock.advance(minutes=5)
+    assert sender.send(message) == first == "<notify.7.mail@example.com>"
+    [eml] = set((tmp_path / "mail").iterdir()) - {sender.repeats_path}  # and no temporary file
+    assert eml.name == "notify_7_mail.eml" and b"Message-ID: " + first.encode() in eml.read_bytes()
+    assert sender.repeats_path.read_text("utf-8") == f"notify:7:mail\t{first}\n"
 
 
 @pytest.mark.postgres

@@ -1,13 +1,14 @@
 """Crashes: a worker process is killed with SIGKILL at random points while it fires timers and
 sends notifications, 100 times; then a real `caseflow worker --once` (a fresh process, as after
-a restart) finishes the work. Afterwards every timer fired exactly once, every notification is
-marked sent once, and no case is stuck.
+a restart) finishes the work. Afterwards every timer fired exactly once, every notification
+reached its provider once and is marked sent once, and no case is stuck.
 
-Sending is at least once, not exactly once (engine/outbox.py says so): a worker killed after
-the provider took a message and before the row says "sent" leaves it leased, and once the lease
-runs out the message goes again, with the same idempotency key. The test counts those resends
-(SMS dev log lines with a key already seen) and shows where each kill struck; the second test
-kills a worker exactly in that window to show what happens.
+A worker killed after the provider took a message and before the row says "sent" leaves it
+leased, and once the lease runs out the next worker hands it to the provider again, with the
+same idempotency key. The providers recognise the key and drop the repeat (engine/sms.py; the
+dev e-mail sender keeps one file per Message-ID), so the dev SMS log holds each key exactly
+once. The test counts the repeats the providers recognised and shows where each kill struck;
+the second test kills a worker exactly in that window to show what happens.
 
 The killed workers are forked from a process that imported the engine once
 (tests/hardening/crash_zygote.py), so a kill costs milliseconds, not an interpreter start.
@@ -30,6 +31,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sql_select
 
+from engine.outbox import DevMailSender
+from engine.sms import DevSmsSender
 from engine.store import Case, Event, Outbox, Timer
 from tests.conftest import fixture_files
 from tests.hardening.helpers import DB_BACKEND, HARDENING_FIXTURES, HERE
@@ -144,13 +147,29 @@ def zygote(db_url, settings, tmp_path):
         z.close()
 
 
+def repeats(settings) -> tuple[Counter[str], Counter[str]]:
+    """Resends the dev providers recognised by key and dropped: SMS keys and e-mail keys."""
+    sms_repeats = DevSmsSender(settings.sms.dev_log).repeats_path
+    mail_repeats = DevMailSender(settings.smtp.dev_dir, settings.smtp.from_address).repeats_path
+    sms = Counter(
+        json.loads(line)["key"]
+        for line in (sms_repeats.read_text("utf-8") if sms_repeats.exists() else "").splitlines()
+    )
+    mail = Counter(
+        line.split("\t")[0]
+        for line in (mail_repeats.read_text("utf-8") if mail_repeats.exists() else "").splitlines()
+    )
+    return sms, mail
+
+
 def sms_log(settings) -> tuple[Counter[str], int, list[dict]]:
     """Keys in the dev SMS log (how often each), lines that are not whole JSON, all lines."""
     keys: Counter[str] = Counter()
     torn = 0
     lines = []
     if settings.sms.dev_log.exists():
-        for line in settings.sms.dev_log.read_text(encoding="utf-8").splitlines():
+        text = settings.sms.dev_log.read_text(encoding="utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
@@ -182,7 +201,7 @@ def cli_worker(db_url: str, settings, now: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_sent(
+def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_delivered_once(
     runtime, db, db_url, settings, clock, users, zygote, figure
 ):
     runtime.deploy([HARDENING_FIXTURES / "crash_flow.bpmn"])
@@ -209,8 +228,8 @@ def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_sent(
     kills = 0
     started = time.perf_counter()
     for k in range(KILLS):
-        # Four minutes of clock per worker: timer leases (1 min) run out before the next one,
-        # outbox leases (5 min) before the one after.
+        # Four minutes of clock per worker: timer leases and outbox claims (1 min) run out
+        # before the next one, the lease on a message being sent (5 min) before the one after.
         now = t0 + timedelta(minutes=61 + 4 * k)
         before = len(z.phase_log())
         pid = z.start("run", now.isoformat())
@@ -272,17 +291,20 @@ def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_sent(
     assert all(m.status == "sent" and m.attempts == 1 for m in messages)
     assert all(sent_events[m.idempotency_key] == 1 for m in messages)
     assert all(queued_events[m.idempotency_key] == 1 for m in messages)
-    # What left the building: every SMS at least once; resends carry the same key.
+    # What left the building: every SMS exactly once in the provider's log, every e-mail one
+    # file; each resend after a kill was recognised by its key and dropped.
     keys, torn, _ = sms_log(settings)
     sms_keys = {m.idempotency_key for m in messages if m.channel == "sms"}
-    assert set(keys) == sms_keys
-    resent = {key: n - 1 for key, n in keys.items() if n > 1}
-    duplicates = sum(resent.values())
+    mail_keys = {m.idempotency_key for m in messages if m.channel == "email"}
+    assert set(keys) == sms_keys and set(keys.values()) == {1}
     mails = list(settings.smtp.dev_dir.glob("*.eml"))
-    assert len(mails) == 3 * CASES  # one file per key: a resend overwrites its own file
+    assert len(mails) == len(mail_keys) == 3 * CASES
+    sms_repeats, mail_repeats = repeats(settings)
+    assert set(sms_repeats) <= sms_keys and set(mail_repeats) <= mail_keys
+    repeated = sum(sms_repeats.values()) + sum(mail_repeats.values())
     # A resend needs a kill after the sender took the message and before the row said sent.
     window = where["S"] + where["s"] + where["m"]
-    assert where["s"] <= duplicates <= window, (duplicates, where)
+    assert where["s"] <= repeated <= window, (sms_repeats, mail_repeats, where)
 
     # No case stuck: each ran its three reminders and waits at its follow-up task.
     assert statuses == {"running": CASES}
@@ -310,20 +332,24 @@ def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_sent(
         f"found nothing left (fired 0, sent 0)"
     )
     figure(
-        f"crashes: {3 * CASES} timers ({len(timers)} timer rows) each fired exactly once; {len(messages)} messages each "
-        f"marked sent once; SMS resent after a kill (same idempotency key): {duplicates} of "
-        f"{len(sms_keys)} ({len(resent)} keys){f', torn log lines {torn}' if torn else ''}; "
-        f"e-mails {len(mails)} files (a resend overwrites its own); 0 cases stuck"
+        f"crashes: {3 * CASES} timers ({len(timers)} timer rows) each fired exactly once; "
+        f"{len(messages)} messages each marked sent once; SMS delivered exactly once each: "
+        f"{sum(1 for n in keys.values() if n == 1)} of {len(sms_keys)}; repeats recognised by "
+        f"key and dropped: {sum(sms_repeats.values())}"
+        f"{f' (torn log lines {torn})' if torn else ''}; e-mails one file each: {len(mails)} "
+        f"of {len(mail_keys)} ({sum(mail_repeats.values())} resends carried the same "
+        "Message-ID and replaced their own file); 0 cases stuck"
     )
 
 
-def test_kill_between_send_and_mark_sends_the_message_again_with_the_same_key(
+def test_kill_between_send_and_mark_hands_the_message_over_again_and_it_is_dropped(
     runtime, db, settings, clock, zygote, figure
 ):
-    """The at-least-once window, shown: the worker dies right after the SMS provider took the
-    message. The row stays pending under the dead worker's lease (5 minutes), and so does the
-    e-mail leased in the same batch; after the lease the next worker sends the SMS a second
-    time with the same key (a provider that honours the key drops it) and the e-mail once."""
+    """The window, shown: the worker dies right after the SMS provider took the message. The
+    row stays pending under the dead worker's lease (renewed to 5 minutes just before the send);
+    the e-mail claimed in the same batch was not being sent and is free after a minute. After
+    the lease the next worker hands the SMS over again with the same key: the provider
+    recognises it, logs nothing and answers with the id it gave the first time."""
     runtime.deploy(fixture_files("notify_flow.bpmn"))
     number = runtime.start_case(
         "notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"}
@@ -332,35 +358,42 @@ def test_kill_between_send_and_mark_sends_the_message_again_with_the_same_key(
     z = zygote((now - timedelta(days=1)).isoformat())  # nothing to warm up on
     pid = z.start("crashsend", now.isoformat())
     assert z.exited(pid) == -signal.SIGKILL
-    keys, _, lines = sms_log(settings)
+    keys, _, [first] = sms_log(settings)
     assert list(keys.values()) == [1]
     with db.read() as session:
         rows = {m.channel: m for m in session.scalars(sql_select(Outbox))}
     assert rows["sms"].status == rows["email"].status == "pending"
-    assert rows["sms"].next_attempt_at > now  # still leased by the dead worker
+    assert rows["sms"].next_attempt_at > now + timedelta(minutes=1)  # the send's lease
+    assert rows["email"].next_attempt_at == now + timedelta(minutes=1)  # the batch's claim
 
     pid = z.start("drain", (now + timedelta(minutes=1)).isoformat())
-    assert json.loads(z.expect("drained").split(" ", 1)[1])["sent"] == 0  # lease holds
+    assert json.loads(z.expect("drained").split(" ", 1)[1])["sent"] == 1  # the e-mail only
     assert z.exited(pid) == 0
+    assert len(list(settings.smtp.dev_dir.glob("*.eml"))) == 1
+    with db.read() as session:
+        assert session.get(Outbox, rows["sms"].id).status == "pending"
     pid = z.start("drain", (now + timedelta(minutes=6)).isoformat())
-    assert json.loads(z.expect("drained").split(" ", 1)[1])["sent"] == 2
+    assert json.loads(z.expect("drained").split(" ", 1)[1])["sent"] == 1  # the SMS, again
     assert z.exited(pid) == 0
 
-    keys, _, lines = sms_log(settings)
     key = rows["sms"].idempotency_key
-    assert keys == {key: 2}
-    first, second = lines
-    assert (first["to"], first["body"]) == (second["to"], second["body"])
+    keys, _, lines = sms_log(settings)
+    assert keys == {key: 1} and lines == [first]
+    assert repeats(settings) == (Counter({key: 1}), Counter())
     with db.read() as session:
         rows = {m.channel: m for m in session.scalars(sql_select(Outbox))}
         sent = session.scalars(sql_select(Event).where(Event.kind == "notification_sent")).all()
     assert rows["sms"].status == rows["email"].status == "sent"
-    assert rows["sms"].attempts == 1
+    assert rows["sms"].attempts == rows["email"].attempts == 1
     assert sorted(e.detail["key"] for e in sent) == sorted(r.idempotency_key for r in rows.values())
+    [sms_sent] = [e for e in sent if e.detail["channel"] == "sms"]
+    assert sms_sent.detail["id"] == first["id"]  # the provider's id from the first time
     assert len(list(settings.smtp.dev_dir.glob("*.eml"))) == 1
     assert runtime.get_case(number).status == "running"
     figure(
-        "crashes/send-then-kill: the SMS went out twice with one key "
-        f"({key.split(':')[0]}:…), 6 minutes apart (the outbox lease); the e-mail of the same "
-        "batch waited for the lease and went once; the outbox says sent once for each"
+        "crashes/send-then-kill: the worker died after the SMS provider took the message; the "
+        "e-mail of its batch went 1 minute later (claim lease), the SMS was handed over again "
+        f"6 minutes later (send lease) with the same key ({key.split(':')[0]}:…) and dropped "
+        "by the provider: 1 log line, 1 repeat recognised, the first provider id on the case; "
+        "the outbox says sent once for each"
     )
