@@ -88,7 +88,10 @@ def _tokens(url: str, names: list[str]) -> dict[str, str]:
         db.dispose()
 
 
-def _serve(ws: Any, url: str) -> tuple[subprocess.Popen, int]:
+def _serve(ws: Any, url: str, mode: str = "serve") -> tuple[list[subprocess.Popen], int]:
+    """Start the web app. "serve": `caseflow serve` (waitress, 8 threads, the worker in the same
+    process — what `make run` starts); "gunicorn": two `gunicorn webui.wsgi:app` processes
+    (4 threads each) and one `caseflow worker` process, as the README shows for more users."""
     port = free_port()
     caseflow = Path(sys.executable).with_name("caseflow")
     command = (
@@ -100,22 +103,28 @@ def _serve(ws: Any, url: str) -> tuple[subprocess.Popen, int]:
         **os.environ,
         "DATABASE_URL": url,
         "CASEFLOW_SETTINGS": str(ws.settings_path),
+        "CASEFLOW_SECRET_KEY": "benchmark",
         "PYTHONPATH": str(ROOT),
     }
-    log_file = open(ws.path / "serve.log", "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(
-        [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=str(ws.path),
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = ws.path / f"{mode}.log"
+    log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    if mode == "serve":
+        commands = [[*command, "serve", "--host", "127.0.0.1", "--port", str(port)]]
+    else:
+        commands = [
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4"]
+            + ["--bind", f"127.0.0.1:{port}", "webui.wsgi:app"],
+            [*command, "worker"],
+        ]
+    procs = [
+        subprocess.Popen(c, cwd=str(ws.path), env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        for c in commands
+    ]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"caseflow serve exited: {(ws.path / 'serve.log').read_text()[-2000:]}"
-            )
+        if any(p.poll() is not None for p in procs):
+            _stop(procs)
+            raise RuntimeError(f"{mode} exited: {log_path.read_text()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/health")
@@ -123,91 +132,130 @@ def _serve(ws: Any, url: str) -> tuple[subprocess.Popen, int]:
             body = json.loads(response.read() or b"{}")
             conn.close()
             # Measure from the end of the worker's first round: it starts with the daily
-            # retention purge, which reads every finished case once.
-            if response.status == 200 and body.get("worker", {}).get("last_run"):
-                return proc, port
+            # retention purge, which reads every finished case once. (A separate worker
+            # process is not seen by /health: give it the same few seconds.)
+            if response.status == 200 and (
+                mode != "serve" or body.get("worker", {}).get("last_run")
+            ):
+                if mode != "serve":
+                    time.sleep(5)
+                return procs, port
         except OSError:
             pass
         time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("caseflow serve was not ready (health, worker round) within 120 s")
+    _stop(procs)
+    raise RuntimeError(f"{mode} was not ready within 120 s")
 
 
-def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    source = build_dataset(ws, open_cases=20_000 if quick else 100_000)
-    url = copy_dataset(ws, source, "web.db")
-    names = [f"client{n}" for n in range(1, 9)]
-    tokens = _tokens(url, names)
-    proc, port = _serve(ws, url)
-    try:
-        # One client, one connection, one request after the other.
-        client = Client(port, tokens["client1"])
-        for _ in range(20):
-            lifecycle(client)
-        count = 60 if quick else 300
-        t0 = time.perf_counter()
-        for _ in range(count):
-            lifecycle(client)
-        rate = count / (time.perf_counter() - t0)
-        client.close()
-        results["http_lifecycle_cases_per_s"] = round(rate, 1)
-        log(
-            f"  1 client, 5 requests a case, keep-alive: {rate:,.1f} cases/s ({1000 / rate / 5:.2f} ms a request)"
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _one_client(port: int, token: str, count: int) -> float:
+    """Cases per second, one client, one keep-alive connection, one request after the other."""
+    client = Client(port, token)
+    for _ in range(20):
+        lifecycle(client)
+    t0 = time.perf_counter()
+    for _ in range(count):
+        lifecycle(client)
+    rate = count / (time.perf_counter() - t0)
+    client.close()
+    return rate
+
+
+def _eight_clients(port: int, tokens: dict[str, str], seconds: float) -> dict[str, Any]:
+    """Eight clients at once, each working its own cases as fast as it can."""
+    names = list(tokens)
+    timings: list[dict[str, list[float]]] = [{} for _ in names]
+    errors: list[str] = []
+    stop = time.monotonic() + seconds
+
+    def work(n: int) -> None:
+        c = Client(port, tokens[names[n]])
+        try:
+            while time.monotonic() < stop:
+                lifecycle(c, timings[n])
+        except Exception as exc:  # noqa: BLE001 - reported
+            errors.append(f"{names[n]}: {type(exc).__name__}: {exc}")
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(names))]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    merged: dict[str, list[float]] = {}
+    for per_client in timings:
+        for kind, values in per_client.items():
+            merged.setdefault(kind, []).extend(values)
+    requests = sum(len(v) for v in merged.values())
+    log(
+        f"  8 clients for {elapsed:.0f} s: {requests / elapsed:,.0f} requests/s; "
+        + ", ".join(
+            f"{kind} p95 {percentile(v, 95):.1f} ms (median {median(v):.1f})"
+            for kind, v in merged.items()
         )
-
-        # Eight clients at once, each as fast as it can.
-        seconds = 8 if quick else 25
-        timings: list[dict[str, list[float]]] = [{} for _ in names]
-        errors: list[str] = []
-        stop = time.monotonic() + seconds
-
-        def work(n: int) -> None:
-            c = Client(port, tokens[names[n]])
-            try:
-                while time.monotonic() < stop:
-                    lifecycle(c, timings[n])
-            except Exception as exc:  # noqa: BLE001 - reported
-                errors.append(f"{names[n]}: {type(exc).__name__}: {exc}")
-            finally:
-                c.close()
-
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(len(names))]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - t0
-        merged: dict[str, list[float]] = {}
-        for per_client in timings:
-            for kind, values in per_client.items():
-                merged.setdefault(kind, []).extend(values)
-        if errors:
-            results["http_errors"] = errors[:10]
-        results["http_complete_p95_ms"] = round(percentile(merged.get("complete", []), 95), 2)
-        results["http_inbox_p95_ms"] = round(percentile(merged.get("inbox", []), 95), 2)
-        results["http_concurrent_detail"] = {
+        + (f"; {len(errors)} client(s) failed: {errors[0]}" if errors else "")
+    )
+    return {
+        "complete_p95_ms": round(percentile(merged.get("complete", []), 95), 2),
+        "inbox_p95_ms": round(percentile(merged.get("inbox", []), 95), 2),
+        "requests_per_s": round(requests / elapsed, 1),
+        "errors": errors[:10],
+        "detail": {
             kind: {
                 "count": len(values),
                 "median_ms": round(median(values), 2),
                 "p95_ms": round(percentile(values, 95), 2),
             }
             for kind, values in merged.items()
-        }
-        requests = sum(len(v) for v in merged.values())
-        results["http_concurrent_requests_per_s"] = round(requests / elapsed, 1)
-        log(
-            f"  8 clients for {elapsed:.0f} s: {requests / elapsed:,.0f} requests/s; "
-            + ", ".join(
-                f"{kind} p95 {percentile(v, 95):.1f} ms (median {median(v):.1f})"
-                for kind, v in merged.items()
-            )
-            + (f"; {len(errors)} client(s) failed: {errors[0]}" if errors else "")
-        )
-    finally:
-        proc.terminate()
+        },
+    }
+
+
+def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
+    """Both ways of serving, each on its own copy of the 100k database. The issue's keys come
+    from `caseflow serve` (what `make run` starts); the same figures for two gunicorn
+    processes are under `http_gunicorn`."""
+    source = build_dataset(ws, open_cases=20_000 if quick else 100_000)
+    count = 60 if quick else 300
+    seconds = 8 if quick else 25
+    for mode in ("serve", "gunicorn"):
+        url = copy_dataset(ws, source, f"web-{mode}.db")
+        tokens = _tokens(url, [f"client{n}" for n in range(1, 9)])
+        procs, port = _serve(ws, url, mode)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            log(f"  {mode}:")
+            rate = _one_client(port, tokens["client1"], count)
+            log(
+                f"  1 client, 5 requests a case, keep-alive: {rate:,.1f} cases/s"
+                f" ({1000 / rate / 5:.2f} ms a request)"
+            )
+            load = _eight_clients(port, tokens, seconds)
+        finally:
+            _stop(procs)
+        if mode == "serve":
+            results["http_lifecycle_cases_per_s"] = round(rate, 1)
+            results["http_complete_p95_ms"] = load["complete_p95_ms"]
+            results["http_inbox_p95_ms"] = load["inbox_p95_ms"]
+            results["http_concurrent_detail"] = load["detail"]
+            results["http_concurrent_requests_per_s"] = load["requests_per_s"]
+            if load["errors"]:
+                results["http_errors"] = load["errors"]
+        else:
+            results["http_gunicorn"] = {
+                "setup": "gunicorn --workers 2 --threads 4 webui.wsgi:app + caseflow worker",
+                "lifecycle_cases_per_s": round(rate, 1),
+                **load,
+            }
