@@ -33,6 +33,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from .walcheckpoint import BACKSTOP_PAGES, Checkpointer
+
 DEFAULT_DATABASE_URL = "sqlite:///caseflow.db"
 
 
@@ -311,8 +313,13 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self.checkpointer: Checkpointer | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+            path = sqlite_path(self.url)
+            if path is not None:
+                self.checkpointer = checkpointer = Checkpointer(path)
+                event.listen(self.engine, "commit", lambda _conn: checkpointer.touch())
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         write_bind = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -337,6 +344,8 @@ class Database:
                 raise
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
@@ -350,6 +359,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints run beside the steps (engine/walcheckpoint.py); this is the backstop.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
