@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+PROCESSES ?= 2
 
 .PHONY: run test install db deploy layout lint format clean bench
 
@@ -33,7 +34,7 @@ deploy: install
 	$(BIN)/caseflow deploy processes/ forms/
 
 run: db
-	$(BIN)/caseflow serve --host $(HOST) --port $(PORT)
+	$(BIN)/caseflow serve --host $(HOST) --port $(PORT) --processes $(PROCESSES)
 
 test: install
 	bash scripts/ensure-test-deps.sh

@@ -1,6 +1,7 @@
-"""The web app over its JSON API, served as `make run` serves it: `caseflow serve` (waitress,
-8 threads, the timer worker in the same process) on SQLite, here on a copy of the 100k-case
-database.
+"""The web app over its JSON API, served as `make run` serves it: `caseflow serve --processes 2`
+(two gunicorn web processes, the timer worker in a third) on SQLite, here on a copy of the
+100k-case database; the same figures for one process (waitress, the worker as a thread) go
+under `http_single_process`.
 
 - one client, sequential requests on one keep-alive connection: start a case, list its tasks,
   complete the first, list, complete the second (the 5-step case) — cases per second;
@@ -89,9 +90,10 @@ def _tokens(url: str, names: list[str]) -> dict[str, str]:
 
 
 def _serve(ws: Any, url: str, mode: str = "serve") -> tuple[list[subprocess.Popen], int]:
-    """Start the web app. "serve": `caseflow serve` (waitress, 8 threads, the worker in the same
-    process — what `make run` starts); "gunicorn": two `gunicorn webui.wsgi:app` processes
-    (4 threads each) and one `caseflow worker` process, as the README shows for more users."""
+    """Start the web app. "serve": `caseflow serve --processes 2` (what `make run` starts: two
+    gunicorn web processes with 4 threads each, the worker in a process of its own);
+    "single": `caseflow serve --processes 1` (waitress, 8 threads, the worker in the same
+    process)."""
     port = free_port()
     caseflow = Path(sys.executable).with_name("caseflow")
     command = (
@@ -108,14 +110,8 @@ def _serve(ws: Any, url: str, mode: str = "serve") -> tuple[list[subprocess.Pope
     }
     log_path = ws.path / f"{mode}.log"
     log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    if mode == "serve":
-        commands = [[*command, "serve", "--host", "127.0.0.1", "--port", str(port)]]
-    else:
-        commands = [
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4"]
-            + ["--bind", f"127.0.0.1:{port}", "webui.wsgi:app"],
-            [*command, "worker"],
-        ]
+    serve = [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    commands = [serve + (["--processes", "2"] if mode == "serve" else ["--processes", "1"])]
     procs = [
         subprocess.Popen(c, cwd=str(ws.path), env=env, stdout=log_file, stderr=subprocess.STDOUT)
         for c in commands
@@ -135,10 +131,10 @@ def _serve(ws: Any, url: str, mode: str = "serve") -> tuple[list[subprocess.Pope
             # retention purge, which reads every finished case once. (A separate worker
             # process is not seen by /health: give it the same few seconds.)
             if response.status == 200 and (
-                mode != "serve" or body.get("worker", {}).get("last_run")
+                mode != "single" or body.get("worker", {}).get("last_run")
             ):
-                if mode != "serve":
-                    time.sleep(5)
+                if mode != "single":
+                    time.sleep(5)  # the worker process's first round (not seen by /health)
                 return procs, port
         except OSError:
             pass
@@ -226,12 +222,12 @@ def _eight_clients(port: int, tokens: dict[str, str], seconds: float) -> dict[st
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
     """Both ways of serving, each on its own copy of the 100k database. The issue's keys come
-    from `caseflow serve` (what `make run` starts); the same figures for two gunicorn
-    processes are under `http_gunicorn`."""
+    from `caseflow serve --processes 2` (what `make run` starts); the same figures for one
+    process are under `http_single_process`."""
     source = build_dataset(ws, open_cases=20_000 if quick else 100_000)
     count = 60 if quick else 300
     seconds = 8 if quick else 25
-    for mode in ("serve", "gunicorn"):
+    for mode in ("serve", "single"):
         url = copy_dataset(ws, source, f"web-{mode}.db")
         tokens = _tokens(url, [f"client{n}" for n in range(1, 9)])
         procs, port = _serve(ws, url, mode)
@@ -254,8 +250,8 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
             if load["errors"]:
                 results["http_errors"] = load["errors"]
         else:
-            results["http_gunicorn"] = {
-                "setup": "gunicorn --workers 2 --threads 4 webui.wsgi:app + caseflow worker",
+            results["http_single_process"] = {
+                "setup": "caseflow serve --processes 1 (waitress, 8 threads, worker thread)",
                 "lifecycle_cases_per_s": round(rate, 1),
                 **load,
             }

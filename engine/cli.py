@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -334,8 +335,12 @@ def worker(ctx: Context, as_json: bool, once: bool, interval: float) -> None:
     from .timers import Worker
 
     worker = Worker(ctx.runtime)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # `caseflow serve --processes N` stops its worker with SIGTERM: finish the round first.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        worker.run(threading.Event(), interval_s=interval, once=once)
+        worker.run(stop, interval_s=interval, once=once)
     except KeyboardInterrupt:
         return
     report = {
@@ -362,10 +367,34 @@ def worker(ctx: Context, as_json: bool, once: bool, interval: float) -> None:
     "with_worker",
     default=True,
     show_default=True,
-    help="Run the timer worker in this process too.",
+    help="Run the timer worker too (in this process, or beside the web processes).",
 )
-def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) -> None:
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes. 1: waitress in this process. More: gunicorn with that many processes"
+    " (4 threads each) and the worker in a process of its own.",
+)
+@click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Request threads."
+)
+def serve(
+    ctx: Context,
+    as_json: bool,
+    host: str,
+    port: int,
+    with_worker: bool,
+    processes: int,
+    threads: int,
+) -> None:
     """Serve the web app (and the timer worker)."""
+    if processes > 1:
+        from .webserver import serve_processes
+
+        serve_processes(host, port, processes, with_worker, ctx.now)
+        return
     from waitress import serve as waitress_serve
 
     from webui import create_app
@@ -384,7 +413,7 @@ def serve(ctx: Context, as_json: bool, host: str, port: int, with_worker: bool) 
         f"Caseflow on http://{host}:{port}/ (worker {'on' if with_worker else 'off'})", err=True
     )
     try:
-        waitress_serve(app, host=host, port=port, threads=8)
+        waitress_serve(app, host=host, port=port, threads=threads)
     finally:
         stop.set()
 
@@ -642,7 +671,6 @@ def restore(ctx: Context, as_json: bool, path: str, force: bool) -> None:
             + "; restart the app and the worker"
         ),
     )
-
 
 
 if __name__ == "__main__":

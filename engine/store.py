@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from . import writerlock
 from .walcheckpoint import BACKSTOP_PAGES, Checkpointer
 
 DEFAULT_DATABASE_URL = "sqlite:///caseflow.db"
@@ -315,7 +316,7 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         self.checkpointer: Checkpointer | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, sqlite_path(self.url))
             path = sqlite_path(self.url)
             if path is not None:
                 self.checkpointer = checkpointer = Checkpointer(path)
@@ -349,7 +350,7 @@ class Database:
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, path: Path | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how transactions start.
@@ -366,7 +367,29 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE" and path is not None:
+            writerlock.acquire(connection.info, path)
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            writerlock.release(connection.info)
+            raise
+
+    if path is None:
+        return
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        writerlock.release(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        writerlock.release(record.info)  # never kept by an idle connection
+
+    @event.listens_for(engine, "close")
+    def _on_close(_dbapi_connection: Any, record: Any) -> None:
+        writerlock.close(record.info)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -180,3 +180,54 @@ def test_the_same_task_completed_by_two_processes_at_once(gunicorn):
         assert [e["kind"] for e in final["history"]].count("task_completed") == 1
     starter.close()
     assert outcomes == [(200, 409)] * RACE_ROUNDS
+
+
+def test_caseflow_serve_with_two_processes(db_url, settings, runtime, clock, tmp_path):
+    """`caseflow serve --processes 2`: two web processes and a worker process, all stopped
+    with the server."""
+    runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
+    add_user(runtime.db, settings, "pat", ["service_desk", "senior_service"], clock.now())
+    token = issue_token(runtime.db, "pat", clock.now())
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CASEFLOW_SETTINGS": str(settings.path),
+        "CASEFLOW_SECRET_KEY": "serve-test",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-c", "from engine.cli import main; main()", "serve"]
+    proc = subprocess.Popen(
+        [*command, "--processes", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_web_workers(proc.pid)) < 3:  # 2 web processes + the worker
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        children = _web_workers(proc.pid)
+        client = Client(port, token)
+        while True:
+            try:
+                case = client.ok("POST", "/api/cases", {"process": "review_flow", "data": {}})
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+                client.close()
+                client = Client(port, token)
+        task = client.ok("GET", f"/api/tasks?case={case['number']}")["tasks"][0]
+        done = client.ok("POST", f"/api/tasks/{task['id']}/complete", {"data": {"approve": False}})
+        assert done["status"] == "completed"
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    for pid in children:  # none left behind
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
