@@ -41,6 +41,11 @@ test: install
 	$(BIN)/python -m pytest
 	CASEFLOW_TEST_DB=postgres $(BIN)/python -m pytest
 
+# Benchmarks (benchmarks/README.md): a table of goals, benchmarks/results.json; about 5 minutes.
+bench: install
+	bash scripts/ensure-test-deps.sh
+	$(BIN)/python -m benchmarks
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
