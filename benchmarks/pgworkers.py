@@ -22,6 +22,16 @@ from .timers import DUE, duplicates, fired_report, prepare
 WORKERS = (1, 2, 4)
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot (Linux /proc/stat)."""
+    try:
+        fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def _server() -> Any:
     sys.path.insert(0, str(ROOT))
     from tests import pgserver
@@ -96,7 +106,10 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
                 conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "bench_timers"')
             url = server.database_url(name)
+            busy0, total0 = _cpu_times()
             elapsed, reports = _run_workers(url, str(ws.settings_path), n)
+            busy1, total1 = _cpu_times()
+            busy_pct = round(100 * (busy1 - busy0) / max(1, total1 - total0), 1)
             from engine.store import Database
 
             check = Database(url)
@@ -111,11 +124,13 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
                 "per_worker_fired": [r["fired"] for r in reports],
                 "conflicts": sum(r["conflicts"] for r in reports),
                 "failures": sum(r["failures"] for r in reports),
+                "machine_cpu_busy_pct": busy_pct,
             }
             log(
                 f"  {n} worker process(es): {report['timer_rows_fired']:,} fired in {elapsed:.1f} s"
                 f" ({rate:,.0f}/s; per worker {[r['fired'] for r in reports]}); twice:"
-                f" {duplicates(report)}; still waiting: {report['timer_rows_waiting']}"
+                f" {duplicates(report)}; still waiting: {report['timer_rows_waiting']};"
+                f" CPUs {busy_pct:.0f}% busy (workers and PostgreSQL together)"
             )
         results["pg_timers_fired_per_s_1_2_4_workers"] = rates
         results["pg_timer_duplicates"] = dups
