@@ -79,7 +79,13 @@ def claim_due_cases(runtime: Runtime, limit: int = 200, worker_id: str | None = 
 def fire_due_timers(runtime: Runtime, limit: int = 200, worker_id: str | None = None) -> FireReport:
     """Fire every timer due now (up to `limit` timers); returns what happened."""
     report = FireReport()
-    for number in claim_due_cases(runtime, limit, worker_id):
+    with runtime.held_connection():
+        _fire_cases(runtime, claim_due_cases(runtime, limit, worker_id), report)
+    return report
+
+
+def _fire_cases(runtime: Runtime, numbers: list[str], report: FireReport) -> None:
+    for number in numbers:
         report.cases += 1
         try:
             report.fired += runtime.fire_timers(number)
@@ -91,7 +97,6 @@ def fire_due_timers(runtime: Runtime, limit: int = 200, worker_id: str | None = 
             report.failures += 1
             log.exception("firing timers of case %s failed", number)
             _note_failure(runtime, number, exc)
-    return report
 
 
 def _note_failure(runtime: Runtime, number: str, exc: Exception) -> None:
