@@ -9,14 +9,11 @@ case's version counter and reported as a Conflict; nothing of the losing request
 
 from __future__ import annotations
 
-import collections
 import copy
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +24,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import spiff, stepcontext
@@ -48,12 +45,22 @@ from .projection import (
     waiting_messages,
     waiting_timers,
 )
-from .rawsql import TASK_COLUMNS, CaseRecord, Rows, TaskRecord, read_dt, read_json
+from .rawsql import CaseRecord, Rows, TaskRecord
 from .rawsql import read as read_rows
 from .scripts import make_script_engine
 from .settings import Settings, load_settings
 from .status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from .steptxn import (
+    HelperSession,
+    Savepoints,
+    StepTransaction,
+    absorb_orm_case,
+    engine_steps,
+    held_connection_var,
+    sqlite_writer_lock,
+)
 from .store import Case, Database, Form, ProcessVersion, Task, Timer
+from .taskqueries import T_COLUMNS, merge_parts, ordered_part, task_query, task_views
 from .users import user_roles
 from .views import CaseView, EventView, NotificationView, TaskView, TimerView
 
@@ -110,7 +117,7 @@ class StepState:
     workflow: BpmnWorkflow
     now: datetime
     actor: str | None
-    helpers_session: _HelperSession
+    helpers_session: HelperSession
 
     @property
     def session(self) -> Session:
@@ -118,94 +125,7 @@ class StepState:
         return self.txn.session()
 
 
-_held_connection: ContextVar[Any] = ContextVar("caseflow_held_connection", default=None)
-
-
-class StepTransaction:
-    """The one transaction of a step, on a plain connection (BEGIN IMMEDIATE on SQLite). Plain
-    SQL runs on its DBAPI cursor (`rows`); an ORM Session joined to the same transaction is
-    made only when something asks for it (service helpers, mostly), since making one costs
-    more than the rest of a small step's database work."""
-
-    def __init__(self, engine: Any, writer_lock: Any = None):
-        # SQLite has one writer at a time. Threads of this process wait for their turn here, in
-        # order, rather than in SQLite's busy handler, which sleeps and retries (1, 2, 5, 10 …
-        # 100 ms) and so turns a few milliseconds of queueing into tens.
-        self._lock = writer_lock
-        if writer_lock is not None:
-            writer_lock.acquire()
-        try:
-            held = _held_connection.get()
-            self._owned = held is None
-            self.conn = engine.connect() if held is None else held
-            try:
-                self.conn.begin()
-                self.rows = Rows(None, self.conn.connection.driver_connection, self.conn.dialect)
-            except BaseException:
-                self._end_connection()
-                raise
-        except BaseException:
-            if writer_lock is not None:
-                writer_lock.release()
-            raise
-        self._session: Session | None = None
-
-    @property
-    def has_session(self) -> bool:
-        return self._session is not None
-
-    def session(self) -> Session:
-        if self._session is None:
-            # Joins the connection's transaction; never commits or rolls it back itself.
-            self._session = Session(bind=self.conn, expire_on_commit=False)
-            self.rows.session = self._session
-        return self._session
-
-    def commit(self) -> None:
-        """Commit, and give the writer's turn to the next thread; the connection stays open
-        for reads (each its own transaction) until close()."""
-        if self._session is not None:
-            self._session.flush()
-        self.conn.commit()
-        self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-
-    def close(self) -> None:
-        try:
-            if self._session is not None:
-                self._session.close()
-        finally:
-            try:
-                self._end_connection()
-            finally:
-                self._release()
-
-    def _end_connection(self) -> None:
-        """Close our connection (which rolls back what was not committed), or leave a held one
-        (see Runtime.held_connection) out of any transaction for the next step."""
-        if self._owned:
-            self.conn.close()
-            return
-        try:
-            if self.conn.in_transaction():
-                self.conn.rollback()
-            # Reads after the commit may have opened one below SQLAlchemy (psycopg).
-            self.conn.connection.driver_connection.rollback()
-        except Exception:  # noqa: BLE001 - a broken connection: SQLAlchemy reconnects it
-            self.conn.invalidate()
-
-    def __enter__(self) -> StepTransaction:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-Action = Callable[[StepState, "_Savepoints"], Any]
+Action = Callable[[StepState, Savepoints], Any]
 
 
 class Runtime:
@@ -232,7 +152,7 @@ class Runtime:
         self._write_engine = (
             db.engine.execution_options(sqlite_begin="IMMEDIATE") if db.is_sqlite else db.engine
         )
-        self._writer_lock = _sqlite_writer_lock(db) if db.is_sqlite else None
+        self._writer_lock = sqlite_writer_lock(db) if db.is_sqlite else None
 
     # ----- definitions -------------------------------------------------------------------
 
@@ -303,15 +223,15 @@ class Runtime:
         """Run the steps inside on one database connection, each still its own transaction:
         for a worker's batch, where taking a connection from the pool (and, on PostgreSQL,
         checking it with a round trip) cost as much as a tenth of firing a timer."""
-        if _held_connection.get() is not None:
+        if held_connection_var.get() is not None:
             yield
             return
         conn = self._write_engine.connect()
-        token = _held_connection.set(conn)
+        token = held_connection_var.set(conn)
         try:
             yield
         finally:
-            _held_connection.reset(token)
+            held_connection_var.reset(token)
             conn.close()
 
     @contextmanager
@@ -422,10 +342,10 @@ class Runtime:
                 case_id=case.id,
                 detail={"process": version.key, "version": version.version},
             )
-            st = StepState(txn, rows, case, version, workflow, now, actor, _HelperSession(txn))
+            st = StepState(txn, rows, case, version, workflow, now, actor, HelperSession(txn))
             with stepcontext.step(self._context(st)):
                 with spiff.engine_time(now):
-                    self._run_engine(st, _engine_steps(workflow))
+                    self._run_engine(st, engine_steps(workflow))
                 projection = self._finish_step(st)
             txn.commit()
             # After the commit (and the writer's turn): what get_case would show now.
@@ -476,7 +396,7 @@ class Runtime:
                     )
                 version = self._version_info(case.process_version_id)
                 workflow = self._load(case, version)
-                st = StepState(txn, rows, case, version, workflow, now, actor, _HelperSession(txn))
+                st = StepState(txn, rows, case, version, workflow, now, actor, HelperSession(txn))
                 with stepcontext.step(self._context(st)):
                     fired_until, result = self._fire_due(st)
                     if action is not None:
@@ -485,7 +405,7 @@ class Runtime:
                                 st, lambda sp: sp.around(lambda: action(st, sp))
                             )
                             if case.status != CaseStatus.ERROR or kind == "retry":
-                                self._run_engine(st, _engine_steps(workflow))
+                                self._run_engine(st, engine_steps(workflow))
                     projection = self._finish_step(st, fired_until)
                 txn.commit()
                 if view:  # after the commit (and the writer's turn), as get_case would show it
@@ -514,12 +434,12 @@ class Runtime:
             calendar=self.calendar,
         )
 
-    def _run_engine(self, st: StepState, fn: Callable[[_Savepoints], Any]) -> Any:
+    def _run_engine(self, st: StepState, fn: Callable[[Savepoints], Any]) -> Any:
         """Run engine code; a failing script or expression puts the case in error, with the
         element and message in its history, instead of losing the step. What the failing task
         wrote (outbox rows, bookings) is rolled back to its savepoint; what earlier tasks of the
         step wrote stays, matching the workflow state that is saved."""
-        savepoints = _Savepoints(st.txn, st.helpers_session)
+        savepoints = Savepoints(st.txn, st.helpers_session)
         try:
             return fn(savepoints)
         except SpiffWorkflowException as exc:
@@ -558,7 +478,7 @@ class Runtime:
             task, fired_until = due[0]
             with spiff.engine_time(fired_until):
                 self._run_engine(
-                    st, lambda sp: (workflow.refresh_timers(), _engine_steps(workflow)(sp))
+                    st, lambda sp: (workflow.refresh_timers(), engine_steps(workflow)(sp))
                 )
             count += 1
             if any(t.id == task.id and w == fired_until for t, w in waiting_timers(workflow)):
@@ -595,7 +515,7 @@ class Runtime:
         case.serializer_version = spiff.SERIALIZER_VERSION
         case.updated_at = now
         if txn.has_session:
-            _absorb_orm_case(txn.session(), case)
+            absorb_orm_case(txn.session(), case)
         st.rows.save_case(case)
         return projection
 
@@ -668,9 +588,9 @@ class Runtime:
         if roles is not None:
             role_set = [r for r in dict.fromkeys(roles) if role_set is None or r in role_set]
         with read_rows(self.db) as rows:
-            return _task_views(
+            return task_views(
                 rows,
-                _task_query(rows, role_set, assignee, case, statuses, due_before, limit, offset),
+                task_query(rows, role_set, assignee, case, statuses, due_before, limit, offset),
             )
 
     def inbox(
@@ -720,26 +640,24 @@ class Runtime:
                 if not mine:
                     return []
                 found_rows = rows.all(
-                    f'SELECT {_T_COLUMNS}, c.number FROM task t JOIN "case" c'
+                    f'SELECT {T_COLUMNS}, c.number FROM task t JOIN "case" c'
                     " ON c.id = t.case_id WHERE c.number = ? AND (" + " OR ".join(mine) + ")"
                     " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ?",
                     (case, *params, limit),
                 )
-                return _task_views(rows, found_rows)
+                return task_views(rows, found_rows)
             parts = [
-                _ordered_part(
-                    rows, "t.role = ? AND t.status = ?", [r, TaskStatus.OPEN.value], limit
-                )
+                ordered_part(rows, "t.role = ? AND t.status = ?", [r, TaskStatus.OPEN.value], limit)
                 for r in open_roles
             ]
             if claimed:
                 where, params = "t.assignee = ? AND t.status = ?", [user, TaskStatus.CLAIMED.value]
                 if role:
                     where, params = where + " AND t.role = ?", [*params, role]
-                parts.append(_ordered_part(rows, where, params, limit))
+                parts.append(ordered_part(rows, where, params, limit))
             if not parts:
                 return []
-            return _task_views(rows, _merge_parts(rows, parts, limit, 0))
+            return task_views(rows, merge_parts(rows, parts, limit, 0))
 
     def get_task(self, task_id: int, user: str | None = None) -> TaskView:
         """One task with its form schema; with `user`, only if the user holds the task's role."""
@@ -850,21 +768,7 @@ class Runtime:
 
     def _check_actor(self, session: Session, task: Task, user: str) -> None:
         """The user may act on the task: holds its role, and nobody else finished or claimed it."""
-        roles = user_roles(session, user)
-        if task.role not in roles:
-            raise Forbidden(
-                f"task {task.id} belongs to role {task.role}, which {user} does not hold"
-            )
-        if task.status == TaskStatus.DONE:
-            raise Conflict(
-                f"task {task.id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC"
-            )
-        if task.status == TaskStatus.CANCELLED:
-            raise Conflict(
-                f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC (the case moved on without it)"
-            )
-        if task.status == TaskStatus.CLAIMED and task.assignee != user:
-            raise Conflict(f"task {task.id} is claimed by {task.assignee}")
+        _check_task_actor(task, user_roles(session, user), user)
 
     def _task_conflict(self, task_id: int) -> str:
         with self.db.read() as session:
@@ -883,20 +787,7 @@ class Runtime:
 
     def _check_actor_rows(self, rows: Rows, task: TaskRecord, user: str) -> None:
         """_check_actor on a task record, inside the step's transaction."""
-        if task.role not in self._roles(rows, user):
-            raise Forbidden(
-                f"task {task.id} belongs to role {task.role}, which {user} does not hold"
-            )
-        if task.status == TaskStatus.DONE:
-            raise Conflict(
-                f"task {task.id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC"
-            )
-        if task.status == TaskStatus.CANCELLED:
-            raise Conflict(
-                f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC (the case moved on without it)"
-            )
-        if task.status == TaskStatus.CLAIMED and task.assignee != user:
-            raise Conflict(f"task {task.id} is claimed by {task.assignee}")
+        _check_task_actor(task, self._roles(rows, user), user)
 
     def complete_task(
         self, task_id: int, data: dict[str, Any] | None, user: str, lang: str = "zh"
@@ -917,7 +808,7 @@ class Runtime:
             found.append(task)
             return number
 
-        def action(st: StepState, sp: _Savepoints) -> None:
+        def action(st: StepState, sp: Savepoints) -> None:
             row = found[0]
             spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
             if not spiff_task.has_state(TaskState.READY):
@@ -968,7 +859,7 @@ class Runtime:
                 "message data must be a JSON object", {"": ["must be an object"]}
             )
 
-        def action(st: StepState, sp: _Savepoints) -> None:
+        def action(st: StepState, sp: Savepoints) -> None:
             workflow = st.workflow
             listening = waiting_messages(workflow)
             matching = [(t, d) for t, d in listening if d.name == name]
@@ -1054,7 +945,7 @@ class Runtime:
     ) -> CaseView:
         """Run the failed step of a case in error again, optionally with corrected data."""
 
-        def action(st: StepState, sp: _Savepoints) -> None:
+        def action(st: StepState, sp: Savepoints) -> None:
             case, workflow = st.case, st.workflow
             if case.status != CaseStatus.ERROR:
                 raise InvalidState(f"case {number} is not in error")
@@ -1103,277 +994,21 @@ class Runtime:
 # ----- task lists ------------------------------------------------------------------------------
 
 
-def _task_query(
-    rows: Rows,
-    role_set: list[str] | None,
-    assignee: str | None,
-    case: str | None,
-    statuses: list[str] | None,
-    due_before: datetime | None,
-    limit: int,
-    offset: int,
-) -> list[tuple[Any, ...]]:
-    """Rows of (task columns..., case number), earliest due first (no due date last), by id.
-
-    Lists over many cases (an inbox) are the union of one part per role and status, each
-    read in order from the (role, status, due_at) index and cut at offset + limit, so a list
-    costs the same with a hundred or a hundred thousand open tasks."""
-    where, params = [], []
-    if assignee:
-        where.append("t.assignee = ?")
-        params.append(assignee)
-    if due_before:
-        where.append("t.due_at <= ?")
-        params.append(rows.dt(due_before))
-    if case is None and role_set is not None and statuses:
-        if not role_set:
-            return []
-        parts = [
-            _ordered_part(
-                rows,
-                " AND ".join(["t.role = ?", "t.status = ?", *where]),
-                [r, s, *params],
-                limit + offset,
-            )
-            for r in role_set
-            for s in dict.fromkeys(statuses)
-        ]
-        return _merge_parts(rows, parts, limit, offset)
-    if role_set is not None:
-        if not role_set:
-            return []
-        where.append(f"t.role IN ({', '.join('?' * len(role_set))})")
-        params.extend(role_set)
-    if case:
-        where.append("c.number = ?")
-        params.append(case)
-    if statuses:
-        where.append(f"t.status IN ({', '.join('?' * len(statuses))})")
-        params.extend(statuses)
-    return rows.all(
-        f'SELECT {_T_COLUMNS}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    )
-
-
-def _ordered_part(rows: Rows, where: str, params: list[Any], limit: int) -> tuple[str, list[Any]]:
-    """Two index-ordered reads of the ids and due dates of the tasks matching `where`: those
-    with a due date by due date, then those without one by id (each cut at `limit`)."""
-    sql = (
-        f"SELECT * FROM (SELECT t.id, t.due_at FROM task t WHERE {where}"
-        " AND t.due_at IS NOT NULL ORDER BY t.due_at, t.id LIMIT ?) AS d"
-        f" UNION ALL SELECT * FROM (SELECT t.id, t.due_at FROM task t WHERE {where}"
-        " AND t.due_at IS NULL ORDER BY t.id LIMIT ?) AS n"
-    )
-    return sql, [*params, limit, *params, limit]
-
-
-def _merge_parts(
-    rows: Rows, parts: list[tuple[str, list[Any]]], limit: int, offset: int
-) -> list[tuple[Any, ...]]:
-    """The page of the merged parts. Only ids and due dates are merged (read from the index
-    alone); whole rows are read for the page's tasks only."""
-    union = " UNION ALL ".join(sql for sql, _ in parts)
-    params = [p for _, part_params in parts for p in part_params]
-    return rows.all(
-        f'SELECT {_T_COLUMNS}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
-        f" WHERE t.id IN (SELECT u.id FROM ({union}) AS u"
-        " ORDER BY (u.due_at IS NULL), u.due_at, u.id LIMIT ? OFFSET ?)"
-        " ORDER BY (t.due_at IS NULL), t.due_at, t.id",
-        (*params, limit, offset),
-    )
-
-
-def _task_views(rows: Rows, found: list[tuple[Any, ...]]) -> list[TaskView]:
-    """TaskView.of for rows of (task columns..., case number), made straight from the rows."""
-    return [
-        TaskView(
-            r[0],  # id
-            r[-1],  # case number
-            r[3],  # element_id
-            r[4],  # name
-            r[5],  # role
-            r[9],  # status
-            r[8],  # assignee
-            read_dt(r[11]),  # due_at
-            read_dt(r[10]),  # created_at
-            read_dt(r[13]),  # completed_at
-            r[14],  # completed_by
-            None,  # form
-            r[7],  # instructions
-            read_json(r[15]),  # data
+def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> None:
+    if task.role not in roles:
+        raise Forbidden(f"task {task.id} belongs to role {task.role}, which {user} does not hold")
+    if task.status == TaskStatus.DONE:
+        raise Conflict(
+            f"task {task.id} was already completed by {task.completed_by}"
+            f" at {task.completed_at:%Y-%m-%d %H:%M} UTC"
         )
-        for r in found
-    ]
-
-
-_T_COLUMNS = ", ".join("t." + c.strip() for c in TASK_COLUMNS.split(","))
-
-
-class _FairLock:
-    """A reentrant lock that hands itself to the waiters in the order they came (a plain
-    Lock lets a thread that just released it take it again, so under load some writers wait
-    far longer than their turn)."""
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._waiters: collections.deque[threading.Lock] = collections.deque()
-        self._owner: int | None = None
-        self._depth = 0
-
-    def acquire(self) -> None:
-        me = threading.get_ident()
-        with self._mutex:
-            if self._owner == me:
-                self._depth += 1
-                return
-            if self._owner is None and not self._waiters:
-                self._owner, self._depth = me, 1
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiters.append(turn)
-        turn.acquire()  # released by the owner handing over
-        with self._mutex:
-            self._owner, self._depth = me, 1
-
-    def release(self) -> None:
-        with self._mutex:
-            if self._owner != threading.get_ident():
-                raise RuntimeError("release of a lock not held")
-            self._depth -= 1
-            if self._depth:
-                return
-            self._owner = None
-            if self._waiters:
-                self._owner = -1  # reserved for the next in line until it runs
-                self._waiters.popleft().release()
-
-
-_WRITER_LOCKS: weakref.WeakKeyDictionary[Database, _FairLock] = weakref.WeakKeyDictionary()
-_WRITER_LOCKS_LOCK = threading.Lock()
-
-
-def _sqlite_writer_lock(db: Database) -> _FairLock:
-    """One lock per database for the steps of all runtimes of this process on it."""
-    with _WRITER_LOCKS_LOCK:
-        lock = _WRITER_LOCKS.get(db)
-        if lock is None:
-            lock = _WRITER_LOCKS[db] = _FairLock()
-        return lock
-
-
-def _absorb_orm_case(session: Session, case: CaseRecord) -> None:
-    """A service helper may have changed the case row through the ORM in this step (e.g. the
-    appointment time): take the version it wrote, so the step's own write follows it."""
-    session.flush()
-    versions = session.info.get(_ORM_CASE_VERSIONS)
-    if versions and case.id in versions:
-        case.version = versions.pop(case.id)
-    if session.identity_map:
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, Case) and obj.id == case.id:
-                session.expire(obj)
-
-
-_ORM_CASE_VERSIONS = "caseflow_case_versions"
-
-
-@event.listens_for(Case, "after_update")
-def _note_orm_case_version(_mapper: Any, _connection: Any, target: Case) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info.setdefault(_ORM_CASE_VERSIONS, {})[target.id] = target.version
-
-
-class _HelperSession:
-    """What service helpers get as `stepcontext.current().session`: the step's Session, made
-    on first use. Their first use of it inside an engine task opens that task's savepoint, so
-    tasks that never touch the database (nearly all) cost no session and no savepoint."""
-
-    __slots__ = ("_txn", "_guard")
-
-    def __init__(self, txn: StepTransaction):
-        self._txn = txn
-        self._guard: _Savepoints | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        guard = self._guard
-        if guard is not None:
-            guard.touch()
-        return getattr(self._txn.session(), name)
-
-
-class _Savepoints:
-    """A savepoint per engine task that writes, so a failing task's writes can be undone
-    alone. The savepoint is opened lazily: when a service helper first uses the session, or
-    never. Writes the task itself makes (the completion of a user task, its event) are staged
-    and written inside that savepoint, or after the task succeeded if it opened none; a task
-    that fails without one leaves nothing to undo."""
-
-    def __init__(self, txn: StepTransaction, helpers: _HelperSession):
-        self.txn = txn
-        self.helpers = helpers
-        self.open: Any = None
-        self.in_task = False
-        self.staged: list[Callable[[], None]] = []
-
-    def before(self, _task: Any = None) -> None:
-        self.in_task = True
-        self.helpers._guard = self
-
-    def touch(self) -> None:
-        if self.in_task and self.open is None:
-            self.helpers._guard = None
-            try:
-                self.open = self.txn.session().begin_nested()
-                self._write_staged()
-            finally:
-                self.helpers._guard = self
-
-    def stage(self, write: Callable[[], None]) -> None:
-        if self.open is not None:
-            write()
-        else:
-            self.staged.append(write)
-
-    def _write_staged(self) -> None:
-        staged, self.staged = self.staged, []
-        for write in staged:
-            write()
-
-    def after(self, _task: Any = None) -> None:
-        self.helpers._guard = None
-        self.in_task = False
-        self._write_staged()
-        if self.open is not None:
-            self.open.commit()
-            self.open = None
-
-    def rollback(self) -> None:
-        self.helpers._guard = None
-        self.in_task = False
-        self.staged = []
-        if self.open is not None:
-            self.open.rollback()
-            self.open = None
-
-    def close(self) -> None:
-        self.helpers._guard = None
-
-    def around(self, fn: Callable[[], Any]) -> Any:
-        self.before()
-        result = fn()
-        self.after()
-        return result
-
-
-def _engine_steps(workflow: BpmnWorkflow) -> Callable[[_Savepoints], None]:
-    return lambda sp: workflow.do_engine_steps(
-        will_complete_task=sp.before, did_complete_task=sp.after
-    )
+    if task.status == TaskStatus.CANCELLED:
+        raise Conflict(
+            f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC"
+            " (the case moved on without it)"
+        )
+    if task.status == TaskStatus.CLAIMED and task.assignee != user:
+        raise Conflict(f"task {task.id} is claimed by {task.assignee}")
 
 
 def _error_message(exc: SpiffWorkflowException) -> str:

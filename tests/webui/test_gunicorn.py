@@ -47,6 +47,17 @@ class Client:
         self.conn.close()
 
 
+def _env(db_url: str, settings: Any) -> dict[str, str]:
+    """What every process of one deployment shares."""
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CASEFLOW_SETTINGS": str(settings.path),
+        "CASEFLOW_SECRET_KEY": "gunicorn-test",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,13 +70,7 @@ def gunicorn(db_url, settings, runtime, clock, tmp_path):
     add_user(runtime.db, settings, "pat", ["service_desk", "senior_service"], clock.now())
     token = issue_token(runtime.db, "pat", clock.now())
     port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "CASEFLOW_SETTINGS": str(settings.path),
-        "CASEFLOW_SECRET_KEY": "gunicorn-test",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = _env(db_url, settings)
     log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
@@ -189,13 +194,7 @@ def test_caseflow_serve_with_two_processes(db_url, settings, runtime, clock, tmp
     add_user(runtime.db, settings, "pat", ["service_desk", "senior_service"], clock.now())
     token = issue_token(runtime.db, "pat", clock.now())
     port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "CASEFLOW_SETTINGS": str(settings.path),
-        "CASEFLOW_SECRET_KEY": "serve-test",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = _env(db_url, settings)
     command = [sys.executable, "-c", "from engine.cli import main; main()", "serve"]
     proc = subprocess.Popen(
         [*command, "--processes", "2", "--port", str(port)],
