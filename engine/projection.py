@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     DurationTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
@@ -50,6 +51,22 @@ def catch_definitions(task: Any) -> list[Any]:
 
 def timer_definition(task: Any) -> TimerEventDefinition | None:
     return next((d for d in catch_definitions(task) if isinstance(d, TimerEventDefinition)), None)
+
+
+def timer_element(task: Any) -> tuple[str | None, str | None]:
+    """The id and name of the diagram element whose timer `task` waits on. An event-based
+    gateway waits on its following events' definitions itself (SpiffWorkflow moves them onto
+    the gateway, in the order of its outputs): there the timer belongs to the catch event after
+    the gateway, which is what the diagram and the supervisor call it."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(spec, EventBasedGateway) and isinstance(definition, MultipleEventDefinition):
+        timer = timer_definition(task)
+        for index, candidate in enumerate(definition.event_definitions):
+            if candidate is timer and index < len(spec.outputs):
+                event = spec.outputs[index]
+                return event.bpmn_id or spec.bpmn_id, event.bpmn_name or spec.bpmn_name
+    return spec.bpmn_id, spec.bpmn_name
 
 
 def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[Any, Any]]:
@@ -279,11 +296,12 @@ def _project_timers(
         if key in known:
             continue
         definition = timer_definition(task)
+        element_id, name = timer_element(task)
         row = TimerRecord(
             id=None,
             spiff_task_id=key[0],
-            element_id=task.task_spec.bpmn_id,
-            name=task.task_spec.bpmn_name,
+            element_id=element_id,
+            name=name,
             kind=_timer_kind(definition),
             due_at=key[1],
             status=TimerStatus.WAITING.value,

@@ -65,3 +65,14 @@ def test_cancel_in_time(deployed):
     assert case.status == "completed" and case.data["cancel"] == {"reason": "行程改變"}
     with pytest.raises(InvalidState):
         portal.request_change(deployed, number, "13812345678", "cancel", {})
+
+
+def test_a_timer_after_an_event_based_gateway_is_named_after_its_event(deployed, clock):
+    """SpiffWorkflow lets the gateway wait on the timer; the case shows the timer event."""
+    number = portal.book(deployed, "portal_flow", BOOKING)
+    (timer,) = deployed.get_case(number).timers
+    assert (timer.element_id, timer.name) == ("changes_closed", "停止線上更改")
+    clock.set("2026-11-26T07:00:00+00:00")  # past the change cut-off
+    deployed.fire_timers(number)
+    fired = [e for e in deployed.get_case(number).history if e.kind == "timer_fired"]
+    assert [e.element_id for e in fired] == ["changes_closed"]

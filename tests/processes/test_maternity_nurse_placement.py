@@ -256,8 +256,8 @@ def test_placement_from_order_to_rating(deployed, fresh_runtime, db, clock, nurs
     # gateways, so their timers carry the gateway's id).
     assert timers(fresh_runtime, number) == [
         ("day3_due", utc("2026-12-23T02:00:00+00:00")),
-        ("wait_holiday", utc("2027-01-01T02:00:00+00:00")),
-        ("wait_full_month", utc("2027-01-12T02:00:00+00:00")),
+        ("holiday_due", utc("2027-01-01T02:00:00+00:00")),
+        ("photo_notice_due", utc("2027-01-12T02:00:00+00:00")),
     ]
 
     day3 = opens_exactly_at(
@@ -283,7 +283,7 @@ def test_placement_from_order_to_rating(deployed, fresh_runtime, db, clock, nurs
     assert fire_due_timers(fresh_runtime()).fired == 1
     greeting = outbox(db)[-1]
     assert greeting.recipient == "+86 138 0013 8000" and "節日快樂" in greeting.body
-    assert ("wait_holiday", utc("2027-02-05T02:00:00+00:00")) in timers(fresh_runtime, number)
+    assert ("holiday_due", utc("2027-02-05T02:00:00+00:00")) in timers(fresh_runtime, number)
     assert fresh_runtime().get_case(number).data["holiday_greetings_sent"] == 1
 
     day15 = opens_exactly_at(
@@ -413,7 +413,7 @@ def test_unsatisfied_customer_gets_a_replaced_nurse(deployed, fresh_runtime, db,
     # 下戶 on 2026-12-27 (21 days): the studio wait ends with it, nothing is sent to the studio.
     clock.set("2026-12-27T01:00:00+00:00")
     fire_due_timers(fresh_runtime())
-    assert "wait_full_month" not in [t for t, _ in timers(fresh_runtime, number)]
+    assert "photo_notice_due" not in [t for t, _ in timers(fresh_runtime, number)]
     final = open_task(fresh_runtime(), number, "final_followup")
     with pytest.raises(ValidationFailed) as failure:
         fresh_runtime().complete_task(

@@ -181,7 +181,7 @@ def test_nanny_from_order_to_rating(deployed, fresh_runtime, db, clock, nannies)
     ]
     assert [(t.element_id, t.due_at) for t in fresh_runtime().get_case(number).timers] == [
         ("service_end_due", utc("2027-03-01T01:00:00+00:00")),
-        ("wait_holiday", utc("2027-04-05T02:00:00+00:00")),
+        ("holiday_due", utc("2027-04-05T02:00:00+00:00")),
     ]
 
     # 下戶 on day 90 (2027-03-01): the greetings stop, the final follow-up opens.
