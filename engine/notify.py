@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,17 @@ TEMPLATES = Path(
 )
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
-ICS_FIELDS = {"start": True, "end": True, "summary": True, "location": False, "description": False}
+ICS_FIELDS = {
+    "start": True,
+    "end": True,
+    "summary": True,
+    "location": False,
+    "description": False,
+    "id": False,  # which event of the case this is, when a case has several (e.g. "session-2")
+}
+# An invitation's SEQUENCE: seconds since this instant, so a later one for the same event
+# (a new time) replaces the earlier one in the guest's calendar.
+_SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 ICS_FILENAME = "booking.ics"
 ICS_CONTENT_TYPE = "text/calendar; method=REQUEST"
 
@@ -106,7 +116,13 @@ def notify(
             {
                 "filename": ICS_FILENAME,
                 "content_type": ICS_CONTENT_TYPE,
-                "text": invitation(event, uid=f"{key}@caseflow", attendee=to, stamp=ctx.now),
+                "text": invitation(
+                    event,
+                    uid=event_uid(ctx.case_number, event["id"] or template),
+                    attendee=to,
+                    stamp=ctx.now,
+                    sequence=max(0, int((ctx.now - _SEQUENCE_EPOCH).total_seconds())),
+                ),
             }
         ]
     ctx.session.add(
@@ -165,6 +181,10 @@ def _read_ics(ics: Any, zone: tzinfo) -> dict[str, Any]:
         raise NotifyError(
             f"ics end {event['end'].isoformat()} is not after start {event['start'].isoformat()}"
         )
+    event_id = ics.get("id") or ""
+    if not isinstance(event_id, str | int) or len(str(event_id)) > 100:
+        raise NotifyError("ics id must be a short text naming the event within the case")
+    event["id"] = str(event_id).strip()
     for name in ("summary", "location", "description"):
         value = ics.get(name) or ""
         if not isinstance(value, str):
@@ -175,7 +195,16 @@ def _read_ics(ics: Any, zone: tzinfo) -> dict[str, Any]:
     return event
 
 
-def invitation(event: dict[str, Any], *, uid: str, attendee: str, stamp: datetime) -> str:
+def event_uid(case_number: str, event_id: str) -> str:
+    """One UID per event of a case, the same in every invitation for it: a booking moved to a
+    new time updates the guest's calendar entry instead of adding a second one."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{case_number}.{event_id}").strip("-")
+    return f"{safe}@caseflow"
+
+
+def invitation(
+    event: dict[str, Any], *, uid: str, attendee: str, stamp: datetime, sequence: int = 0
+) -> str:
     """An iCalendar METHOD:REQUEST invitation for one event (times in UTC). The ORGANIZER is
     added by the e-mail sender, which knows the From address."""
     cal = icalendar.Calendar()
@@ -193,7 +222,7 @@ def invitation(event: dict[str, Any], *, uid: str, attendee: str, stamp: datetim
         vevent.add("location", event["location"])
     if event["description"]:
         vevent.add("description", event["description"])
-    vevent.add("sequence", 0)
+    vevent.add("sequence", sequence)
     vevent.add("status", "CONFIRMED")
     guest = icalendar.vCalAddress(f"mailto:{attendee}")
     guest.params["ROLE"] = "REQ-PARTICIPANT"

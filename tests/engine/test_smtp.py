@@ -144,7 +144,7 @@ def test_confirmation_with_invitation_arrives_through_smtp(
     [event] = calendar.walk("VEVENT")
     assert event.decoded("DTSTART") == datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     assert event.decoded("DTEND") == datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
-    assert str(event["UID"]) == f"{row.idempotency_key}@caseflow"
+    assert str(event["UID"]) == f"{case.number}.test_reminder@caseflow"  # one per event
     assert str(event["SUMMARY"]) == "上門保潔 王小明"
     assert str(event["LOCATION"]) == "上海市浦東新區世紀大道 100 號"
     assert str(event["ORGANIZER"]) == "mailto:noreply@caseflow.example"
@@ -288,3 +288,59 @@ def test_smtp_settings_are_read_and_checked(settings):
     )
     with pytest.raises(SettingsError, match="not both"):
         load_settings(settings.path)
+
+
+RESCHEDULE_FLOW = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="defs_reschedule" targetNamespace="http://caseflow.example/test">
+  <bpmn:process id="reschedule" name="改期" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="book" name="預約">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>SEND_FIRST</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:userTask id="change" name="改期"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:scriptTask id="rebook" name="改期確認">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:script>SEND_AGAIN</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:userTask id="wait" name="等待"><bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="book" />
+    <bpmn:sequenceFlow id="f2" sourceRef="book" targetRef="change" />
+    <bpmn:sequenceFlow id="f3" sourceRef="change" targetRef="rebook" />
+    <bpmn:sequenceFlow id="f4" sourceRef="rebook" targetRef="wait" />
+    <bpmn:sequenceFlow id="f5" sourceRef="wait" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def _invite(when: str, event_id: str | None = None) -> str:
+    extra = f', "id": "{event_id}"' if event_id else ""
+    return (
+        'notify("email", email, "test_reminder", {"customer_name": customer_name, "when": "x"},'
+        f' ics={{"start": "{when}", "end": "2026-12-31 12:00", "summary": "推拿"{extra}}})'
+    )
+
+
+def test_a_new_time_for_the_same_event_updates_the_calendar_entry(runtime, db, clock, users):
+    """A reschedule keeps the event's UID and raises SEQUENCE; another event of the same case
+    (an `id` in ics) gets its own UID."""
+    first = _invite("2026-12-01 10:00") + "\n" + _invite("2026-12-08 10:00", "session-2")
+    again = _invite("2026-12-02 15:00")
+    text = RESCHEDULE_FLOW.replace("SEND_FIRST", escape(first)).replace("SEND_AGAIN", escape(again))
+    runtime.deploy([SourceFile("reschedule.bpmn", text.encode())])
+    case = runtime.start_case("reschedule", {"customer_name": "王小明", "email": "w@example.com"})
+    clock.advance(hours=3)
+    runtime.complete_task(case.open_tasks[0].id, {"confirmed": True}, "sue")
+
+    events = []
+    for row in outbox_rows(db):
+        (event,) = icalendar.Calendar.from_ical(row.attachments[0]["text"]).walk("VEVENT")
+        events.append((str(event["UID"]), int(event["SEQUENCE"]), event.decoded("DTSTART")))
+    (uid, seq, start), (other_uid, _, _), (uid_again, seq_again, start_again) = events
+    assert uid == uid_again == f"{case.number}.test_reminder@caseflow"
+    assert other_uid == f"{case.number}.session-2@caseflow"
+    assert seq_again > seq > 0
+    assert start == datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    assert start_again == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
