@@ -107,6 +107,7 @@ class ProcessPlan:
     case_prefix: str
     defaults: dict[str, Any] = field(default_factory=dict)
     portal: dict[str, Any] | None = None
+    startable: bool = True
     content_hash: str = ""
 
 
@@ -433,6 +434,18 @@ def _portal(
     return {"title": title, "start_form": start_form}
 
 
+def _startable(v: _Validation, filename: str, root: etree._Element, key: str) -> bool:
+    """Process property `startable`: "false" for a process that only other processes call
+    (e.g. a shared matching step); it cannot be started on its own."""
+    value = _process_properties(root, key).get("startable")
+    if value is None or value.strip().lower() == "true":
+        return True
+    if value.strip().lower() == "false":
+        return False
+    v.add(filename, key, f"property startable must be true or false, not {value!r}")
+    return True
+
+
 def _case_prefix(root: etree._Element, key: str) -> str:
     for node in root.iter():
         if _local(node.tag) == "process" and node.get("id") == key:
@@ -627,6 +640,7 @@ def _plan_process(
         case_prefix=_case_prefix(root, key),
         defaults=_defaults(v, filename, root, key),
         portal=_portal(v, filename, root, key, forms, used_forms),
+        startable=_startable(v, filename, root, key),
     )
     plan.content_hash = _content_hash(
         spec_json,
@@ -711,6 +725,7 @@ def deploy(
                 task_meta=plan.task_meta,
                 defaults=plan.defaults,
                 portal=plan.portal,
+                startable=plan.startable,
                 serializer_version=spiff.SERIALIZER_VERSION,
                 deployed_by=actor,
                 deployed_at=now,

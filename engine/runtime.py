@@ -307,11 +307,17 @@ class Runtime:
         with self._transaction() as txn:
             rows = txn.rows
             found = rows.one(
-                'SELECT id FROM process_version WHERE "key" = ? ORDER BY version DESC LIMIT 1',
+                'SELECT id, startable FROM process_version WHERE "key" = ?'
+                " ORDER BY version DESC LIMIT 1",
                 (process_key,),
             )
             if found is None:
                 raise NotFound(f"no deployed process {process_key!r}")
+            if not found[1]:
+                raise InvalidState(
+                    f"process {process_key!r} is only called from other processes"
+                    " (startable=false): start the process that calls it"
+                )
             version = self._version_info(found[0])
             spec, subprocess_specs = self._specs_for(version)
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)

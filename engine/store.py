@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -84,6 +85,8 @@ class ProcessVersion(Base):
     defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Customer booking page: {"title", "start_form", "start_form_id"}; None = not bookable online.
     portal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # False for a process only other processes call (property startable="false").
+    startable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_by: Mapped[str | None] = mapped_column(String(100))
     deployed_at: Mapped[datetime]

@@ -1,0 +1,25 @@
+"""processes that only other processes call (startable = false)
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("process_version") as batch:
+        batch.add_column(
+            sa.Column("startable", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("process_version") as batch:
+        batch.drop_column("startable")
