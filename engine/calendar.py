@@ -419,7 +419,9 @@ class BusinessCalendar:
             """`when` as the company's local wall-clock time, formatted (for messages)."""
             fmt = str(fmt)
             if len(fmt) > 40 or "%" not in fmt:
-                raise ValueError("local_time format: up to 40 characters with % codes, e.g. '%m月%d日 %H:%M'")
+                raise ValueError(
+                    "local_time format: up to 40 characters with % codes, e.g. '%m月%d日 %H:%M'"
+                )
             return read(when).astimezone(zone).strftime(fmt)
 
         now_.__name__ = now_.__qualname__ = "now"
