@@ -17,7 +17,7 @@ from typing import Any
 
 import icalendar
 from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SecurityError
 
 from . import spiff
 from .audit import record
@@ -25,6 +25,7 @@ from .calendar import parse_when
 from .status import OutboxStatus
 from .stepcontext import current, service
 from .store import Outbox
+from .templating import BoundedSandbox
 
 CHANNELS = ("email", "sms")
 TEMPLATES = Path(
@@ -53,10 +54,10 @@ class NotifyError(ValueError):
     pass
 
 
-def _environment() -> SandboxedEnvironment:
+def _environment() -> BoundedSandbox:
     from jinja2 import FileSystemLoader
 
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=False
     )
 
@@ -71,7 +72,7 @@ def render(template: str, data: dict[str, Any]) -> tuple[str | None, str]:
         text = _environment().get_template(f"{template}.txt").render(**data)
     except TemplateNotFound as exc:
         raise NotifyError(f"no notification template {template}.txt in {TEMPLATES}") from exc
-    except (TemplateSyntaxError, UndefinedError) as exc:
+    except (TemplateSyntaxError, UndefinedError, SecurityError) as exc:
         raise NotifyError(f"template {template}.txt: {exc}") from exc
     subject = None
     if text.startswith("Subject:"):

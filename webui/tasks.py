@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields
 from engine.privacy import record_view
+from engine.templating import BoundedSandbox
 
 from .auth import _safe_next, runtime
 from .openapi import MAX_ID
@@ -21,7 +21,7 @@ bp = Blueprint("tasks", __name__)
 
 # Rendered as plain text: the page escapes the result once, so neither the data nor what the
 # process owner wrote around it becomes HTML (escaping here too would show "&lt;" to people).
-_instructions_env = SandboxedEnvironment(autoescape=False)
+_instructions_env = BoundedSandbox(autoescape=False)
 
 
 @bp.before_request

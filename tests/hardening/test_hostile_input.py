@@ -407,6 +407,28 @@ def test_instructions_cannot_leave_the_sandbox(web: Web, template: str) -> None:
     summary_plugin.record("hostile input", injections=1)
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'x' * 10**9 }}",
+        "{{ [0] * 10**8 }}",
+        "{{ 10**9 * 'ab' }}",
+        "{{ 2 ** 100000000 }}",
+        "{{ customer_name.ljust(10**9) }}",
+        "{{ customer_name.center(width=10**9) }}",
+    ],
+)
+def test_instructions_cannot_fill_the_memory(web: Web, template: str) -> None:
+    """Jinja's sandbox bounds range() but not repetition or padding: ours bounds those too, and
+    the page says the instructions could not be shown."""
+    web.deploy_one_task("bomb_flow", instructions=template)
+    number = web.runtime.start_case("bomb_flow", {"customer_name": "王"}).number
+    page = web.client("alice").get(f"/tasks/{web.open_task(number).id}")
+    assert page.status_code == 200
+    assert "is not allowed" in page.text and len(page.data) < 200_000
+    summary_plugin.record("hostile input", injections=1)
+
+
 def test_portal_pages_show_customer_input_as_text(web: Web) -> None:
     web.runtime.deploy(fixture_files("portal_flow.bpmn", "portal_start.json"))
     customer = web.app.test_client()
