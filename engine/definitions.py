@@ -108,6 +108,7 @@ class ProcessPlan:
     defaults: dict[str, Any] = field(default_factory=dict)
     portal: dict[str, Any] | None = None
     startable: bool = True
+    called_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_hash: str = ""
 
 
@@ -641,6 +642,12 @@ def _plan_process(
         defaults=_defaults(v, filename, root, key),
         portal=_portal(v, filename, root, key, forms, used_forms),
         startable=_startable(v, filename, root, key),
+        called_defaults={
+            name: found
+            for name, sub in subprocess_specs.items()
+            if (sub_file := getattr(sub, "file", None) or filename) in trees
+            and (found := _defaults(v, sub_file, trees[sub_file][1], name))
+        },
     )
     plan.content_hash = _content_hash(
         spec_json,
@@ -726,6 +733,7 @@ def deploy(
                 defaults=plan.defaults,
                 portal=plan.portal,
                 startable=plan.startable,
+                called_defaults=plan.called_defaults or None,
                 serializer_version=spiff.SERIALIZER_VERSION,
                 deployed_by=actor,
                 deployed_at=now,

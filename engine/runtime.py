@@ -175,6 +175,7 @@ class Runtime:
                 self._version_info(version.id)
                 return self._specs[version.id]
             cached = spiff.load_specs(spec_json)
+            spiff.set_called_defaults(cached[1], getattr(version, "called_defaults", None))
             with self._specs_lock:
                 self._specs[version.id] = cached
         return cached

@@ -15,6 +15,7 @@ its process version) and puts the cached spec back when a case is loaded.
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
 import json
 import sys
@@ -34,6 +35,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.bpmn.util import task as bpmn_task_util
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
@@ -246,6 +248,35 @@ def load_specs(text: str) -> tuple[Any, dict[str, Any]]:
         registry.restore(dct["spec"]),
         {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()},
     )
+
+
+def set_called_defaults(
+    subprocess_specs: dict[str, Any], defaults: dict[str, dict[str, Any]] | None
+) -> None:
+    """Give each called process spec its own "default:" properties (see _copy_data_with_
+    defaults), as starting that process on its own would apply them."""
+    for name, values in (defaults or {}).items():
+        spec = subprocess_specs.get(name)
+        if spec is not None:
+            spec.caseflow_defaults = values
+
+
+def _copy_data_with_defaults(self: Any, my_task: Any, subworkflow: Any) -> None:
+    """A call activity hands the caller's data to the called process (SpiffWorkflow); the
+    called process's own defaults then fill what the caller did not give."""
+    _stock_copy_data(self, my_task, subworkflow)
+    defaults = getattr(subworkflow.spec, "caseflow_defaults", None)
+    if defaults:
+        start = subworkflow.get_next_task(
+            subworkflow.task_tree, skip_subprocesses=True, spec_name="Start"
+        )
+        for name, value in defaults.items():
+            if name not in start.data:
+                start.data[name] = copy.deepcopy(value)
+
+
+_stock_copy_data = CallActivity.copy_data
+CallActivity.copy_data = _copy_data_with_defaults
 
 
 def dump_case_state(workflow: BpmnWorkflow) -> str:

@@ -87,6 +87,8 @@ class ProcessVersion(Base):
     portal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # False for a process only other processes call (property startable="false").
     startable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Called process key -> its "default:" properties, applied when a call activity starts it.
+    called_defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_by: Mapped[str | None] = mapped_column(String(100))
     deployed_at: Mapped[datetime]

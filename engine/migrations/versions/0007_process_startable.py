@@ -1,4 +1,5 @@
-"""processes that only other processes call (startable = false)
+"""processes that only other processes call (startable = false); the defaults of the processes
+a version calls (called_defaults)
 
 Revision ID: 0007
 Revises: 0006
@@ -18,8 +19,10 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("startable", sa.Boolean(), nullable=False, server_default=sa.true())
         )
+        batch.add_column(sa.Column("called_defaults", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("process_version") as batch:
+        batch.drop_column("called_defaults")
         batch.drop_column("startable")
