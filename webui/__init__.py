@@ -57,7 +57,16 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         WTF_CSRF_TIME_LIMIT=None,
     )
+    # Behind a reverse proxy (nginx in front of gunicorn): how many proxies to trust for the
+    # client's address and scheme, so login throttling and the booking-lookup limit count
+    # clients, not the proxy.
+    app.config["TRUSTED_PROXIES"] = int(os.environ.get("CASEFLOW_TRUSTED_PROXIES", "0") or 0)
     app.config.update(config or {})
+    if app.config["TRUSTED_PROXIES"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     # JSON answers keep the order the views give (sorting every key of a 200-task inbox cost
     # more than reading it from the database).
     app.json.sort_keys = False  # type: ignore[attr-defined]

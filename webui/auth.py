@@ -5,8 +5,8 @@ LOGIN_FAILURES_PER_USER failures for one name (default 5) or LOGIN_FAILURES_PER_
 one address (default 20, offices share an address) within LOGIN_THROTTLE_WINDOW_S (600 s),
 the sign-in page answers 429 without checking the password, for names that exist and names
 that do not alike, so the answer never tells whether a user exists. A successful sign-in
-clears its name's count. Behind a reverse proxy, configure werkzeug's ProxyFix so that
-`request.remote_addr` is the client's address, not the proxy's.
+clears its name's count. Behind a reverse proxy, set CASEFLOW_TRUSTED_PROXIES (the number of
+proxies in front) so that `request.remote_addr` is the client's address, not the proxy's.
 """
 
 from __future__ import annotations

@@ -173,3 +173,35 @@ def test_cleaning_and_consultation_are_bookable(app, runtime):
     assert done.status_code == 201
     number = re.search(r'id="booking-number">([^<]+)<', done.text).group(1)
     assert runtime.get_case(number).notifications[0].channel == "email"  # acknowledged at once
+
+
+def _lookups(app, forwarded_for: list[str]) -> list[int]:
+    app.config["PORTAL_LOOKUPS_PER_10_MIN"] = 2
+    codes = []
+    client = app.test_client()
+    token = csrf_token(client.get("/book/status").text)
+    for address in forwarded_for:
+        response = client.post(
+            "/book/status",
+            data={"number": "XX-20261123-0001", "phone": "13800000000", "csrf_token": token},
+            headers={"X-Forwarded-For": address},
+        )
+        codes.append(response.status_code)
+    return codes
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted(runtime):
+    """CASEFLOW_TRUSTED_PROXIES=1: the limit counts the client addresses the proxy forwards;
+    without it the header is ignored (anyone could send it) and all count as one."""
+    from webui import create_app
+
+    base = {"TESTING": True, "SECRET_KEY": "t", "SESSION_COOKIE_SECURE": False}
+    trusting = create_app({**base, "TRUSTED_PROXIES": 1}, runtime=runtime)
+    assert _lookups(trusting, ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2"]) == [
+        404,
+        404,
+        429,
+        404,
+    ]
+    plain = create_app(base, runtime=runtime)
+    assert _lookups(plain, ["203.0.113.3", "203.0.113.4", "203.0.113.5"]) == [404, 404, 429]
