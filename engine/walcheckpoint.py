@@ -16,8 +16,10 @@ process whose thread is not running.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,10 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Held while the thread is inside SQLite: a fork waits for it (see _before_fork), so a
+        # child never starts with one of SQLite's locks taken by a thread it does not have.
+        self._working = threading.Lock()
+        _ALL.add(self)
 
     def touch(self) -> None:
         self._dirty.set()
@@ -65,14 +71,48 @@ class Checkpointer:
     def checkpoint(self) -> None:
         """One PASSIVE checkpoint on a fresh connection (a file replaced by a restore is seen
         as it is now; mode=rw never creates a file that was removed)."""
-        try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=0.5)
-        except sqlite3.Error:
-            return  # the file is gone (a test's folder, a moved database)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
-        except sqlite3.Error as exc:  # busy with another checkpoint: the next one catches up
-            log.debug("checkpoint of %s skipped: %s", self.path, exc)
-        finally:
-            conn.close()
+        with self._working:
+            try:
+                conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=0.5)
+            except sqlite3.Error:
+                return  # the file is gone (a test's folder, a moved database)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.checkpoints += 1
+            except sqlite3.Error as exc:  # busy with another checkpoint: the next catches up
+                log.debug("checkpoint of %s skipped: %s", self.path, exc)
+            finally:
+                conn.close()
+
+    def _after_fork_in_child(self) -> None:
+        """The child has no checkpointer thread: the next commit there starts its own."""
+        self._working = threading.Lock()
+        self._lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._thread = None
+
+
+_ALL: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for checkpointer in list(_ALL):
+        checkpointer._working.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for checkpointer in list(_ALL):
+        if checkpointer._working.locked():
+            checkpointer._working.release()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in list(_ALL):
+        checkpointer._after_fork_in_child()
+
+
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)

@@ -71,3 +71,37 @@ def test_a_removed_database_is_not_created_again(tmp_path):
     missing = tmp_path / "gone.db"
     Checkpointer(missing).checkpoint()
     assert not missing.exists()
+
+
+def test_a_forked_child_starts_clean_and_writes(sqlite_db, tmp_path):
+    """A process that forks (the crash tests' zygote) while the thread checkpoints: the fork
+    waits for the checkpoint, and the child writes and checkpoints on its own."""
+    import os
+
+    for n in range(20):
+        with sqlite_db.write() as session:  # keeps the parent's thread busy
+            session.execute(text("INSERT INTO t (s) VALUES (:s)"), {"s": "p" * 300})
+            session.commit()
+        sqlite_db.engine.dispose()  # no connection may be shared with a child
+        pid = os.fork()
+        if pid == 0:  # the child: a short life, then exit without pytest's cleanup
+            code = 1
+            try:
+                assert sqlite_db.checkpointer._thread is None
+                with sqlite_db.write() as session:
+                    session.execute(text("INSERT INTO t (s) VALUES (:s)"), {"s": f"c{n}"})
+                    session.commit()
+                sqlite_db.checkpointer.checkpoint()
+                code = 0
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            assert time.monotonic() < deadline, "a forked child hung"
+            time.sleep(0.01)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    with sqlite_db.read() as session:
+        assert session.execute(text("SELECT count(*) FROM t WHERE s LIKE 'c%'")).scalar() == 20
