@@ -602,11 +602,19 @@ def _plan_process(
                         element_id,
                         f"form {form!r} is not among the files deployed with it nor already deployed",
                     )
+            assignee = (
+                (extensions.get("properties") or {}).get("assigneeExpression") or ""
+            ).strip()
+            if assignee:
+                _check_code(
+                    v, spec_file, element_id, assignee, script=False, what="assigneeExpression"
+                )
             task_meta[element_id] = {
                 "name": task_spec.bpmn_name or element_id,
                 "role": role,
                 "form": form,
                 "instructions": extensions.get("instructionsForEndUser"),
+                "assignee": assignee or None,
             }
     spec_json = spiff.dump_specs(spec, subprocess_specs)
     bpmn_files = sorted(

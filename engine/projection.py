@@ -244,17 +244,55 @@ def _project_tasks(
             created_at=now,
             due_at=_task_due(task),
         )
+        assignee, refusal = _assignee(rows, task, meta.get("assignee"), row.role)
+        if assignee:
+            row.status, row.assignee = TaskStatus.CLAIMED.value, assignee
         rows.insert_task(row)
         rows.event(
             "task_opened",
             at=now,
             case_id=case.id,
             element_id=element_id,
-            detail={"task": row.id, "role": row.role},
+            detail={
+                "task": row.id,
+                "role": row.role,
+                **({"assignee": assignee} if assignee else {}),
+            },
         )
+        if refusal:
+            rows.event(
+                "task_not_assigned",
+                at=now,
+                case_id=case.id,
+                element_id=element_id,
+                detail={"task": row.id, "reason": refusal},
+            )
         still_open.append(row)
     still_open.sort(key=lambda r: r.id)
     return still_open
+
+
+def _assignee(
+    rows: Rows, task: Any, expression: str | None, role: str
+) -> tuple[str | None, str | None]:
+    """(user, None) when the task's assigneeExpression names an active user who holds its
+    role; else (None, why not): the task then stays open to the whole role, and the case's
+    history says why, rather than the case failing over a person who left."""
+    if not expression:
+        return None, None
+    try:
+        value = task.workflow.script_engine.evaluate(task, expression)
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the task to the role
+        return None, f"assigneeExpression failed: {exc}"[:500]
+    if value is None or value == "":
+        return None, "assigneeExpression gave no one"
+    name = str(value).strip()
+    roles = rows.user_roles(name)
+    if roles is None:
+        return None, f"{name!r} is not an active user"[:500]
+    if role not in roles:
+        return None, f"{name!r} does not hold the role {role}"[:500]
+    return name, None
 
 
 def _project_timers(

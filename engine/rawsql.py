@@ -250,8 +250,8 @@ class Rows:
         task.version = 1
         task.id = self.one(
             "INSERT INTO task (case_id, spiff_task_id, element_id, name, role, form_id,"
-            " instructions, status, created_at, due_at, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            " instructions, assignee, status, created_at, due_at, version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 task.case_id,
                 task.spiff_task_id,
@@ -260,6 +260,7 @@ class Rows:
                 task.role,
                 task.form_id,
                 task.instructions,
+                task.assignee,
                 task.status,
                 self.dt(task.created_at),
                 self.dt(task.due_at),

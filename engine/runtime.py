@@ -68,7 +68,12 @@ from .views import CaseView, EventView, NotificationView, TaskView, TimerView
 MAX_FIRINGS_PER_STEP = 500
 
 # Modules whose @service helpers BPMN scripts may call; they register on import.
-SERVICE_MODULES: tuple[str, ...] = ("engine.notify", "engine.resources", "engine.directory")
+SERVICE_MODULES: tuple[str, ...] = (
+    "engine.notify",
+    "engine.resources",
+    "engine.directory",
+    "engine.taskhelpers",
+)
 
 
 def load_service_modules() -> None:

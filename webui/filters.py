@@ -40,6 +40,7 @@ def event_label(kind: str) -> str:
         "case_cancelled": _("case cancelled"),
         "case_migrated": _("moved to a new version"),
         "task_opened": _("task opened"),
+        "task_not_assigned": _("task left to its role: nobody to assign"),
         "task_claimed": _("task claimed"),
         "task_unclaimed": _("task given back"),
         "task_reassigned": _("task reassigned"),

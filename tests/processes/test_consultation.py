@@ -108,7 +108,7 @@ def rejected(new_rt, number, element_id, data, user) -> set[str]:
     task = open_task(rt, number, element_id)
     with pytest.raises(ValidationFailed) as failure:
         rt.complete_task(task.id, data, user)
-    assert open_task(rt, number, element_id).status == "open"
+    assert open_task(rt, number, element_id).status == task.status  # (open, or claimed)
     assert all(failure.value.errors.values())  # a message for every field named
     return set(failure.value.errors)
 
@@ -248,6 +248,9 @@ def test_customer_not_satisfied_is_answered_again_then_sent_to_a_specialist(
     to_specialist(fresh_runtime, number)
     complete(fresh_runtime, number, "specialist_handle",
              {"result_text": "附各套餐月費比較表"}, "tom")  # fmt: skip
+    # The result goes back to the receiving agent (who recorded the consultation), by name.
+    review = open_task(fresh_runtime(), number, "review_result")
+    assert (review.status, review.assignee) == ("claimed", "alice")
     complete(fresh_runtime, number, "review_result", {"review_outcome": "通過"}, "alice")
     case = complete(fresh_runtime, number, "reply_customer", reply("滿意", "短信"), "alice")
     assert outbox(db, number)[-1].channel == "sms"
