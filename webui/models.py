@@ -215,6 +215,8 @@ def _modeler_strings() -> dict[str, str]:
         "process_name": _("Process name"),
         "case_prefix": _("Case number prefix (1–6 capital letters)"),
         "no_form": _("— none (confirmation only) —"),
+        "assignee": _("Assignee (expression giving a user name; empty: the whole role)"),
+        "startable": _("Can be started on its own (untick for a process only others call)"),
         "lane": _("Lane (role)"),
         "role": _("Role"),
         "unknown_role": _("not a known role"),

@@ -106,6 +106,9 @@ def test_add_a_user_task_and_deploy_from_the_modeler(page, runtime) -> None:
     page.evaluate(ADD_FOLLOW_UP)
     page.wait_for_selector('#properties[data-element="follow_up"]')
     page.locator('#properties label:has-text("Form") select').select_option("review_form.json")
+    assignee = page.locator("#properties input[name=assigneeExpression]")
+    assignee.fill('"alice"')
+    assignee.press("Tab")  # (the panel writes a field when it loses focus)
 
     page.click("#btn-validate")
     page.wait_for_selector("#modeler[data-checked]")
@@ -126,6 +129,7 @@ def test_add_a_user_task_and_deploy_from_the_modeler(page, runtime) -> None:
     after_first = runtime.complete_task(later.open_tasks[0].id, {"confirmed": True}, "alice")
     follow_up = after_first.open_tasks[0]
     assert (follow_up.element_id, follow_up.name) == ("follow_up", "回訪")
+    assert (follow_up.status, follow_up.assignee) == ("claimed", "alice")  # the panel's assignee
     assert "approve" in runtime.get_task(follow_up.id).form["properties"]
 
     before = runtime.get_case(early)

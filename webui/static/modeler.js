@@ -221,6 +221,12 @@
         panel.appendChild(field(t('case_prefix'), textInput(getProperty(process, 'casePrefix'), function (value) {
           setProperty(element, 'casePrefix', value.trim().toUpperCase(), process);
         })));
+        var startable = el('input', { type: 'checkbox', name: 'startable' });
+        startable.checked = getProperty(process, 'startable') !== 'false';
+        startable.addEventListener('change', function () {
+          setProperty(element, 'startable', startable.checked ? '' : 'false', process);
+        });
+        panel.appendChild(el('label', { 'class': 'check' }, [startable, document.createTextNode(' ' + t('startable'))]));
       }
 
       if (element.type === 'bpmn:UserTask') {
@@ -230,6 +236,11 @@
         panel.appendChild(field(t('form'), select(forms, current, function (value) {
           setProperty(element, FORM_PROPERTY, value);
         })));
+        var assignee = textInput(getProperty(bo, 'assigneeExpression'), function (value) {
+          setProperty(element, 'assigneeExpression', value.trim());
+        });
+        assignee.name = 'assigneeExpression';
+        panel.appendChild(field(t('assignee'), assignee));
       }
 
       if (/Task$|Event$|Gateway$|^bpmn:SubProcess$|^bpmn:CallActivity$/.test(element.type) && element.type !== 'bpmn:BoundaryEvent') {
