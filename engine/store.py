@@ -212,6 +212,17 @@ class Event(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class WorkerHeartbeat(Base):
+    """A worker process's last round (written every HEARTBEAT_S at most), so that /health of
+    any web process can tell whether the workers beside it are alive."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_run: Mapped[datetime]
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
 class Outbox(Base):
     """Messages to send, written in the transaction of the step that caused them."""
 

@@ -27,6 +27,8 @@ from .store import Case, Timer
 log = logging.getLogger("caseflow.worker")
 
 LEASE = timedelta(seconds=60)
+HEARTBEAT_S = 10.0  # a worker notes its last round in the database this often at most
+HEARTBEAT_KEEP = timedelta(days=7)  # heartbeats of workers gone this long are removed
 
 
 @dataclass
@@ -128,6 +130,7 @@ class Worker:
         self.delivery = DeliveryReport()
         self.last_run: Any = None
         self.last_error: str | None = None
+        self._beat_at: Any = None
         from .privacy import DailyPurge
 
         self.purge = DailyPurge()  # personal data past [privacy] retention_days, once a day
@@ -157,6 +160,43 @@ class Worker:
             setattr(self.delivery, key, getattr(self.delivery, key) + value)
         return fired, delivery
 
+    def heartbeat(self, force: bool = False) -> None:
+        """Note this worker's last round in the database (every HEARTBEAT_S at most), for the
+        /health of web processes that do not run a worker themselves. Never fails a round."""
+        from datetime import UTC, datetime
+
+        from sqlalchemy import delete
+
+        from .store import WorkerHeartbeat
+
+        now = datetime.now(UTC)
+        if (
+            not force
+            and self._beat_at is not None
+            and (now - self._beat_at).total_seconds() < HEARTBEAT_S
+        ):
+            return
+        self._beat_at = now
+        try:
+            with self.runtime.db.write() as session:
+                session.merge(
+                    WorkerHeartbeat(
+                        worker_id=self.worker_id[:200],
+                        last_run=now,
+                        report={
+                            "timers": self.timers.to_dict(),
+                            "outbox": self.delivery.to_dict(),
+                            "last_error": self.last_error,
+                        },
+                    )
+                )
+                session.execute(
+                    delete(WorkerHeartbeat).where(WorkerHeartbeat.last_run < now - HEARTBEAT_KEEP)
+                )
+                session.commit()
+        except Exception:  # noqa: BLE001 - a heartbeat must not stop the timers
+            log.exception("writing the worker heartbeat failed")
+
     def run(self, stop: threading.Event, interval_s: float = 1.0, once: bool = False) -> None:
         """Work until `stop` is set (or one round). Sleeping here is the worker's own pacing;
         tests never wait on it: they move the clock and call fire_due_timers."""
@@ -172,6 +212,7 @@ class Worker:
                 log.exception("worker round failed")
                 self.last_error = f"{type(exc).__name__}: {exc}"
             self.last_run = datetime.now(UTC)
+            self.heartbeat()
             if once or stop.is_set():
                 return
             if not busy:

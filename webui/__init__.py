@@ -43,6 +43,31 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _recent_workers(runtime: Runtime) -> list[dict[str, Any]]:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from engine.store import WorkerHeartbeat
+
+    since = datetime.now(UTC) - timedelta(minutes=10)
+    with runtime.db.read() as session:
+        rows = session.scalars(
+            select(WorkerHeartbeat)
+            .where(WorkerHeartbeat.last_run >= since)
+            .order_by(WorkerHeartbeat.last_run.desc())
+            .limit(20)
+        ).all()
+        return [
+            {
+                "id": row.worker_id,
+                "last_run": row.last_run.isoformat(),
+                "last_error": (row.report or {}).get("last_error"),
+            }
+            for row in rows
+        ]
+
+
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the app; tests pass their own runtime (temporary database, fixed clock)."""
     app = Flask(__name__)
@@ -106,12 +131,15 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         body = {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
+            # The worker in this process (caseflow serve --processes 1) ...
             "worker": {
                 "last_run": worker.last_run.isoformat() if worker.last_run else None,
                 "timers": worker.timers.to_dict(),
                 "outbox": worker.delivery.to_dict(),
                 "last_error": worker.last_error,
             },
+            # ... and every worker that noted a round in the last 10 minutes (any process).
+            "workers": _recent_workers(runtime) if database == "ok" else [],
             "time": runtime.clock.now().isoformat(),
         }
         return jsonify(body), 200 if database == "ok" else 503

@@ -59,9 +59,39 @@ def test_worker_round_fires_timers_then_delivers_what_they_queued(runtime, clock
     from engine.timers import Worker
 
     runtime.deploy(fixture_files("notify_flow.bpmn"))
-    runtime.start_case("notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"})
+    runtime.start_case(
+        "notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"}
+    )
     worker = Worker(runtime)
     fired, delivery = worker.round()
     assert (delivery.sent, delivery.failed) == (2, 0)
     assert worker.round()[1].sent == 0
     assert "王" in settings.sms.dev_log.read_text(encoding="utf-8")
+
+
+def test_a_worker_notes_its_rounds_for_health_and_old_notes_go(runtime, clock):
+    """Each worker process notes its last round (at most every HEARTBEAT_S) so /health of any
+    web process can see it; notes of workers gone for a week are removed."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from engine import timers
+    from engine.store import WorkerHeartbeat
+
+    gone = WorkerHeartbeat(
+        worker_id="old-host:1:1", last_run=datetime.now(UTC) - timedelta(days=8), report=None
+    )
+    with runtime.db.write() as session:
+        session.add(gone)
+        session.commit()
+    worker = timers.Worker(runtime)
+    worker.run(threading.Event(), once=True)
+    with runtime.db.read() as session:
+        (beat,) = session.scalars(select(WorkerHeartbeat)).all()
+    assert beat.worker_id == worker.worker_id and beat.report["last_error"] is None
+    first = beat.last_run
+    worker.run(threading.Event(), once=True)  # within HEARTBEAT_S: not written again
+    with runtime.db.read() as session:
+        assert session.scalars(select(WorkerHeartbeat.last_run)).one() == first

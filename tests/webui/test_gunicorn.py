@@ -222,6 +222,10 @@ def test_caseflow_serve_with_two_processes(db_url, settings, runtime, clock, tmp
         task = client.ok("GET", f"/api/tasks?case={case['number']}")["tasks"][0]
         done = client.ok("POST", f"/api/tasks/{task['id']}/complete", {"data": {"approve": False}})
         assert done["status"] == "completed"
+        # The worker runs in its own process; the web processes' /health still sees it.
+        while not client.ok("GET", "/health")["workers"]:
+            assert time.monotonic() < deadline, "no worker noted a round"
+            time.sleep(0.2)
         client.close()
     finally:
         proc.terminate()
