@@ -53,15 +53,15 @@ def timer_definition(task: Any) -> TimerEventDefinition | None:
     return next((d for d in catch_definitions(task) if isinstance(d, TimerEventDefinition)), None)
 
 
-def timer_element(task: Any) -> tuple[str | None, str | None]:
+def timer_element(task: Any, timer: TimerEventDefinition) -> tuple[str | None, str | None]:
     """The id and name of the diagram element whose timer `task` waits on. An event-based
     gateway waits on its following events' definitions itself (SpiffWorkflow moves them onto
     the gateway, in the order of its outputs): there the timer belongs to the catch event after
-    the gateway, which is what the diagram and the supervisor call it."""
+    the gateway, which is what the diagram and the supervisor call it. `timer`: the task's
+    timer_definition()."""
     spec = task.task_spec
     definition = getattr(spec, "event_definition", None)
     if isinstance(spec, EventBasedGateway) and isinstance(definition, MultipleEventDefinition):
-        timer = timer_definition(task)
         for index, candidate in enumerate(definition.event_definitions):
             if candidate is timer and index < len(spec.outputs):
                 event = spec.outputs[index]
@@ -334,7 +334,7 @@ def _project_timers(
         if key in known:
             continue
         definition = timer_definition(task)
-        element_id, name = timer_element(task)
+        element_id, name = timer_element(task, definition)
         row = TimerRecord(
             id=None,
             spiff_task_id=key[0],

@@ -238,7 +238,7 @@ class Rows:
 
     def task_and_number(self, task_id: int) -> tuple[TaskRecord, str] | None:
         row = self.one(
-            "SELECT " + _TASK_COLUMNS_T + ', c.number FROM task t JOIN "case" c'
+            "SELECT " + TASK_COLUMNS_T + ', c.number FROM task t JOIN "case" c'
             " ON c.id = t.case_id WHERE t.id = ?",
             (task_id,),
         )
@@ -423,9 +423,9 @@ _TASK_COLUMNS = (
     "id, case_id, spiff_task_id, element_id, name, role, form_id, instructions, assignee,"
     " status, created_at, due_at, claimed_at, completed_at, completed_by, data, version"
 )
-_TASK_COLUMNS_T = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
+# The same columns qualified with the alias "t", for joins (task lists, task with case number).
+TASK_COLUMNS_T = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
 _TASK_SELECT = f"SELECT {_TASK_COLUMNS} FROM task"
-TASK_COLUMNS = _TASK_COLUMNS
 
 
 @dataclass(slots=True)

@@ -45,7 +45,7 @@ from .projection import (
     waiting_messages,
     waiting_timers,
 )
-from .rawsql import CaseRecord, Rows, TaskRecord
+from .rawsql import TASK_COLUMNS_T, CaseRecord, Rows, TaskRecord
 from .rawsql import read as read_rows
 from .scripts import make_script_engine
 from .settings import Settings, load_settings
@@ -60,7 +60,7 @@ from .steptxn import (
     sqlite_writer_lock,
 )
 from .store import Case, Database, Form, ProcessVersion, Task, Timer
-from .taskqueries import T_COLUMNS, merge_parts, ordered_part, task_query, task_views
+from .taskqueries import merge_parts, ordered_part, task_query, task_views
 from .users import user_roles
 from .views import CaseView, EventView, NotificationView, TaskView, TimerView
 
@@ -270,8 +270,12 @@ class Runtime:
             return entry[1]
         return None
 
-    def _keep_live(self, case_id: int, state: str, workflow: BpmnWorkflow) -> None:
+    def _keep_live(
+        self, case_id: int, state: str, workflow: BpmnWorkflow, *, replace: bool = True
+    ) -> None:
         with self._live_lock:
+            if not replace and case_id in self._live:
+                return
             self._live[case_id] = (state, workflow)
             self._live.move_to_end(case_id)
             while len(self._live) > LIVE_CASES:
@@ -279,11 +283,7 @@ class Runtime:
 
     def _return_live(self, case_id: int, state: str, workflow: BpmnWorkflow) -> None:
         """Give back an object only read from (unless a newer one came meanwhile)."""
-        with self._live_lock:
-            if case_id not in self._live:
-                self._live[case_id] = (state, workflow)
-                while len(self._live) > LIVE_CASES:
-                    self._live.popitem(last=False)
+        self._keep_live(case_id, state, workflow, replace=False)
 
     def _load(self, case: Any, version: Any) -> BpmnWorkflow:
         """The case's workflow, owned by the caller (a live object or a fresh load)."""
@@ -601,7 +601,6 @@ class Runtime:
             role_set = [r for r in dict.fromkeys(roles) if role_set is None or r in role_set]
         with read_rows(self.db) as rows:
             return task_views(
-                rows,
                 task_query(rows, role_set, assignee, case, statuses, due_before, limit, offset),
             )
 
@@ -627,10 +626,7 @@ class Runtime:
             )
         with read_rows(self.db) as rows:
             if roles is None:
-                found = rows.user_roles(user)
-                if found is None:
-                    raise NotFound(f"no active user named {user!r}")
-                roles = found
+                roles = self._roles(rows, user)
             open_roles = sorted(r for r in roles if role is None or r == role)
             if status == TaskStatus.CLAIMED:
                 open_roles = []
@@ -652,12 +648,12 @@ class Runtime:
                 if not mine:
                     return []
                 found_rows = rows.all(
-                    f'SELECT {T_COLUMNS}, c.number FROM task t JOIN "case" c'
+                    f'SELECT {TASK_COLUMNS_T}, c.number FROM task t JOIN "case" c'
                     " ON c.id = t.case_id WHERE c.number = ? AND (" + " OR ".join(mine) + ")"
                     " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ?",
                     (case, *params, limit),
                 )
-                return task_views(rows, found_rows)
+                return task_views(found_rows)
             parts = [
                 ordered_part(rows, "t.role = ? AND t.status = ?", [r, TaskStatus.OPEN.value], limit)
                 for r in open_roles
@@ -669,7 +665,7 @@ class Runtime:
                 parts.append(ordered_part(rows, where, params, limit))
             if not parts:
                 return []
-            return task_views(rows, merge_parts(rows, parts, limit, 0))
+            return task_views(merge_parts(rows, parts, limit, 0))
 
     def get_task(self, task_id: int, user: str | None = None) -> TaskView:
         """One task with its form schema; with `user`, only if the user holds the task's role."""
@@ -710,9 +706,6 @@ class Runtime:
         if row is None:
             raise NotFound(f"no task {task_id}")
         return row[0], row[1]
-
-    def _form_schema(self, session: Session, task: Any) -> dict[str, Any]:
-        return self._form(task.form_id)
 
     def claim(self, task_id: int, user: str) -> TaskView:
         return self._assign(task_id, user, claim=True)
@@ -1003,7 +996,7 @@ class Runtime:
                 self._return_live(case.id, case.state, workflow)
 
 
-# ----- task lists ------------------------------------------------------------------------------
+# ----- who may act on a task -------------------------------------------------------------------
 
 
 def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .rawsql import TASK_COLUMNS, Rows, read_dt, read_json
+from .rawsql import TASK_COLUMNS_T, Rows, TaskRecord
 from .views import TaskView
 
 
@@ -60,7 +60,7 @@ def task_query(
         where.append(f"t.status IN ({', '.join('?' * len(statuses))})")
         params.extend(statuses)
     return rows.all(
-        f'SELECT {T_COLUMNS}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
+        f'SELECT {TASK_COLUMNS_T}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ? OFFSET ?",
         (*params, limit, offset),
@@ -87,7 +87,7 @@ def merge_parts(
     union = " UNION ALL ".join(sql for sql, _ in parts)
     params = [p for _, part_params in parts for p in part_params]
     return rows.all(
-        f'SELECT {T_COLUMNS}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
+        f'SELECT {TASK_COLUMNS_T}, c.number FROM task t JOIN "case" c ON c.id = t.case_id'
         f" WHERE t.id IN (SELECT u.id FROM ({union}) AS u"
         " ORDER BY (u.due_at IS NULL), u.due_at, u.id LIMIT ? OFFSET ?)"
         " ORDER BY (t.due_at IS NULL), t.due_at, t.id",
@@ -95,27 +95,6 @@ def merge_parts(
     )
 
 
-def task_views(rows: Rows, found: list[tuple[Any, ...]]) -> list[TaskView]:
-    """TaskView.of for rows of (task columns..., case number), made straight from the rows."""
-    return [
-        TaskView(
-            r[0],  # id
-            r[-1],  # case number
-            r[3],  # element_id
-            r[4],  # name
-            r[5],  # role
-            r[9],  # status
-            r[8],  # assignee
-            read_dt(r[11]),  # due_at
-            read_dt(r[10]),  # created_at
-            read_dt(r[13]),  # completed_at
-            r[14],  # completed_by
-            None,  # form
-            r[7],  # instructions
-            read_json(r[15]),  # data
-        )
-        for r in found
-    ]
-
-
-T_COLUMNS = ", ".join("t." + c.strip() for c in TASK_COLUMNS.split(","))
+def task_views(found: list[tuple[Any, ...]]) -> list[TaskView]:
+    """Views of rows of (task columns..., case number)."""
+    return [TaskView.of(TaskRecord.from_row(r), r[-1]) for r in found]

@@ -14,15 +14,15 @@ import os
 import socket
 import threading
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .errors import Conflict, InvalidState
 from .runtime import Runtime
 from .status import TimerStatus
-from .store import Case, Timer
+from .store import Case, Timer, WorkerHeartbeat
 
 log = logging.getLogger("caseflow.worker")
 
@@ -160,21 +160,11 @@ class Worker:
             setattr(self.delivery, key, getattr(self.delivery, key) + value)
         return fired, delivery
 
-    def heartbeat(self, force: bool = False) -> None:
+    def heartbeat(self) -> None:
         """Note this worker's last round in the database (every HEARTBEAT_S at most), for the
         /health of web processes that do not run a worker themselves. Never fails a round."""
-        from datetime import UTC, datetime
-
-        from sqlalchemy import delete
-
-        from .store import WorkerHeartbeat
-
-        now = datetime.now(UTC)
-        if (
-            not force
-            and self._beat_at is not None
-            and (now - self._beat_at).total_seconds() < HEARTBEAT_S
-        ):
+        now = self.last_run
+        if self._beat_at is not None and (now - self._beat_at).total_seconds() < HEARTBEAT_S:
             return
         self._beat_at = now
         try:
@@ -200,8 +190,6 @@ class Worker:
     def run(self, stop: threading.Event, interval_s: float = 1.0, once: bool = False) -> None:
         """Work until `stop` is set (or one round). Sleeping here is the worker's own pacing;
         tests never wait on it: they move the clock and call fire_due_timers."""
-        from datetime import UTC, datetime
-
         while True:
             busy = False
             try:

@@ -44,15 +44,12 @@ def serve_processes(
     from gunicorn.app.base import BaseApplication
 
     def make_app() -> Any:
+        """In each web process after the fork: its own runtime, as the command line makes it."""
         from webui import create_app
 
-        from .clock import FixedClock, SystemClock, parse_instant
-        from .runtime import Runtime
-        from .settings import load_settings
-        from .store import Database
+        from .cli import Context
 
-        clock = FixedClock(parse_instant(now)) if now else SystemClock()
-        return create_app(runtime=Runtime(Database(), load_settings(), clock))
+        return create_app(runtime=Context(now).runtime)
 
     class Server(BaseApplication):
         def load_config(self) -> None:

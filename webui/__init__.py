@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from engine.runtime import Runtime
 from engine.settings import load_settings
-from engine.store import Database
+from engine.store import Database, WorkerHeartbeat
 from engine.timers import Worker
 
 from .i18n import LANGUAGES, compile_translations, select_locale
@@ -44,12 +45,6 @@ def _secret_key() -> str:
 
 
 def _recent_workers(runtime: Runtime) -> list[dict[str, Any]]:
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from engine.store import WorkerHeartbeat
-
     since = datetime.now(UTC) - timedelta(minutes=10)
     with runtime.db.read() as session:
         rows = session.scalars(

@@ -13,7 +13,6 @@ holders of a role of one of its tasks.
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from engine import rawsql, tokens
+from engine import tokens
 from engine.errors import Forbidden, NotFound
 from engine.privacy import record_view
 from engine.runtime import RECENT_HISTORY
@@ -63,7 +62,7 @@ def authenticate() -> Any:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return _unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    user = _user_for_token(runtime().db, token)
+    user = tokens.user_for_token(runtime().db, token)
     if user is None:
         return _unauthorized(
             "the API token is unknown or revoked, or its user is inactive", "invalid_token"
@@ -72,28 +71,6 @@ def authenticate() -> Any:
     if unstorable(list(request.args.items(multi=True))):
         raise BadRequest(f"query parameters must not contain {UNSTORABLE_CHARACTERS}")
     return None
-
-
-def _user_for_token(db: Any, token: str) -> UserInfo | None:
-    """engine.tokens.user_for_token (same checks, same answer) with its one query in plain
-    SQL: on every request, an ORM session for it cost more than the rest of a small request
-    (see engine.rawsql)."""
-    if (
-        not token
-        or len(token) > tokens.MAX_TOKEN_LENGTH
-        or not token.startswith(tokens.TOKEN_PREFIX)
-    ):
-        return None
-    digest = tokens._digest(token)
-    with rawsql.read(db) as rows:
-        found = rows.all(
-            'SELECT u.name, u.display_name, u.api_token_hash, r.role_id FROM "user" u'
-            " LEFT JOIN user_role r ON r.user_id = u.id WHERE u.api_token_hash = ? AND u.active = ?",
-            (digest, True),
-        )
-    if not found or not hmac.compare_digest(found[0][2], digest):
-        return None
-    return UserInfo(found[0][0], found[0][1], frozenset(r[3] for r in found if r[3] is not None))
 
 
 def _unauthorized(message: str, error: str | None = None) -> Any:
