@@ -9,8 +9,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine import attachments
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.forms import coerce_form_data, form_fields
+from engine.forms import coerce_form_data, form_fields, validate_submission
 from engine.privacy import record_view
 from engine.templating import BoundedSandbox
 
@@ -39,8 +40,6 @@ def _lang() -> str:
 
 
 def attachment_list(case_number: str) -> list[Any]:
-    from engine import attachments
-
     return attachments.for_case(runtime().db, case_number)
 
 
@@ -131,9 +130,6 @@ def task(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def complete(task_id: int) -> Any:
-    from engine import attachments
-    from engine.forms import validate_submission
-
     task = runtime().get_task(task_id, user=current_user.name)
     schema = task.form or {}
     uploads = {
@@ -203,8 +199,6 @@ def _blocked(task: Any, user: str) -> str | None:
 @login_required
 def attachment(attachment_id: int) -> Any:
     from flask import send_file
-
-    from engine import attachments
 
     info, data = attachments.read(runtime().db, attachment_id, current_user.name)
     record_view(
