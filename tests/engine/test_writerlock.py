@@ -71,12 +71,21 @@ def test_released_by_rollback_and_by_an_abandoned_transaction(sqlite_db, tmp_pat
 def test_a_second_process_waits_for_the_turn_and_both_writes_land(sqlite_db, tmp_path):
     script = textwrap.dedent(
         """
-        import sys
+        import fcntl, os, sys
         from sqlalchemy import text
+        from engine import writerlock
         from engine.store import Database
         db = Database(sys.argv[1])
         print("ready", flush=True)
         sys.stdin.readline()
+        fd = os.open(writerlock.lock_path(db.checkpointer.path), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            print("free", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            print("held", flush=True)  # the turn is the other process's: wait for it below
+        os.close(fd)
         with db.write() as session:
             session.execute(text("INSERT INTO t VALUES (2)"))
             session.commit()
@@ -96,7 +105,9 @@ def test_a_second_process_waits_for_the_turn_and_both_writes_land(sqlite_db, tmp
             session.execute(text("INSERT INTO t VALUES (1)"))
             proc.stdin.write("go\n")
             proc.stdin.flush()
-            # The other process is now waiting for the turn; our write is still ours alone.
+            # The other process saw the turn taken and now waits for it (its write cannot have
+            # happened: our transaction still sees only its own row).
+            assert proc.stdout.readline().strip() == "held"
             assert session.execute(text("SELECT group_concat(n) FROM t")).scalar() == "1"
             session.commit()
         assert proc.stdout.readline().strip() == "done"
