@@ -3,11 +3,12 @@ rows, task lists.
 
 On a 2-core machine SQLAlchemy costs 0.1–0.3 ms per Core statement and 0.3–0.6 ms per ORM
 query or flush, while the statement itself takes 10–30 µs; a case step needs about ten of
-them. So the hot paths use the DBAPI cursor of the connection the step's Session already holds:
-the statements run inside the Session's transaction (BEGIN IMMEDIATE on SQLite), commit or roll
-back with it, and with whatever service helpers wrote through the ORM in the same step. Before
-every statement the Session is flushed (free when nothing is pending), so rows are written in
-the order the step made them and ORM writes are visible to these reads.
+them. So the hot paths use the DBAPI cursor of the step's own connection (engine.steptxn):
+the statements run inside the step's transaction (BEGIN IMMEDIATE on SQLite) and commit or roll
+back with it, together with whatever service helpers wrote through the ORM Session that is
+joined to the same connection when a helper first needs one. While there is such a Session it
+is flushed before every statement (free when nothing is pending), so rows are written in the
+order the step made them and ORM writes are visible to these reads.
 
 Values are stored exactly as the ORM stores them: naive UTC datetimes (on SQLite the text
 'YYYY-MM-DD HH:MM:SS.ffffff'), JSON columns as JSON, version counters incremented by one.
