@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
-from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SecurityError
-
-from . import spiff
+from . import spiff, templating
 from .audit import record
 from .calendar import parse_when
 from .status import OutboxStatus
 from .stepcontext import current, service
 from .store import Outbox
-from .templating import BoundedSandbox
 
 CHANNELS = ("email", "sms")
 TEMPLATES = Path(
@@ -54,25 +50,25 @@ class NotifyError(ValueError):
     pass
 
 
-def _environment() -> BoundedSandbox:
-    from jinja2 import FileSystemLoader
-
-    return BoundedSandbox(
-        loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=False
-    )
+TEMPLATE_TIME_S = 1.0  # (within the step's own budget, see engine.evaluator.step_budget)
 
 
 def render(template: str, data: dict[str, Any]) -> tuple[str | None, str]:
-    """Render `notifications/<template>.txt`; a first line "Subject: …" gives the e-mail subject."""
+    """Render `notifications/<template>.txt`; a first line "Subject: …" gives the e-mail subject.
+    Templates are the owner's code: they render in an evaluator process, bounded in time,
+    memory and length (engine.templating.render)."""
     if not re.match(r"^[A-Za-z0-9_.-]+$", template):
         raise NotifyError(
             f"template name {template!r} may only use letters, digits, '.', '_' and '-'"
         )
+    path = TEMPLATES / f"{template}.txt"
     try:
-        text = _environment().get_template(f"{template}.txt").render(**data)
-    except TemplateNotFound as exc:
+        source = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError) as exc:
         raise NotifyError(f"no notification template {template}.txt in {TEMPLATES}") from exc
-    except (TemplateSyntaxError, UndefinedError, SecurityError) as exc:
+    try:
+        text = templating.render(source, data, strict=True, limit_s=TEMPLATE_TIME_S)
+    except templating.TemplateProblem as exc:
         raise NotifyError(f"template {template}.txt: {exc}") from exc
     subject = None
     if text.startswith("Subject:"):

@@ -13,7 +13,7 @@ import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import spiff, stepcontext
+from . import evaluator, spiff, stepcontext
 from .audit import record
 from .calendar import BusinessCalendar
 from .clock import Clock, SystemClock
@@ -146,6 +146,7 @@ class Runtime:
         self.script_engine = make_script_engine(
             helpers={**self.calendar.script_helpers(spiff.engine_now), **stepcontext.services()},
             time_limit_s=self.settings.script_time_limit_s,
+            memory_limit_mb=self.settings.script_memory_limit_mb,
         )
         self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
         self._specs_lock = threading.Lock()
@@ -355,7 +356,7 @@ class Runtime:
                 detail={"process": version.key, "version": version.version},
             )
             st = StepState(txn, rows, case, version, workflow, now, actor, HelperSession(txn))
-            with stepcontext.step(self._context(st)):
+            with stepcontext.step(self._context(st)), self._budget():
                 with spiff.engine_time(now):
                     self._run_engine(st, engine_steps(workflow))
                 projection = self._finish_step(st)
@@ -409,7 +410,7 @@ class Runtime:
                 version = self._version_info(case.process_version_id)
                 workflow = self._load(case, version)
                 st = StepState(txn, rows, case, version, workflow, now, actor, HelperSession(txn))
-                with stepcontext.step(self._context(st)):
+                with stepcontext.step(self._context(st)), self._budget():
                     fired_until, result = self._fire_due(st)
                     if action is not None:
                         with spiff.engine_time(now):
@@ -434,6 +435,10 @@ class Runtime:
             if "locked" in str(exc).lower():
                 raise Conflict(f"case {number} is busy; nothing was saved, try again") from exc
             raise
+
+    def _budget(self) -> AbstractContextManager[None]:
+        """The time all owner code of one step may take together (engine.evaluator)."""
+        return evaluator.step_budget(self.settings.script_step_budget_s)
 
     def _context(self, st: StepState) -> stepcontext.StepContext:
         return stepcontext.StepContext(

@@ -9,8 +9,10 @@ attribute read goes through a guard, and the compiled code is instrumented so th
 comprehensions and function calls stop at a deadline and obvious size bombs are refused
 before they are computed.
 
-Limits are best effort inside one process: a single C-level operation on large shared
-structures (e.g. ``str()`` of a list holding one big list many times) is not interrupted.
+These guards give early, readable refusals. The limits that hold are the evaluator
+process's (engine.evaluator): code that is not bounded by its shape runs there, under an
+address-space limit and a deadline after which the process is killed, so a single C-level
+operation cannot hold the server.
 """
 
 from __future__ import annotations
@@ -516,8 +518,146 @@ def _run(code: CodeType, namespace: dict[str, Any], run: _Run | None) -> Any:
     return result
 
 
+# ---------------------------------------------------------------- evaluating here
+#
+# These run the code in the current process. The server process uses them only for code that
+# is bounded by its shape (see _bounded); everything else runs in an evaluator process
+# (engine.evaluator), which calls them under limits the operating system enforces.
+
+
+def _bind(namespace: dict[str, Any], needs_run: bool, limit_s: float, memory: int) -> _Run | None:
+    """Add guards and builtins last, so data can never replace them."""
+    namespace.update(_STATIC)
+    namespace["__builtins__"] = _BUILTINS
+    if not needs_run:
+        return None
+    run = _Run(limit_s, memory)
+    namespace["_tick_"], namespace["_getiter_"] = run.tick, run.getiter
+    return run
+
+
+def evaluate_here(
+    expression: str,
+    context: dict[str, Any],
+    external_context: dict[str, Any] | None,
+    helpers: Mapping[str, Any],
+    limit_s: float = 1.0,
+    memory_limit_mb: int = 512,
+) -> Any:
+    """Evaluate a restricted expression in this process."""
+    code, needs_run = _compile(expression.strip(), "eval")
+    namespace = {**helpers, **(external_context or {}), **context}
+    return _run(code, namespace, _bind(namespace, needs_run, limit_s, memory_limit_mb * 2**20))
+
+
+def execute_here(
+    script: str,
+    context: dict[str, Any],
+    external_context: dict[str, Any] | None,
+    helpers: Mapping[str, Any],
+    limit_s: float = 1.0,
+    memory_limit_mb: int = 512,
+) -> None:
+    """Run a restricted script in this process; `context` (the task's data) is changed in
+    place and left holding data only (no helpers, guards or functions)."""
+    external_context = external_context or {}
+    code, needs_run = _compile(script, "exec")
+    context.update(helpers)
+    context.update(external_context)
+    try:
+        _run(code, context, _bind(context, needs_run, limit_s, memory_limit_mb * 2**20))
+    finally:
+        for key in list(context):
+            if (
+                key in _INJECTED
+                or key in helpers
+                or key in external_context
+                or callable(context[key])
+            ):
+                del context[key]
+
+
+# Expressions made only of these nodes cost time linear in the data they read (and data is
+# bounded by engine.datacodec), so they are evaluated here without an evaluator process:
+# names, constants, comparisons, and/or/not, if-else, + and -, subscripts, literals, f-strings
+# without format specs, and calls of helpers or of a few bounded builtins with such arguments.
+_BOUNDED_NODES = (
+    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Compare, ast.BoolOp, ast.And, ast.Or,
+    ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.IfExp, ast.Subscript, ast.Tuple, ast.List,
+    ast.Dict, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is,
+    ast.IsNot, ast.BinOp, ast.Add, ast.Sub, ast.JoinedStr, ast.Call, ast.keyword,
+)  # fmt: skip
+_BOUNDED_BUILTINS = frozenset({"len", "str", "int", "float", "bool", "abs"})
+
+
+def _bounded_node(node: ast.AST) -> bool:
+    if isinstance(node, ast.FormattedValue):
+        return node.format_spec is None and _bounded_node(node.value)
+    if not isinstance(node, _BOUNDED_NODES):
+        return False
+    if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add | ast.Sub):
+        return False
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        return False
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not isinstance(func, ast.Name):
+            return False
+        if func.id in _BUILTINS and func.id not in _BOUNDED_BUILTINS:
+            return False
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return False
+        if any(k.arg is None for k in node.keywords):
+            return False
+        parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+        return all(_bounded_node(p) for p in parts)
+    return all(_bounded_node(child) for child in ast.iter_child_nodes(node))
+
+
+@functools.lru_cache(maxsize=4096)
+def is_bounded(expression: str) -> bool:
+    """True when `expression` may be evaluated in the server process (see _BOUNDED_NODES)."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return _bounded_node(tree)
+
+
+def _script_error(exc: Any) -> Exception:
+    """The error an evaluator reported, as the exception the script raised (its message and
+    class where that is a plain builtin, so SpiffWorkflow reports it the usual way)."""
+    from .evaluator import EvaluationError
+
+    assert isinstance(exc, EvaluationError)
+    cls: type[Exception]
+    if exc.kind == "rejected":
+        cls = ScriptRejected
+    elif exc.kind == "timeout":
+        cls = ScriptTimeout
+    elif exc.kind == "limit":
+        cls = ScriptLimitExceeded
+    else:
+        cls = _REBUILT.get(exc.type_name, ScriptError)
+    error = cls(str(exc))
+    error.script_line = exc.line  # type: ignore[attr-defined]
+    return error
+
+
+_REBUILT: dict[str, type[Exception]] = {
+    cls.__name__: cls
+    for cls in (
+        NameError, KeyError, ValueError, TypeError, IndexError, ZeroDivisionError,
+        AttributeError, LookupError, ArithmeticError, OverflowError, AssertionError,
+        UnboundLocalError,
+    )
+}  # fmt: skip
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    """TaskDataEnvironment's semantics, with restricted compilation and run-time guards."""
+    """TaskDataEnvironment's semantics: code is compiled with the restricted policy here (so a
+    forbidden construct is refused at once), bounded expressions are evaluated here, and
+    everything else runs in an evaluator process under OS limits (engine.evaluator)."""
 
     def __init__(
         self,
@@ -533,47 +673,45 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
                 )
         super().__init__(helpers)
         self.time_limit_s = time_limit_s
-        self.memory_limit = memory_limit_mb * 2**20
+        self.memory_limit_mb = memory_limit_mb
 
-    def _bind(self, namespace: dict[str, Any], needs_run: bool) -> _Run | None:
-        """Add guards and builtins last, so task data can never replace them."""
-        namespace.update(_STATIC)
-        namespace["__builtins__"] = _BUILTINS
-        if not needs_run:
-            return None
-        run = _Run(self.time_limit_s, self.memory_limit)
-        namespace["_tick_"], namespace["_getiter_"] = run.tick, run.getiter
-        return run
+    def _isolated(self, request: dict[str, Any]) -> Any:
+        from . import datacodec, evaluator
+
+        try:
+            for key in ("context", "external"):
+                request[key] = datacodec.encode(request[key], key)
+            return evaluator.run(
+                request,
+                helpers=self.globals,
+                limit_s=self.time_limit_s,
+                memory_mb=self.memory_limit_mb,
+            )
+        except datacodec.DataError as exc:
+            raise ScriptError(f"task data cannot be passed to the code: {exc}") from None
+        except evaluator.EvaluationError as exc:
+            raise _script_error(exc) from None
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
-        code, needs_run = _compile(expression.strip(), "eval")
-        namespace = {**self.globals, **(external_context or {}), **context}
-        return _run(code, namespace, self._bind(namespace, needs_run))
+        text = expression.strip()
+        _compile(text, "eval")  # refuses a forbidden construct here, with its message
+        if is_bounded(text):
+            return evaluate_here(text, context, external_context, self.globals)
+        return self._isolated(
+            {"op": "eval", "code": text, "context": context, "external": external_context or {}}
+        )
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         external_context = external_context or {}
         self.check_for_overwrite(context, external_context)
-        code, needs_run = _compile(script, "exec")
-        context.update(self.globals)
-        context.update(external_context)
-        try:
-            _run(code, context, self._bind(context, needs_run))
-        finally:
-            self._remove_globals_and_functions_from_context(context, external_context)
+        _compile(script, "exec")
+        data = {k: v for k, v in context.items() if k not in external_context}
+        result = self._isolated(
+            {"op": "exec", "code": script, "context": data, "external": external_context}
+        )
+        context.clear()
+        context.update(result)
         return True
-
-    def _remove_globals_and_functions_from_context(
-        self, context: dict, external_context: dict
-    ) -> None:
-        """Leave only the script's data in the task: no guards, helpers or functions."""
-        for key in list(context):
-            if (
-                key in _INJECTED
-                or key in self.globals
-                or key in external_context
-                or callable(context[key])
-            ):
-                del context[key]
 
     def check_for_overwrite(self, context: dict, external_context: dict) -> None:
         """Fail clearly when task data would hide a helper (as stock SpiffWorkflow does)."""
@@ -590,6 +728,12 @@ class CaseflowScriptEngine(PythonScriptEngine):
 
     def __init__(self, environment: RestrictedEnvironment | None = None) -> None:
         super().__init__(environment or RestrictedEnvironment())
+
+    def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
+        line = getattr(err, "script_line", None)
+        if isinstance(line, int) and 0 < line <= len(lines := script.splitlines()):
+            return line, lines[line - 1]
+        return super().get_error_line_number_and_content(script, err)
 
     def validate(self, expression: str) -> None:
         # A plain SyntaxError first: DMNEngine.needs_eq relies on it to detect "> 5" cells.

@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnEventConverter,
+    BpmnSubWorkflowConverter,
     BpmnWorkflowConverter,
     TaskConverter,
     WorkflowConverter,
@@ -37,11 +39,15 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.bpmn.util import task as bpmn_task_util
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util import task as task_util
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
+
+from . import datacodec
 
 _engine_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "caseflow_engine_now", default=None
@@ -123,30 +129,99 @@ timer_module.DurationTimerEventDefinition.has_fired = _duration_has_fired
 _lift_depth_limit()
 
 
+# Case data never passes through SpiffWorkflow's registry, which rebuilds any dict with a
+# "typename" key into a live object (SPIFFWORKFLOW_NOTES.md): task data, workflow data,
+# correlations, event payloads and the data-carrying parts of a task's internal data are
+# written and read by engine.datacodec. The registry keeps only SpiffWorkflow's own structures.
+
+# Internal-data keys that hold SpiffWorkflow objects (a multiple event's caught events, whose
+# payloads are data again); every other key holds data (timer values, message payloads,
+# multi-instance items, counters).
+_SPIFF_INTERNAL = frozenset({"seen_events"})
+
+
+def _internal_to_dict(registry: Any, internal: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: registry.convert(value) if key in _SPIFF_INTERNAL else datacodec.encode(value, key)
+        for key, value in internal.items()
+    }
+
+
+def _internal_from_dict(registry: Any, dct: dict[str, Any]) -> dict[str, Any]:
+    # Data values were decoded while the text was parsed (datacodec.object_hook).
+    return {
+        key: registry.restore(value) if key in _SPIFF_INTERNAL else value
+        for key, value in dct.items()
+    }
+
+
+def _workflow_data_to_dict(dct: dict[str, Any], workflow: Any) -> None:
+    dct["data"] = datacodec.encode(workflow.data, "workflow data")
+    dct["correlations"] = datacodec.encode(workflow.correlations, "correlations")
+
+
 class _CaseStateConverter(BpmnWorkflowConverter):
     """Serializes a top-level workflow without its specs; restores it with given spec objects."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = WorkflowConverter.to_dict(self, workflow)
+        _workflow_data_to_dict(dct, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
+    def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
+        data = dct.pop("data", {})
+        dct["data"] = {}
+        super().set_default_attributes(workflow, dct)
+        workflow.data = data
+
     def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
         spec = dct.pop("spec")
         subprocess_specs = dct.pop("subprocess_specs", {})
-        if isinstance(spec, dict):  # a full serialization (not produced by us) still loads
-            spec = self.registry.restore(spec)
-            subprocess_specs = self.mapping_from_dict(subprocess_specs)
+        if isinstance(spec, dict):
+            raise ValueError("a case state must not carry its own process spec")
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        from uuid import UUID
-
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+
+class _SubWorkflowConverter(BpmnSubWorkflowConverter):
+    """A subprocess's data and correlations through datacodec, like the top workflow's."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct = super().to_dict(workflow)
+        _workflow_data_to_dict(dct, workflow)
+        return dct
+
+    def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
+        data = dct.pop("data", {})
+        dct["data"] = {}
+        super().set_default_attributes(workflow, dct)
+        workflow.data = data
+
+
+class _EventConverter(BpmnEventConverter):
+    """A pending or caught event: its definition through the registry, its payload and
+    correlations (data) through datacodec."""
+
+    def to_dict(self, event: Any) -> dict[str, Any]:
+        return {
+            "event_definition": self.registry.convert(event.event_definition),
+            "payload": datacodec.encode(event.payload, "event payload"),
+            "correlations": datacodec.encode(event.correlations or {}, "event correlations"),
+        }
+
+    def from_dict(self, dct: dict[str, Any]) -> Any:
+        return self.target_class(
+            self.registry.restore(dct["event_definition"]),
+            dct["payload"],
+            dct["correlations"],
+        )
 
 
 @functools.lru_cache(maxsize=16384)
@@ -183,9 +258,9 @@ class _TaskConverter(TaskConverter):
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": self.registry.convert(task.internal_data),
-            "data": data,
-            "delta": delta,
+            "internal_data": _internal_to_dict(self.registry, task.internal_data),
+            "data": datacodec.encode(data, "data"),
+            "delta": datacodec.encode(delta, "data") if delta else delta,
         }
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
@@ -198,7 +273,7 @@ class _TaskConverter(TaskConverter):
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
         internal = dct["internal_data"]
-        task.internal_data = registry.restore(internal) if internal else {}
+        task.internal_data = _internal_from_dict(registry, internal) if internal else {}
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             task.workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta")
@@ -207,12 +282,12 @@ class _TaskConverter(TaskConverter):
             data = DeepMerge.merge({}, parent.data)
             updates = delta.get("updates", {})
             if updates:
-                data.update(registry.restore(updates))
+                data.update(updates)
             for key in delta.get("deletions", {}):
                 if key in data:
                     del data[key]
         else:
-            data = registry.restore(dct["data"])
+            data = dct["data"]
         task.data = data
         return task
 
@@ -220,12 +295,19 @@ class _TaskConverter(TaskConverter):
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _CaseStateConverter
+    config[BpmnSubWorkflow] = _SubWorkflowConverter
+    config[BpmnEvent] = _EventConverter
     config[Task] = _TaskConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    return BpmnWorkflowSerializer(
+        BpmnWorkflowSerializer.configure(config), version=SERIALIZER_VERSION
+    )
 
 
+# SpiffWorkflow's format 1.5 with case data written by engine.datacodec. States of the plain
+# 1.5 format (registry-encoded data) are converted on load; migration 0009 converts them all.
+SERIALIZER_VERSION = "1.5+cf.data.1"
+LEGACY_VERSION = "1.5"
 SERIALIZER = _make_serializer()
-SERIALIZER_VERSION = SERIALIZER.VERSION
 
 
 def dump_specs(spec: Any, subprocess_specs: dict[str, Any]) -> str:
@@ -280,14 +362,43 @@ CallActivity.copy_data = _copy_data_with_defaults
 
 
 def dump_case_state(workflow: BpmnWorkflow) -> str:
+    """The case's state as JSON text, without its specs. Raises datacodec.DataError when the
+    case's data holds a value that is not data."""
     return SERIALIZER.serialize_json(workflow)
+
+
+def parse_case_state(text: str) -> dict[str, Any]:
+    """A stored state as dicts, its data decoded by datacodec (and nothing else rebuilt);
+    a state of the older format is converted first."""
+    try:
+        dct = json.loads(text, object_hook=datacodec.object_hook)
+        version = dct.get("serializer_version")
+    except datacodec.DataError:
+        version = json.loads(text).get("serializer_version")
+        if version == SERIALIZER_VERSION:
+            raise
+    if version == SERIALIZER_VERSION:
+        dct.pop("serializer_version")
+        return dct
+    if version != LEGACY_VERSION:
+        raise ValueError(f"unknown case state format {version!r}")
+    dct = json.loads(upgrade_legacy_state(text), object_hook=datacodec.object_hook)
+    dct.pop("serializer_version", None)
+    return dct
+
+
+def upgrade_legacy_state(text: str) -> str:
+    """A state of the plain 1.5 format rewritten in this one (see datacodec.upgrade_legacy)."""
+    dct = json.loads(text)
+    datacodec.upgrade_legacy_state(dct)
+    dct["serializer_version"] = SERIALIZER_VERSION
+    return json.dumps(dct, ensure_ascii=False)
 
 
 def load_case_state(
     text: str, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any
 ) -> BpmnWorkflow:
-    dct = json.loads(text)
-    SERIALIZER.migrate(dct)
+    dct = parse_case_state(text)
     dct["spec"] = spec
     dct["subprocess_specs"] = subprocess_specs
     workflow = SERIALIZER.from_dict(dct)

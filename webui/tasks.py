@@ -13,7 +13,7 @@ from engine import attachments
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields, validate_submission
 from engine.privacy import record_view
-from engine.templating import BoundedSandbox
+from engine import templating
 
 from .auth import _safe_next, runtime
 from .openapi import MAX_ID
@@ -22,7 +22,6 @@ bp = Blueprint("tasks", __name__)
 
 # Rendered as plain text: the page escapes the result once, so neither the data nor what the
 # process owner wrote around it becomes HTML (escaping here too would show "&lt;" to people).
-_instructions_env = BoundedSandbox(autoescape=False)
 
 
 @bp.before_request
@@ -43,6 +42,9 @@ def attachment_list(case_number: str) -> list[Any]:
     return attachments.for_case(runtime().db, case_number)
 
 
+INSTRUCTIONS_TIME_S = 1.0
+
+
 def render_instructions(template: str | None, data: dict[str, Any]) -> str | None:
     """Instructions are written by process owners: rendered in a sandbox as text (the page
     template escapes it). A template that fails on this data (an error, a blocked attribute, a
@@ -50,8 +52,8 @@ def render_instructions(template: str | None, data: dict[str, Any]) -> str | Non
     if not template:
         return None
     try:
-        return _instructions_env.from_string(template).render(**data)
-    except Exception as exc:  # noqa: BLE001 - any failure of the owner's template
+        return templating.render(template, data, limit_s=INSTRUCTIONS_TIME_S)
+    except templating.TemplateProblem as exc:
         return _("(Instructions could not be shown: %(reason)s)", reason=str(exc))
 
 
