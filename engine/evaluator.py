@@ -37,10 +37,7 @@ SPAWN_TIMEOUT_S = 30.0
 MAX_IDLE = 4
 KILL_GRACE_S = 0.2  # evaluator processes kept for reuse per server process
 
-_BOOT = (
-    "import sys; sys.path.insert(0, {root!r}); "
-    "from engine.evaluator_child import main; main()"
-)
+_BOOT = "import sys; sys.path.insert(0, {root!r}); from engine.evaluator_child import main; main()"
 
 
 class EvaluationError(Exception):
@@ -207,7 +204,9 @@ _CATCHABLE = frozenset(
 
 
 def _helper_reply(
-    helpers: Mapping[str, Callable[..., Any]], message: dict[str, Any], failures: list[BaseException]
+    helpers: Mapping[str, Callable[..., Any]],
+    message: dict[str, Any],
+    failures: list[BaseException],
 ) -> dict[str, Any]:
     name = message.get("name")
     fn = helpers.get(name) if isinstance(name, str) else None

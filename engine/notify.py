@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
+
 from . import spiff, templating
 from .audit import record
 from .calendar import parse_when

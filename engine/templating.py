@@ -57,8 +57,10 @@ def render_bounded(
     template = _COMPILED.get(key)
     try:
         if template is None:
-            env = BoundedSandbox(autoescape=False, undefined=StrictUndefined) if strict else (
-                BoundedSandbox(autoescape=False)
+            env = (
+                BoundedSandbox(autoescape=False, undefined=StrictUndefined)
+                if strict
+                else (BoundedSandbox(autoescape=False))
             )
             template = env.from_string(source)
             if len(_COMPILED) > 512:

@@ -9,11 +9,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import attachments
+from engine import attachments, templating
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.forms import coerce_form_data, form_fields, validate_submission
 from engine.privacy import record_view
-from engine import templating
 
 from .auth import _safe_next, runtime
 from .openapi import MAX_ID

@@ -495,7 +495,9 @@ def test_local_time_formats_in_the_company_zone():
 
     from engine.calendar import BusinessCalendar
 
-    helpers = BusinessCalendar("Asia/Shanghai", "CN").script_helpers(lambda: datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+    helpers = BusinessCalendar("Asia/Shanghai", "CN").script_helpers(
+        lambda: datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    )
     assert helpers["local_time"]("2026-11-26T02:00:00+00:00") == "2026-11-26 10:00"
     assert helpers["local_time"]("2026-11-26T02:00:00+00:00", "%m月%d日 %H:%M") == "11月26日 10:00"
     with pytest.raises(ValueError):

@@ -123,7 +123,9 @@ def test_default_cookies_are_secure(runtime):
 
 def test_form_starts_from_what_the_case_knows(app, login, runtime):
     runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
-    number = runtime.start_case("review_flow", {"customer_name": "王小明", "note": "客戶在網上留言"}).number
+    number = runtime.start_case(
+        "review_flow", {"customer_name": "王小明", "note": "客戶在網上留言"}
+    ).number
     task_id = runtime.get_case(number).open_tasks[0].id
     page = login("alice").get(f"/tasks/{task_id}")
     assert "客戶在網上留言" in page.text
