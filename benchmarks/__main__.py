@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle, lists, loop, pgworkers, timers, web
+from . import isolation, lifecycle, lists, loop, pgworkers, timers, web
 from .common import GOALS, goal_rows, log, python_info, table, workspace
 
 SECTIONS: dict[str, tuple[str, Any, list[str]]] = {
@@ -30,6 +30,11 @@ SECTIONS: dict[str, tuple[str, Any, list[str]]] = {
         "5-step case: engine vs in-memory SpiffWorkflow vs whole-JSON blob (SQLite)",
         lifecycle.run,
         ["lifecycle_cases_per_s", "lifecycle_ratio_vs_memory", "lifecycle_ratio_vs_blob"],
+    ),
+    "isolation": (
+        "owner code in evaluator processes vs in the server process (script case, SQLite)",
+        isolation.run,
+        ["isolation_eval_us", "isolation_cost_ms_per_case", "isolation_ratio"],
     ),
     "loop": (
         "one completion as the history grows (loop, 1,010 rounds)",

@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import evaluator, spiff, stepcontext
+from . import datacodec, evaluator, spiff, stepcontext
 from .audit import record
 from .calendar import BusinessCalendar
 from .clock import Clock, SystemClock
@@ -302,6 +302,7 @@ class Runtime:
         """Start a case on the newest version of a process; returns the case with its number."""
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
+        data = checked_data(data, "case data")
         try:
             return self._start(process_key, data, actor)
         except OperationalError as exc:
@@ -804,7 +805,7 @@ class Runtime:
     ) -> CaseView:
         """Validate `data` against the task's form, then complete the task and run the case on
         (all in one transaction, so nothing can change the task between check and step)."""
-        data = dict(data or {})
+        data = checked_data(data, "task data")
         found: list[TaskRecord] = []
 
         def prepare(rows: Rows) -> str:
@@ -868,6 +869,7 @@ class Runtime:
             raise ValidationFailed(
                 "message data must be a JSON object", {"": ["must be an object"]}
             )
+        data = checked_data(data, "message data")
 
         def action(st: StepState, sp: Savepoints) -> None:
             workflow = st.workflow
@@ -1002,6 +1004,21 @@ class Runtime:
 
 
 # ----- who may act on a task -------------------------------------------------------------------
+
+
+def checked_data(data: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    """A plain copy of data entering a case (form post, API body, message): JSON values,
+    dates and decimals only (engine.datacodec), or ValidationFailed naming the field."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{what} must be a JSON object", {"": ["must be an object"]})
+    try:
+        return datacodec.plain(data)
+    except datacodec.DataError as exc:
+        raise ValidationFailed(
+            f"{what} cannot be stored: {exc}; nothing was saved", {exc.path: [exc.problem]}
+        ) from None
 
 
 def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> None:
