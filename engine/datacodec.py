@@ -33,6 +33,8 @@ class DataError(ValueError):
     """A value that cannot be case data; `path` names where it was (e.g. ``items[3].price``)."""
 
     def __init__(self, path: str, problem: str) -> None:
+        if len(path) > 120:
+            path = path[:60] + "…" + path[-40:]
         self.path = path or "(the data)"
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

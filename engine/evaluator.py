@@ -161,7 +161,14 @@ class Pool:
         self.killed = 0
 
     def _reset_after_fork(self) -> None:
-        # The processes belong to the parent; a forked server process starts its own.
+        # The processes belong to the parent; a forked server process starts its own, and
+        # closes its copies of the pipes (so an evaluator still sees its parent go away).
+        for proc in self._idle:
+            for pipe in (proc.proc.stdin, proc.proc.stdout):
+                try:
+                    pipe.close()  # type: ignore[union-attr]
+                except OSError:
+                    pass
         self._idle = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -269,6 +276,8 @@ def run(
                     "limit", "the code was stopped by the operating system (memory limit)"
                 ) from None
             kind = message.get("t")
+            if message.get("exit"):
+                proc.kill()  # it ends itself after running out of memory
             if kind == "call":
                 proc.send(_helper_reply(helpers, message, failures))
                 continue

@@ -186,8 +186,9 @@ def main() -> None:
                 raise
             reply = _error(exc)
             if isinstance(exc, MemoryError):
+                reply["exit"] = True  # a fresh process for the next request
                 pipe.send(reply)
-                return  # a fresh process for the next request
+                return
         del request
         pipe.send(reply)
 

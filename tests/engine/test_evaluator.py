@@ -1,0 +1,123 @@
+"""Owner code runs in evaluator processes under limits the operating system enforces: a single
+C-level call is stopped at the deadline, memory is capped, helpers run in the server with
+plain arguments, and one step's code shares one deadline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine import evaluator, templating
+from engine.errors import Conflict
+from engine.scripts import (
+    RestrictedEnvironment,
+    ScriptError,
+    ScriptLimitExceeded,
+    ScriptTimeout,
+    is_bounded,
+)
+
+
+def test_a_single_long_c_call_is_stopped_at_the_deadline_and_the_next_call_works() -> None:
+    env = RestrictedEnvironment(time_limit_s=0.3)
+    t0 = time.monotonic()
+    with pytest.raises(ScriptTimeout, match="time limit"):
+        env.execute("a = list(map(str, range(10**6)))\nx = len(sorted(a * 9))", {})
+    assert time.monotonic() - t0 < 1.5
+    data = {"a": 2}
+    env.execute("b = a * 21", data)
+    assert data == {"a": 2, "b": 42}
+
+
+def test_memory_is_capped_by_the_operating_system() -> None:
+    env = RestrictedEnvironment(time_limit_s=5.0, memory_limit_mb=64)
+    with pytest.raises(ScriptLimitExceeded, match="memory"):
+        env.execute("a = list(range(10**6))\nb = [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]", {})
+    data = {"n": 3}
+    env.execute("m = n + 1", data)
+    assert data["m"] == 4
+
+
+def test_helpers_run_in_the_server_with_plain_arguments() -> None:
+    calls: list[tuple] = []
+
+    def record(*args, **kwargs):
+        calls.append((args, kwargs))
+        return {"ok": True, "args": list(args)}
+
+    env = RestrictedEnvironment({"record": record})
+    data = {"who": "王小明"}
+    env.execute("r = record(who, [1, 2], flag=True)", data)
+    assert calls == [(("王小明", [1, 2]), {"flag": True})]
+    assert data["r"] == {"ok": True, "args": ["王小明", [1, 2]]}
+
+
+def test_a_helper_error_a_script_may_catch_is_a_plain_value_error() -> None:
+    def picky(value):
+        raise ValueError(f"no such item {value!r}")
+
+    env = RestrictedEnvironment({"picky": picky})
+    data: dict = {}
+    env.execute("try:\n    picky('x')\nexcept ValueError as e:\n    problem = str(e)", data)
+    assert data == {"problem": "no such item 'x'"}
+
+
+def test_an_engine_error_of_a_helper_is_raised_even_if_the_script_swallows_it() -> None:
+    def taken():
+        raise Conflict("slot taken meanwhile")
+
+    env = RestrictedEnvironment({"taken": taken})
+    with pytest.raises(Conflict, match="slot taken"):
+        env.execute("try:\n    taken()\nexcept:\n    pass\nx = 1", {})
+
+
+def test_code_cannot_pass_objects_to_a_helper() -> None:
+    env = RestrictedEnvironment({"echo": lambda v: v})
+    with pytest.raises(TypeError, match="cannot be stored"):
+        env.execute("def f():\n    return 1\necho(f)", {})
+
+
+def test_one_step_shares_one_deadline() -> None:
+    env = RestrictedEnvironment(time_limit_s=1.0)
+    slow = "n = 0\nwhile True:\n    n += 1"
+    with evaluator.step_budget(0.3):
+        t0 = time.monotonic()
+        with pytest.raises(ScriptTimeout):
+            env.execute(slow, {})
+        with pytest.raises(ScriptTimeout, match="ran out of time|time limit"):
+            env.execute(slow, {})
+        assert time.monotonic() - t0 < 1.0
+
+
+def test_bounded_expressions_stay_in_the_server_process() -> None:
+    for text in ("approve == True", "a and not b", "x['k'] in ('a', 'b')", "now()", "n - 1"):
+        assert is_bounded(text), text
+    for text in ("a * b", "sorted(x)", "[i for i in x]", "x.upper()", "f'{x:>9}'", "s[1:]"):
+        assert not is_bounded(text), text
+    env = RestrictedEnvironment({"now": lambda: "2026-12-01T00:00:00+00:00"})
+    spawned = evaluator.POOL.spawned
+    assert env.evaluate("now() if approve else None", {"approve": True}).startswith("2026")
+    assert evaluator.POOL.spawned == spawned
+
+
+def test_results_that_are_not_data_are_refused() -> None:
+    env = RestrictedEnvironment()
+    with pytest.raises(ScriptError, match="nested deeper"):
+        env.execute("a = []\nfor i in range(100000):\n    a = [a]", {})
+
+
+def test_templates_are_bounded_in_output_and_time() -> None:
+    assert templating.render("{{ name }}：{{ n + 1 }}", {"name": "王", "n": 1}) == "王：2"
+    with pytest.raises(templating.TemplateProblem, match="longer than"):
+        templating.render("{% for i in range(100000) %}xxxxxxxxxx{% endfor %}", {})
+    t0 = time.monotonic()
+    with pytest.raises(templating.TemplateProblem, match="time limit"):
+        templating.render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            {},
+            limit_s=0.3,
+        )
+    assert time.monotonic() - t0 < 1.5
+    with pytest.raises(templating.TemplateProblem):
+        templating.render("{{ 'x'|center(10**9) }}", {})
