@@ -529,7 +529,14 @@ class Runtime:
             callback(ctx)
         ctx.before_commit.clear()
         spiff.compact(workflow)
-        case.state = spiff.dump_case_state(workflow)
+        try:
+            case.state = spiff.dump_case_state(workflow)
+        except datacodec.DataError as exc:
+            # Nothing is saved; the case stays as it was before this step.
+            raise InvalidState(
+                f"case {case.number}: this step left a value that cannot be stored ({exc});"
+                " nothing was saved"
+            ) from None
         case.serializer_version = spiff.SERIALIZER_VERSION
         case.updated_at = now
         if txn.has_session:

@@ -654,6 +654,9 @@ _REBUILT: dict[str, type[Exception]] = {
 }  # fmt: skip
 
 
+_SCALARS = frozenset({bool, int, float, str, type(None)})
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """TaskDataEnvironment's semantics: code is compiled with the restricted policy here (so a
     forbidden construct is refused at once), bounded expressions are evaluated here, and
@@ -696,7 +699,15 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         text = expression.strip()
         _compile(text, "eval")  # refuses a forbidden construct here, with its message
         if is_bounded(text):
-            return evaluate_here(text, context, external_context, self.globals)
+            value = evaluate_here(text, context, external_context, self.globals)
+            if type(value) not in _SCALARS:
+                from . import datacodec
+
+                try:
+                    datacodec.check(value, "result")
+                except datacodec.DataError as exc:
+                    raise ScriptError(f"the expression gave {exc}, not a value") from None
+            return value
         return self._isolated(
             {"op": "eval", "code": text, "context": context, "external": external_context or {}}
         )

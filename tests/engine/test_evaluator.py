@@ -121,3 +121,9 @@ def test_templates_are_bounded_in_output_and_time() -> None:
     assert time.monotonic() - t0 < 1.5
     with pytest.raises(templating.TemplateProblem):
         templating.render("{{ 'x'|center(10**9) }}", {})
+
+
+def test_an_expression_giving_a_function_is_refused() -> None:
+    env = RestrictedEnvironment({"now": lambda: "2026-12-01"})
+    with pytest.raises(ScriptError, match="not a value"):
+        env.evaluate("now", {})
