@@ -77,7 +77,7 @@ class Settings:
     default_role: str = "service_desk"
     script_time_limit_s: float = 1.0
     # All owner code one step runs shares this budget: the step holds the database writer.
-    script_step_budget_s: float = 0.6
+    script_step_budget_s: float = 0.5
     script_memory_limit_mb: int = 512
     max_definition_bytes: int = 2_000_000
     roles: dict[str, str] = field(default_factory=dict)
@@ -132,7 +132,7 @@ def load_settings(path: Path | None = None) -> Settings:
         office_end=_parse_time(company.get("office_end", "17:00")),
         default_role=engine.get("default_role", "service_desk"),
         script_time_limit_s=float(engine.get("script_time_limit_s", 1.0)),
-        script_step_budget_s=float(engine.get("script_step_budget_s", 0.6)),
+        script_step_budget_s=float(engine.get("script_step_budget_s", 0.5)),
         script_memory_limit_mb=int(engine.get("script_memory_limit_mb", 512)),
         max_definition_bytes=int(engine.get("max_definition_bytes", 2_000_000)),
         roles=roles,
