@@ -107,9 +107,7 @@ def main(spec_path: str) -> None:
                 out["page_status"] = response.status_code
                 out["page_bytes"] = len(response.data)
                 text = response.get_data(as_text=True)
-                out["notice"] = (
-                    "could not be shown" in text or "無法顯示說明" in text
-                )
+                out["notice"] = "could not be shown" in text or "無法顯示說明" in text
         except BaseException as exc:  # noqa: BLE001 - reported, not raised
             out["raised"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         finally:

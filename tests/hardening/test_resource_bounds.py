@@ -98,7 +98,7 @@ def gateway(key: str, condition: str) -> str:
         f"{escape(condition)}</bpmn:conditionExpression></bpmn:sequenceFlow>"
     )
     return _process(key, middle).replace(
-        '<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3',
+        "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3",
         "<bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>f2b</bpmn:incoming><bpmn:outgoing>f3",
     )
 
@@ -128,7 +128,7 @@ def pre_script(key: str, code: str) -> str:
     middle = (
         '<bpmn:userTask id="bad" name="bad"><bpmn:extensionElements><spiffworkflow:preScript>'
         f"{escape(code)}</spiffworkflow:preScript></bpmn:extensionElements>"
-        '<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>'
+        "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>"
         '<bpmn:sequenceFlow id="f2" sourceRef="bad" targetRef="after" />'
     )
     return _process(key, middle)
@@ -235,13 +235,9 @@ PAYLOADS: dict[str, Payload] = {
         "page", None, "{{ ('x ' * 50000)|wordwrap(1, wrapstring='y' * 99999) }}"
     ),
     "jinja_join_huge_separator": Payload("page", None, "{{ range(100000)|join('x' * 99999) }}"),
-    "jinja_replace_filter": Payload(
-        "page", None, "{{ ('x' * 99999)|replace('x', 'y' * 99999) }}"
-    ),
+    "jinja_replace_filter": Payload("page", None, "{{ ('x' * 99999)|replace('x', 'y' * 99999) }}"),
     "jinja_format_filter_width": Payload("page", None, "{{ '%999999999s'|format(1) }}"),
-    "jinja_str_of_shared_list": Payload(
-        "page", None, "{{ [range(99999)|list] * 99999 }}"
-    ),
+    "jinja_str_of_shared_list": Payload("page", None, "{{ [range(99999)|list] * 99999 }}"),
 }
 
 
