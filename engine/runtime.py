@@ -519,7 +519,10 @@ class Runtime:
             fired_until,
             rows=st.rows,
         )
-        if error and case.status == CaseStatus.ERROR:
+        if error:
+            # An error of this step (or one not yet retried) stands even where SpiffWorkflow
+            # left no task in ERROR (a timer or multi-instance expression that failed).
+            case.status = CaseStatus.ERROR.value
             case.error_element, case.error_message = error
         if case.status != was or case.status == CaseStatus.COMPLETED:
             if case.status == CaseStatus.COMPLETED:
@@ -963,6 +966,7 @@ class Runtime:
         self, number: str, actor: str | None = None, data: dict[str, Any] | None = None
     ) -> CaseView:
         """Run the failed step of a case in error again, optionally with corrected data."""
+        data = checked_data(data, "retry data")
 
         def action(st: StepState, sp: Savepoints) -> None:
             case, workflow = st.case, st.workflow
