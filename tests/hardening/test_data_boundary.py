@@ -252,6 +252,33 @@ def cli(db_url: str, settings: Any, tmp_path: Path):
     return run
 
 
+@pytest.fixture
+def cli_batch(db_url: str, settings: Any, tmp_path: Path):
+    """Run a sequence of `caseflow` commands in ONE fresh process (tests/hardening/cli_batch.py):
+    each command still loads the case from its saved state with a runtime of its own."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CASEFLOW_SETTINGS": str(settings.path),
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("CASEFLOW_NOW", None)
+
+    def run(commands: list[list[str]]) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.hardening.cli_batch", json.dumps(commands)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S * len(commands),
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run
+
+
 def fresh_web(web: Web) -> Web:
     """The web app on a new Runtime: nothing cached, every case loaded from its saved state."""
     runtime = Runtime(web.db, web.runtime.settings, web.clock)
@@ -294,7 +321,7 @@ def refused(response: Any) -> bool:
 @pytest.mark.parametrize("plant", ["control", "revivable", "bricking"])
 @pytest.mark.parametrize("name", sorted(GADGET_TABLE))
 def test_planted_object_shapes_stay_plain_data(
-    web: Web, cli, tmp_path: Path, name: str, plant: str
+    web: Web, cli_batch, tmp_path: Path, name: str, plant: str
 ) -> None:
     gadget = GADGET_TABLE[name]
     marker = tmp_path / f"pwned-{name}-{plant}"
@@ -358,46 +385,36 @@ def test_planted_object_shapes_stay_plain_data(
 
     # ----- reload in a fresh process, drive past the hold there, let the worker run -----
     problems: list[str] = []
-    shown = cli("case", number, "--json")
-    if shown.returncode != 0:
-        problems.append(
-            f"`caseflow case {number}` after planting exited {shown.returncode}: "
-            f"{(shown.stderr or shown.stdout)[-400:]}"
-        )
     if gadget.hold == "page":
         (hold_id,) = open_task_ids(web.runtime, number)
         status = page_status(fresh_web(web).client("alice"), f"/tasks/{hold_id}")
         if status != 200:
             problems.append(f"task page with the instructions answered {status}")
+    steps: list[tuple[str, list[str], str]] = [
+        ("`caseflow case` after planting", ["case", number, "--json"], NOW)
+    ]
     if gadget.hold == "timer":
-        round_ = cli("worker", "--once", "--json", now=LATER)
-        if round_.returncode != 0:
-            problems.append(f"worker round exited {round_.returncode}: {round_.stderr[-400:]}")
+        steps.append(("worker round", ["worker", "--once", "--json"], LATER))
     else:
         for task_id in open_task_ids(web.runtime, number)[:1]:
-            done = cli(
-                "complete", str(task_id), "--data", '{"confirmed": true}', "--as", "alice", "--json"
+            args = ["complete", str(task_id), "--data", '{"confirmed": true}', "--as", "alice"]
+            steps.append((f"`caseflow complete {task_id}`", [*args, "--json"], NOW))
+    steps.append(("late worker round", ["worker", "--once", "--json"], MUCH_LATER))
+    steps.append((f"`caseflow case {number}`", ["case", number, "--json"], NOW))
+    results = cli_batch([["--now", now, *args] for _, args, now in steps])
+    for (what, _, _), result in zip(steps, results, strict=True):
+        if result["returncode"] != 0:
+            problems.append(
+                f"{what} exited {result['returncode']}: "
+                f"{(result['stderr'] or result['stdout'])[-400:]}"
             )
-            if done.returncode != 0:
-                problems.append(
-                    f"`caseflow complete {task_id}` exited {done.returncode}: "
-                    f"{(done.stderr or done.stdout)[-400:]}"
-                )
-    round_ = cli("worker", "--once", "--json", now=MUCH_LATER)
-    if round_.returncode != 0:
-        problems.append(f"late worker round exited {round_.returncode}: {round_.stderr[-400:]}")
+    shown = results[-1]
 
     # ----- what is left -----
     assert not marker.exists(), (
         f"{name}/{plant}: a planted object came back alive and ran a command "
         f"(marker {marker.name} created)"
     )
-    shown = cli("case", number, "--json")
-    if shown.returncode != 0:
-        problems.append(
-            f"`caseflow case {number}` exited {shown.returncode}: "
-            f"{(shown.stderr or shown.stdout)[-400:]}"
-        )
     status = page_status(fresh_web(web).client("sue"), f"/cases/{number}")
     if status != 200:
         problems.append(f"the case page answered {status}")
@@ -405,11 +422,11 @@ def test_planted_object_shapes_stay_plain_data(
 
     data = Runtime(web.db, web.runtime.settings, web.clock).get_case(number).data
     assert not_plain(data) == [], f"{name}/{plant}: objects in the case data"
-    cli_data = json.loads(shown.stdout)["data"]
+    cli_data = json.loads(shown["stdout"])["data"]
     for key, value in expected.items():
         assert data.get(key) == value, f"{name}/{plant}: {key} came back changed"
         assert cli_data.get(key) == value, f"{name}/{plant}: {key} changed in `caseflow case`"
-    view = json.loads(shown.stdout)
+    view = json.loads(shown["stdout"])
     reached = set(view.get("active_elements", [])) | set(view.get("completed_elements", []))
     trigger = "called_trigger" if name == "call_activity" else "trigger"
     assert trigger in reached or view["status"] == "completed", (
@@ -417,7 +434,7 @@ def test_planted_object_shapes_stay_plain_data(
     )
     assert view["status"] in ("running", "completed"), (
         f"{name}/{plant}: the gadget itself failed on plain data: "
-        f"{json.loads(shown.stdout).get('error_message')}"
+        f"{json.loads(shown['stdout']).get('error_message')}"
     )
 
 
@@ -469,7 +486,7 @@ def test_api_typename_payloads_are_refused_or_stored_plain(
             return
     shown = cli("case", number, "--json")
     assert page_status(fresh_web(web).client("sue"), f"/cases/{number}") == 200
-    assert shown.returncode == 0, (shown.stderr or shown.stdout)[-600:]
+    assert shown.returncode == 0, (shown.stderr or shown["stdout"])[-600:]
     data = Runtime(web.db, web.runtime.settings, web.clock).get_case(number).data
     assert not_plain(data) == []
     for key, item in payload.items():
