@@ -31,9 +31,12 @@ from datetime import date, datetime, time
 from typing import Any
 
 import referencing
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from email_validator import EmailNotValidError, validate_email
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
+
+from .linear_re import PatternError, compile_pattern
 
 __all__ = [
     "FormError",
@@ -108,7 +111,27 @@ def load_form_schema(text: str | bytes, name: str) -> dict:
                 f"{name}: {where} = {ref!r} points outside the form file; only references "
                 'inside the same file ("#/$defs/...") are allowed'
             )
+    for where, pattern in _patterns(schema, "$"):
+        try:
+            compile_pattern(pattern)
+        except PatternError as exc:
+            raise FormError(f"{name}: the pattern at {where}: {exc}") from None
     return schema
+
+
+def _patterns(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every regular expression of a schema (`pattern` values, `patternProperties` keys)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield f"{where}.pattern", value
+            elif key == "patternProperties" and isinstance(value, dict):
+                for pattern in value:
+                    yield f"{where}.patternProperties", pattern
+            yield from _patterns(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _patterns(item, f"{where}[{i}]")
 
 
 class _DuplicateKey(ValueError):
@@ -153,7 +176,6 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _TIME_PART = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})?"
 _TIME_RE = re.compile(_TIME_PART, re.ASCII)
 _DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]" + _TIME_PART, re.ASCII)
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 
 
 def _is_date(value: object) -> bool:
@@ -184,10 +206,67 @@ def _iso(value: str) -> str:
 
 
 def _is_email(value: object) -> bool:
-    """Something@domain.tld without spaces; jsonschema's own check only looks for an "@"."""
+    """An address as email-validator reads it (jsonschema's own check only looks for an "@");
+    no DNS lookup."""
     if not isinstance(value, str):
         return True
-    return bool(_EMAIL_RE.fullmatch(value))
+    return is_email_address(value)
+
+
+def is_email_address(value: str) -> bool:
+    """Whether `value` is a usable e-mail address (syntax only, linear time)."""
+    if len(value) > 254 or "@" not in value:
+        return False
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def _is_regex(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        compile_pattern(value)
+    except PatternError:
+        return False
+    return True
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """JSON Schema `pattern`, matched by RE2 (linear time; see engine.linear_re)."""
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        matched = compile_pattern(pattern).search(instance) is not None
+    except PatternError as exc:
+        yield ValidationError(f"the form's pattern cannot be used: {exc}")
+        return
+    if not matched:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        try:
+            regex = compile_pattern(pattern)
+        except PatternError as exc:
+            yield ValidationError(f"the form's pattern cannot be used: {exc}")
+            continue
+        for key, value in instance.items():
+            if regex.search(key) is not None:
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+# Draft 2020-12 with every regular expression run by RE2.
+FormValidator = validators.extend(
+    Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties}
+)
 
 
 def _format_checker() -> FormatChecker:
@@ -199,6 +278,7 @@ def _format_checker() -> FormatChecker:
     checker.checks("time", raises=ValueError)(_is_time)
     checker.checks("date-time", raises=ValueError)(_is_datetime)
     checker.checks("email")(_is_email)
+    checker.checks("regex")(_is_regex)
     return checker
 
 
@@ -257,7 +337,7 @@ def validate_submission(schema: dict, data: dict, lang: str = "zh") -> dict[str,
     """
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
-    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER, registry=_NO_REMOTE)
+    validator = FormValidator(schema, format_checker=FORMAT_CHECKER, registry=_NO_REMOTE)
     errors: dict[str, list[str]] = {}
 
     def add(key: str, message: str) -> None:
