@@ -242,3 +242,23 @@ def upgrade_legacy_state(dct: dict[str, Any]) -> None:
             _legacy_workflow(sub)
     for event in dct.get("bpmn_events") or []:
         _legacy_event(event)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise DataError("", f"{text[:40]} is too large a number")
+    return value
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON typed by a person or sent by a client: plain values only (no typed values are
+    read from it), finite numbers, nesting up to MAX_DEPTH; DataError saying what is wrong."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise DataError("", f"nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise DataError("", f"not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    check(value)
+    return value

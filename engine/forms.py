@@ -85,6 +85,8 @@ def load_form_schema(text: str | bytes, name: str) -> dict:
         ) from None
     except _DuplicateKey as exc:
         raise FormError(f"{name}: key {exc.args[0]!r} appears twice in the same object") from None
+    except RecursionError:
+        raise FormError(f"{name}: the JSON is nested too deeply") from None
     if not isinstance(schema, dict):
         raise FormError(f"{name}: a form schema must be a JSON object, not {_json_kind(schema)}")
 

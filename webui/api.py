@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,6 +105,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
 def _too_deep(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -122,8 +130,10 @@ def json_body(required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str,
     if not raw.strip():
         raise BadRequest("the request body must be a JSON object")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
+        body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise BadRequest(f"the request body is nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from engine import datacodec
 from engine.errors import CaseflowError, NotFound
 from engine.privacy import record_view
 from engine.queries import CaseFilter, list_cases, process_keys, version_source
@@ -31,13 +32,18 @@ def _no_absurd_task_ids() -> None:
         raise NotFound(f"no task {task_id}")
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
 def _day(text: str | None, end: bool = False) -> datetime | None:
     if not text:
         return None
     try:
         day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        return None
+        abort(400, description=_("Dates are written YYYY-MM-DD."))
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        abort(400, description=_("Dates must lie between %(a)s and %(b)s.", a=MIN_YEAR, b=MAX_YEAR))
     zone = ZoneInfo(runtime().settings.timezone)
     return datetime.combine(day + timedelta(days=1 if end else 0), time(0), zone)
 
@@ -119,9 +125,12 @@ def retry(number: str) -> Any:
 @role_required(SUPERVISOR)
 def message(number: str) -> Any:
     try:
-        data = json.loads(request.form.get("data") or "{}")
+        data = datacodec.parse_json(request.form.get("data") or "{}")
         if not isinstance(data, dict):
             raise ValueError
+    except datacodec.DataError as exc:
+        flash(_("Message data cannot be used: %(reason)s", reason=str(exc)))
+        return redirect(url_for("cases.show", number=number))
     except ValueError:
         flash(_("Message data must be a JSON object."))
         return redirect(url_for("cases.show", number=number))

@@ -40,8 +40,8 @@ def _month() -> str:
         request.args.get("month")
         or recent_months(runtime().clock.now(), runtime().settings.timezone, 1)[0]
     )
-    if not MONTH.match(month):
-        abort(400, description=_("Month must be written YYYY-MM."))
+    if not MONTH.match(month) or not 1900 <= int(month[:4]) <= 2999:
+        abort(400, description=_("Month must be written YYYY-MM (years 1900 to 2999)."))
     return month
 
 
