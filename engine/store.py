@@ -264,6 +264,8 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(128), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # Raised by sign-out and a password change: every session signed in before is ended.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class UserRole(Base):

@@ -79,6 +79,8 @@ def add_user(
             session.add(user)
         if password is not None:
             user.password_hash = hash_password(password)
+            # A new password ends every session signed in with the old one.
+            user.session_version = (user.session_version or 0) + 1
         if display_name is not None:
             user.display_name = display_name
         if email is not None:
@@ -123,6 +125,7 @@ class UserInfo:
     name: str
     display_name: str | None
     roles: frozenset[str]
+    session_version: int = 0
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -137,7 +140,7 @@ def get_user(db: Database, name: str) -> UserInfo | None:
         roles = frozenset(
             session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id))
         )
-        return UserInfo(user.name, user.display_name, roles)
+        return UserInfo(user.name, user.display_name, roles, user.session_version or 0)
 
 
 def authenticate(db: Database, name: str, password: str) -> UserInfo | None:
@@ -148,6 +151,15 @@ def authenticate(db: Database, name: str, password: str) -> UserInfo | None:
     # Hash even for an unknown user so timing does not tell which names exist.
     ok = check_password(stored or _dummy_hash(), password) and stored is not None
     return get_user(db, name) if ok else None
+
+
+def end_sessions(db: Database, name: str) -> None:
+    """End every web session of the user (sign-out ends them on every device)."""
+    with db.write() as session:
+        user = session.scalars(select(User).where(User.name == name)).first()
+        if user is not None:
+            user.session_version = (user.session_version or 0) + 1
+            session.commit()
 
 
 @functools.cache

@@ -63,6 +63,31 @@ def _recent_workers(runtime: Runtime) -> list[dict[str, Any]]:
         ]
 
 
+# Scripts and styles from this site only (the diagram library sets inline styles on the
+# elements it draws); no framing by other sites; forms post only here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _supervisor_asks(runtime: Runtime) -> bool:
+    """Whether /health is asked by a signed-in supervisor or with a supervisor's API token."""
+    from flask import request
+    from flask_login import current_user
+
+    from engine import tokens
+
+    if getattr(current_user, "is_authenticated", False) and current_user.has_role("supervisor"):
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        user = tokens.user_for_token(runtime.db, token.strip())
+        return user is not None and user.has_role("supervisor")
+    return False
+
+
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the app; tests pass their own runtime (temporary database, fixed clock)."""
     app = Flask(__name__)
@@ -114,6 +139,15 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(portal.bp)
     app.register_blueprint(models.bp)
 
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     @app.get("/health")
     def health() -> Any:
         worker: Worker = app.extensions["caseflow_worker"]
@@ -123,6 +157,10 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             database = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             database = f"error: {exc}"
+        status = 200 if database == "ok" else 503
+        if not _supervisor_asks(runtime):
+            # Anyone may ask whether the service is up; nothing about the machine.
+            return jsonify({"status": "ok" if database == "ok" else "degraded"}), status
         body = {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
@@ -137,7 +175,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             "workers": _recent_workers(runtime) if database == "ok" else [],
             "time": runtime.clock.now().isoformat(),
         }
-        return jsonify(body), 200 if database == "ok" else 503
+        return jsonify(body), status
 
     @app.get("/")
     def index() -> Any:

@@ -1,12 +1,19 @@
 """Sign-in with local users (Flask-Login); roles come from the engine's users.
 
-Failed sign-ins are throttled per user name and per address (webui/limits.py): after
-LOGIN_FAILURES_PER_USER failures for one name (default 5) or LOGIN_FAILURES_PER_ADDRESS from
-one address (default 20, offices share an address) within LOGIN_THROTTLE_WINDOW_S (600 s),
-the sign-in page answers 429 without checking the password, for names that exist and names
-that do not alike, so the answer never tells whether a user exists. A successful sign-in
-clears its name's count. Behind a reverse proxy, set CASEFLOW_TRUSTED_PROXIES (the number of
-proxies in front) so that `request.remote_addr` is the client's address, not the proxy's.
+Failed sign-ins slow down whoever sends them, never the real user elsewhere
+(webui/limits.py): per user name AND address, the first LOGIN_FREE_FAILURES (5) failures cost
+nothing, then each further one makes that name from that address wait 1, 2, 4 … seconds (at
+most LOGIN_MAX_DELAY_S, 300 s); across names, one address may fail LOGIN_FAILURES_PER_ADDRESS
+times (default 100, offices share an address) in LOGIN_THROTTLE_WINDOW_S (600 s). While
+waiting, the sign-in page answers 429 with Retry-After without checking the password, for
+names that exist and names that do not alike, so the answer never tells whether a user
+exists. A successful sign-in clears its name-and-address count. Behind a reverse proxy, set
+CASEFLOW_TRUSTED_PROXIES (the number of proxies in front) so that `request.remote_addr` is the
+client's address, not the proxy's.
+
+Sessions: the user's session version (engine.users) is kept in the session at sign-in and
+checked on every request; sign-out and a password change raise it, which ends every session
+of that user, also a copied cookie.
 """
 
 from __future__ import annotations
@@ -16,7 +23,17 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import (
     LoginManager,
@@ -27,9 +44,11 @@ from flask_login import (
     logout_user,
 )
 
-from engine.users import UserInfo, authenticate, get_user
+from engine.users import UserInfo, authenticate, end_sessions, get_user
 
-from .limits import RateLimiter
+from .limits import Backoff, RateLimiter
+
+SESSION_VERSION = "_sv"
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -64,7 +83,9 @@ def init_app(app: Any) -> None:
     @login_manager.user_loader
     def load_user(name: str) -> WebUser | None:
         info = get_user(runtime().db, name)
-        return WebUser(info) if info else None
+        if info is None or session.get(SESSION_VERSION) != info.session_version:
+            return None  # signed out (or the password changed) since this session began
+        return WebUser(info)
 
 
 def role_required(*roles: str) -> Callable:
@@ -98,15 +119,17 @@ def _safe_next(target: str | None) -> str:
     return url_for("tasks.inbox")
 
 
-def _login_limiters() -> tuple[RateLimiter, RateLimiter]:
-    """(per user name, per address) counters of failed sign-ins, one pair per app."""
+def _login_limiters() -> tuple[Backoff, RateLimiter]:
+    """(per user name and address, per address) counters of failed sign-ins, one per app."""
     limiters = current_app.extensions.get("caseflow_login_limiters")
     if limiters is None:
         config = current_app.config
-        window = config.get("LOGIN_THROTTLE_WINDOW_S", 600)
         limiters = (
-            RateLimiter(config.get("LOGIN_FAILURES_PER_USER", 5), window),
-            RateLimiter(config.get("LOGIN_FAILURES_PER_ADDRESS", 20), window),
+            Backoff(config.get("LOGIN_FREE_FAILURES", 5), config.get("LOGIN_MAX_DELAY_S", 300)),
+            RateLimiter(
+                config.get("LOGIN_FAILURES_PER_ADDRESS", 100),
+                config.get("LOGIN_THROTTLE_WINDOW_S", 600),
+            ),
         )
         current_app.extensions["caseflow_login_limiters"] = limiters
     return limiters
@@ -119,12 +142,14 @@ def login() -> Any:
         name = (request.form.get("name") or "").strip()
         password = request.form.get("password") or ""
         by_name, by_address = _login_limiters()
-        name_key, address = name.casefold(), request.remote_addr or "?"
+        address = request.remote_addr or "?"
+        name_key = f"{name.casefold()}|{address}"
         if name and password:
             wait = max(by_name.wait(name_key), by_address.wait(address))
             if wait:
                 page = render_template(
-                    "auth/login.html", error=_("Too many attempts. Please wait a few minutes.")
+                    "auth/login.html",
+                    error=_("Too many attempts. Please try again in %(n)s seconds.", n=wait),
                 )
                 return page, 429, {"Retry-After": str(wait)}
         info = authenticate(runtime().db, name, password) if name and password else None
@@ -135,6 +160,7 @@ def login() -> Any:
                 by_address.add(address)
         else:
             by_name.reset(name_key)
+            session[SESSION_VERSION] = info.session_version
             login_user(WebUser(info))
             return redirect(_safe_next(request.args.get("next")))
     status = 401 if error else 200
@@ -144,6 +170,7 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
+    end_sessions(runtime().db, current_user.name)  # every device, and any copied cookie
     logout_user()
     flash(_("You are signed out."))
     return redirect(url_for("auth.login"))

@@ -602,26 +602,38 @@ def _throttle_clock(web: Web) -> ManualClock:
     return clock
 
 
-def test_sign_in_is_throttled_per_name_without_revealing_users(web: Web) -> None:
+def test_failed_sign_ins_slow_down_the_sender_without_revealing_users(web: Web) -> None:
     clock = _throttle_clock(web)
     answers: dict[str, list[Any]] = {}
     for name in ("alice", "nobody-here"):
         answers[name] = [_sign_in(web, name, f"guess-{i}") for i in range(7)]
     for name, responses in answers.items():
         codes = [r.status_code for r in responses]
+        # 5 free failures; then this name from this address waits (1 s first), and what it
+        # sends meanwhile is refused without a check.
         assert codes == [401] * 5 + [429] * 2, (name, codes)
         assert int(responses[-1].headers["Retry-After"]) > 0
     # An existing and an unknown name get the same answers, word for word.
     for known, unknown in zip(answers["alice"], answers["nobody-here"], strict=True):
         assert _words(known, "alice") == _words(unknown, "nobody-here")
-    # Once throttled, even the right password is refused (guessing cannot be confirmed) …
+    # While waiting, even the right password is refused (guessing cannot be confirmed) …
     assert _sign_in(web, "alice", PASSWORD).status_code == 429
     assert _sign_in(web, "ALICE", "guess").status_code == 429  # names are counted caselessly
-    # … but other users are not locked out, and the wait ends.
+    # … but the real user signs in from elsewhere and other users are not slowed.
+    assert _sign_in(web, "alice", PASSWORD, address="203.0.113.9").status_code == 302
     assert _sign_in(web, "carol", PASSWORD).status_code == 302
-    clock.now += 601
+    # Each further failure from the guessing address doubles its wait, up to 5 minutes:
+    # a delay, never a lock-out.
+    waits = []
+    for _ in range(12):
+        waits.append(int(_sign_in(web, "alice", "guess").headers["Retry-After"]))
+        clock.now += waits[-1]
+        assert _sign_in(web, "alice", "guess-again").status_code == 401
+    assert waits[:5] == [1, 2, 4, 8, 16], waits
+    assert max(waits) == 300, waits
+    clock.now += 300
     assert _sign_in(web, "alice", PASSWORD).status_code == 302
-    summary_plugin.record("access", login_attempts=17)
+    summary_plugin.record("access", login_attempts=45)
 
 
 def test_sign_in_is_throttled_per_address(web: Web) -> None:

@@ -27,6 +27,6 @@ def test_dashboard_charts_and_exports(app, login, runtime):
         and sheet.cell(row=2, column=3).value == 1
     )
     report = sue.get("/dashboard/report?month=2026-11")
-    assert report.status_code == 200 and "window.print()" in report.text
+    assert report.status_code == 200 and "data-print" in report.text
     assert sue.get("/dashboard?month=2026-13").status_code == 400
     assert login("alice").get("/dashboard").status_code == 403

@@ -193,6 +193,8 @@ def test_caseflow_serve_with_two_processes(db_url, settings, runtime, clock, tmp
     runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     add_user(runtime.db, settings, "pat", ["service_desk", "senior_service"], clock.now())
     token = issue_token(runtime.db, "pat", clock.now())
+    add_user(runtime.db, settings, "sue", ["supervisor"], clock.now())
+    watcher_token = issue_token(runtime.db, "sue", clock.now())  # /health details: supervisors
     port = _free_port()
     env = _env(db_url, settings)
     command = [sys.executable, "-c", "from engine.cli import main; main()", "serve"]
@@ -223,9 +225,12 @@ def test_caseflow_serve_with_two_processes(db_url, settings, runtime, clock, tmp
         done = client.ok("POST", f"/api/tasks/{task['id']}/complete", {"data": {"approve": False}})
         assert done["status"] == "completed"
         # The worker runs in its own process; the web processes' /health still sees it.
-        while not client.ok("GET", "/health")["workers"]:
+        assert client.ok("GET", "/health") == {"status": "ok"}  # nothing more for others
+        watcher = Client(port, watcher_token)
+        while not watcher.ok("GET", "/health")["workers"]:
             assert time.monotonic() < deadline, "no worker noted a round"
             time.sleep(0.2)
+        watcher.close()
         client.close()
     finally:
         proc.terminate()
