@@ -195,10 +195,14 @@ def _case_text(case: Any) -> str:
 @command(main)
 @click.argument("key")
 @click.option("--data", help="Initial case data as a JSON object.")
-@click.option("--as", "actor", help="Who starts the case.")
+@click.option(
+    "--as",
+    "actor",
+    help="The user who starts the case (must hold one of the process's start roles).",
+)
 def start(ctx: Context, as_json: bool, key: str, data: str | None, actor: str | None) -> None:
-    """Start a case; prints its number."""
-    case = ctx.runtime.start_case(key, _json_arg(data), actor=actor)
+    """Start a case with the fields of the process's start form; prints its number."""
+    case = ctx.runtime.start_case(key, _json_arg(data), actor=actor, check_roles=actor is not None)
     _emit(as_json, case.to_dict(), lambda: _case_text(case))
 
 

@@ -411,28 +411,46 @@ def _portal(
     forms: dict[str, FormPlan],
     used_forms: dict[str, str],
 ) -> dict[str, Any] | None:
-    """Process properties `portalTitle` and `startForm` make a process bookable by customers."""
+    """The forms a case starts with, and the customer booking page.
+
+    Process property `startForm` names the form a case starts with: a start may bring only its
+    fields (besides the process defaults), valid by it. With `portalTitle` too, customers can
+    book the process online with that form. `staffStartForm` names another form for starts by
+    staff (the API, the command line), for a process whose first task completes the request,
+    so that a phone call can start it with what is known so far. Stored as {"start_form",
+    "title" (only when bookable), "staff_start_form" (only when given)}; deploy adds the ids."""
     props = _process_properties(root, key)
     title, start_form = props.get("portalTitle"), props.get("startForm")
-    if not title and not start_form:
+    staff_form = props.get("staffStartForm")
+    if not title and not start_form and not staff_form:
         return None
-    if not (title and start_form):
-        v.add(filename, key, "a customer booking page needs both portalTitle and startForm")
+    if title and not start_form:
+        v.add(filename, key, "a customer booking page (portalTitle) needs a startForm")
         return None
-    if start_form in forms:
-        used_forms[start_form] = forms[start_form].content_hash
-    elif start_form in v.known_forms:
-        used_forms[start_form] = _content_hash(
-            json.dumps(v.known_forms[start_form], sort_keys=True, ensure_ascii=False)
-        )
-    else:
-        v.add(
-            filename,
-            key,
-            f"start form {start_form!r} is not among the files deployed with it nor already deployed",
-        )
-        return None
-    return {"title": title, "start_form": start_form}
+    found: dict[str, Any] = {}
+    for what, name, field_name in (
+        ("start form", start_form, "start_form"),
+        ("staff start form", staff_form, "staff_start_form"),
+    ):
+        if not name:
+            continue
+        if name in forms:
+            used_forms[name] = forms[name].content_hash
+        elif name in v.known_forms:
+            used_forms[name] = _content_hash(
+                json.dumps(v.known_forms[name], sort_keys=True, ensure_ascii=False)
+            )
+        else:
+            v.add(
+                filename,
+                key,
+                f"{what} {name!r} is not among the files deployed with it nor already deployed",
+            )
+            return None
+        found[field_name] = name
+    if title:
+        found["title"] = title
+    return found
 
 
 def _startable(v: _Validation, filename: str, root: etree._Element, key: str) -> bool:
@@ -445,6 +463,69 @@ def _startable(v: _Validation, filename: str, root: etree._Element, key: str) ->
         return False
     v.add(filename, key, f"property startable must be true or false, not {value!r}")
     return True
+
+
+SUPERVISOR_ROLE = "supervisor"
+
+
+def start_roles(
+    props: dict[str, str], spec: Any, subprocess_specs: dict[str, Any], settings: Settings
+) -> tuple[list[str], list[str]]:
+    """(the roles that may start the process, the names in its `startRoles` that are no role).
+
+    Process property `startRoles`: role ids or lane names, comma-separated. Without it: the
+    role of the process's first user task (the lane of the first one reached from the start
+    event, looking into called and embedded subprocesses) and supervisor."""
+    written = (props.get("startRoles") or "").strip()
+    if written:
+        roles: list[str] = []
+        unknown: list[str] = []
+        for name in (n.strip() for n in re.split(r"[,，]", written)):
+            if not name:
+                continue
+            role = settings.role_for_lane(name)
+            if role is None:
+                unknown.append(name)
+            elif role not in roles:
+                roles.append(role)
+        return roles, unknown
+    first = _first_user_task(spec, subprocess_specs)
+    roles = [] if first is None else [settings.role_for_lane(first.lane) or settings.default_role]
+    return list(dict.fromkeys([*roles, SUPERVISOR_ROLE])), []
+
+
+def _first_user_task(spec: Any, subprocess_specs: dict[str, Any]) -> Any | None:
+    """The first user task reached from the start, breadth first (None when there is none)."""
+    queue, seen = [spec.start], set()
+    while queue:
+        task_spec = queue.pop(0)
+        if id(task_spec) in seen:
+            continue
+        seen.add(id(task_spec))
+        if getattr(task_spec, "manual", False):
+            return task_spec
+        called = getattr(task_spec, "spec", None)
+        if isinstance(called, str) and called in subprocess_specs:
+            queue.append(subprocess_specs[called].start)
+        queue.extend(task_spec.outputs)
+    return None
+
+
+def process_properties(root: etree._Element, key: str) -> dict[str, str]:
+    """The `spiffworkflow:property` / `camunda:property` values of process `key`."""
+    return _process_properties(root, key)
+
+
+def _start_roles(
+    v: _Validation, filename: str, root: etree._Element, key: str, spec: Any, subs: dict[str, Any]
+) -> None:
+    """Refuse a `startRoles` that names no known role (as an unknown lane is refused)."""
+    roles, unknown = start_roles(_process_properties(root, key), spec, subs, v.settings)
+    known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
+    for name in unknown:
+        v.add(filename, key, f"startRoles: {name!r} is not a known role; known roles: {known}")
+    if not roles and not unknown:
+        v.add(filename, key, "startRoles names no role (leave it out for the default)")
 
 
 def _case_prefix(root: etree._Element, key: str) -> str:
@@ -616,6 +697,7 @@ def _plan_process(
                 "instructions": extensions.get("instructionsForEndUser"),
                 "assignee": assignee or None,
             }
+    _start_roles(v, filename, root, key, spec, subprocess_specs)
     spec_json = spiff.dump_specs(spec, subprocess_specs)
     bpmn_files = sorted(
         {getattr(s, "file", None) or filename for s in [spec, *subprocess_specs.values()]}
@@ -727,8 +809,9 @@ def deploy(
                 continue
             for meta in plan.task_meta.values():
                 meta["form_id"] = form_ids.get(meta["form"]) if meta["form"] else None
-            if plan.portal:
-                plan.portal["start_form_id"] = form_ids.get(plan.portal["start_form"])
+            for name in ("start_form", "staff_start_form"):
+                if plan.portal and plan.portal.get(name):
+                    plan.portal[f"{name}_id"] = form_ids.get(plan.portal[name])
             row = ProcessVersion(
                 key=plan.key,
                 version=(current.version + 1) if current else 1,

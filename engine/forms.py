@@ -41,9 +41,12 @@ from .linear_re import PatternError, compile_pattern
 __all__ = [
     "FormError",
     "coerce_form_data",
+    "declared_submission",
     "default_confirmation_schema",
     "form_fields",
     "load_form_schema",
+    "split_declared",
+    "undeclared_posted",
     "validate_submission",
 ]
 
@@ -726,3 +729,108 @@ def _fields(root: dict, schema: dict, prefix: str) -> list[dict]:
             field["fields"] = _fields(root, items, prefix="")
         fields.append(field)
     return fields
+
+
+# --------------------------------------------------------------------------- declared fields
+#
+# A submission may only set the fields its form declares. JSON Schema lets any other key pass
+# unless the form says "additionalProperties": false (none of ours does), so without this a
+# clerk completing a task could set a field the process reads later (a price, a decision, a
+# flag). The engine applies `declared_submission` to every task completion and every start;
+# the caller only picks whether undeclared keys are refused (the API, the command line) or
+# dropped (an HTML form post, where the browser only sends the form's own fields).
+
+EXTRAS_REFUSE = "refuse"
+EXTRAS_DROP = "drop"
+EXTRAS_MODES = (EXTRAS_REFUSE, EXTRAS_DROP)
+UNDECLARED_MESSAGE = {
+    "zh": "表單沒有這個欄位，不可提交",
+    "en": "not a field of this form; it cannot be submitted",
+}
+
+
+def split_declared(schema: dict, data: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """(the submission with only what the form lets a submitter set, the paths left out).
+
+    Kept: the top-level ``properties`` of the form, and inside a declared object (or the
+    objects of a declared array) its own ``properties``. Left out, by dotted path as
+    ``validate_submission`` names fields ("note", "parts.0.price"): every other key, and any
+    property marked ``"readOnly": true`` (shown to the clerk, computed by the process, never
+    taken from the submitter). An object whose schema says ``"additionalProperties": true``
+    (or gives a schema for them, or has ``patternProperties``) accepts other keys, and one
+    without ``properties`` is free-form: those are the form author's explicit choice.
+    """
+    dropped: list[str] = []
+    kept = _keep_declared(schema, schema, dict(data), "", dropped)
+    return (kept if isinstance(kept, dict) else {}), sorted(dropped)
+
+
+def declared_submission(
+    schema: dict, data: Mapping[str, Any], *, extras: str, lang: str = "zh"
+) -> tuple[dict, list[str]]:
+    """Check a submission against its form: only declared fields, then the schema.
+
+    Returns (the data to store, the undeclared paths that were dropped). With ``extras`` =
+    "refuse" undeclared keys are errors (each named, next to the schema's own errors) and
+    nothing is dropped silently; with "drop" they are left out and returned, so the caller
+    can note them in the audit trail. Raises ``ValidationFailed`` (its ``errors`` map field
+    paths to messages) when anything is wrong.
+    """
+    from .errors import ValidationFailed
+
+    if extras not in EXTRAS_MODES:
+        raise ValueError(f"extras must be one of {EXTRAS_MODES}, not {extras!r}")
+    kept, undeclared = split_declared(schema, data)
+    errors = validate_submission(schema, kept, lang=lang)
+    if undeclared and extras == EXTRAS_REFUSE:
+        for path in undeclared:
+            errors.setdefault(path, []).insert(0, UNDECLARED_MESSAGE[lang])
+        raise ValidationFailed(
+            f"fields not on the form: {', '.join(undeclared)}; nothing was saved", errors
+        )
+    if errors:
+        raise ValidationFailed("the form has errors; nothing was saved", errors)
+    return kept, undeclared
+
+
+def _open_object(schema: dict) -> bool:
+    extra = schema.get("additionalProperties")
+    return extra is True or isinstance(extra, dict) or bool(schema.get("patternProperties"))
+
+
+def _keep_declared(root: dict, raw: object, value: Any, prefix: str, dropped: list[str]) -> Any:
+    schema = _resolve(root, raw)
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        props, open_ = schema["properties"], _open_object(schema)
+        kept: dict = {}
+        for key, sub in value.items():
+            path = f"{prefix}{key}"
+            if key in props:
+                if _resolve(root, props[key]).get("readOnly") is True:
+                    dropped.append(path)
+                else:
+                    kept[key] = _keep_declared(root, props[key], sub, f"{path}.", dropped)
+            elif open_:
+                kept[key] = sub
+            else:
+                dropped.append(path)
+        return kept
+    if isinstance(value, list) and _type(schema) == "array":
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return [
+                _keep_declared(root, items, item, f"{prefix}{index}.", dropped)
+                for index, item in enumerate(value)
+            ]
+    return value
+
+
+def undeclared_posted(schema: dict, form: Mapping[str, str | list[str]]) -> dict[str, Any]:
+    """The posted names ``coerce_form_data`` does not map onto a field of the form, with
+    their values, so an HTML post can hand them to the engine to be dropped and noted
+    (instead of vanishing before anyone sees them)."""
+    extra: dict[str, Any] = {}
+    for key, values in _items(form):
+        if _match_key(schema, schema, key) is None:
+            extra[key] = values[0] if len(values) == 1 else values
+    return extra

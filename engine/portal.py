@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .errors import InvalidState, NotFound, ValidationFailed
-from .forms import validate_submission
+from .forms import EXTRAS_DROP, declared_submission
 from .runtime import Runtime
 from .status import ACTIVE_TASK
 from .store import Case, Form, ProcessVersion, Task
@@ -64,8 +64,8 @@ def bookable(runtime: Runtime) -> list[BookablePage]:
         ).all()
         pages = []
         for version in sorted(versions, key=lambda v: v.key):
-            if not version.portal:
-                continue
+            if not (version.portal or {}).get("title"):
+                continue  # no booking page (at most a start form for staff)
             form = session.get(Form, version.portal.get("start_form_id"))
             pages.append(
                 BookablePage(version.key, version.portal["title"], form.schema if form else {})
@@ -90,12 +90,15 @@ def book(
     """Validate the customer's form (or `schema`, the form with its live choices such as the
     free slots) and start the case; returns the booking number."""
     target = page(runtime, key)
-    errors = validate_submission(schema or target.schema, data, lang=lang)
-    if errors:
-        raise ValidationFailed("the booking form has errors", errors)
+    try:
+        # Only the form's fields (a hand-made extra field is dropped, as on a staff form).
+        data, _ = declared_submission(schema or target.schema, data, extras=EXTRAS_DROP, lang=lang)
+    except ValidationFailed as exc:
+        raise ValidationFailed("the booking form has errors", exc.errors) from None
     # The channel is informational in the processes; a form may let the customer choose it.
     extra = {"booked_via": "web", "channel": data.get("channel") or "網上預約"}
-    return runtime.start_case(key, {**data, **extra}, actor="portal").number
+    # Checked above, against the form with its live choices (which the engine does not know).
+    return runtime.start_case(key, {**data, **extra}, actor="portal", prevalidated=True).number
 
 
 def service_items(runtime: Runtime) -> list[tuple[str, str]]:

@@ -29,14 +29,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import datacodec, evaluator, spiff, stepcontext
+from . import datacodec, evaluator, spiff, starting, stepcontext
 from .audit import record
 from .calendar import BusinessCalendar
 from .clock import Clock, SystemClock
 from .definitions import Deployed, SourceFile, read_paths
 from .definitions import deploy as deploy_files
 from .errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
-from .forms import default_confirmation_schema, validate_submission
+from .forms import (
+    EXTRAS_REFUSE,
+    declared_submission,
+    default_confirmation_schema,
+    split_declared,
+)
 from .projection import (
     Projection,
     case_data,
@@ -45,7 +50,7 @@ from .projection import (
     waiting_messages,
     waiting_timers,
 )
-from .rawsql import TASK_COLUMNS_T, CaseRecord, Rows, TaskRecord
+from .rawsql import TASK_COLUMNS_T, CaseRecord, Rows, TaskRecord, read_json
 from .rawsql import read as read_rows
 from .scripts import make_script_engine
 from .settings import Settings, load_settings
@@ -93,6 +98,9 @@ _DONE_EVENTS = {"task_completed", "timer_fired", "message_received"}
 
 # Verbs that change a case return it with this many of its latest events.
 RECENT_HISTORY = 50
+
+# What a process without a start form accepts at its start: nothing but its defaults.
+NO_START_FORM: dict[str, Any] = {"type": "object", "properties": {}}
 
 # How many cases' live workflow objects a runtime keeps between steps (see Runtime._take_live).
 LIVE_CASES = 256
@@ -297,25 +305,48 @@ class Runtime:
     # ----- starting ------------------------------------------------------------------------
 
     def start_case(
-        self, process_key: str, data: dict[str, Any] | None = None, actor: str | None = None
+        self,
+        process_key: str,
+        data: dict[str, Any] | None = None,
+        actor: str | None = None,
+        *,
+        check_roles: bool = False,
+        lang: str = "zh",
+        prevalidated: bool = False,
     ) -> CaseView:
-        """Start a case on the newest version of a process; returns the case with its number."""
+        """Start a case on the newest version of a process; returns the case with its number.
+
+        `data` may only hold the fields of the process's start form (property `startForm`),
+        and must pass that form: other keys are refused, naming them (ValidationFailed), and
+        a process without a start form starts from its defaults alone. `prevalidated` is for
+        the engine's own callers that checked `data` already (the portal, against the form
+        with its live choices); request input never sets it. With `check_roles`, `actor`
+        must be an active user holding a role that may start the process (Forbidden
+        otherwise; see engine.starting) — the API and the command line's --as ask for it."""
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
         data = checked_data(data, "case data")
         try:
-            return self._start(process_key, data, actor)
+            return self._start(process_key, data, actor, check_roles, lang, prevalidated)
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict("the database is busy; no case was started, try again") from exc
             raise
 
-    def _start(self, process_key: str, data: dict[str, Any] | None, actor: str | None) -> CaseView:
+    def _start(
+        self,
+        process_key: str,
+        data: dict[str, Any] | None,
+        actor: str | None,
+        check_roles: bool = False,
+        lang: str = "zh",
+        prevalidated: bool = False,
+    ) -> CaseView:
         now = self.clock.now()
         with self._transaction() as txn:
             rows = txn.rows
             found = rows.one(
-                'SELECT id, startable FROM process_version WHERE "key" = ?'
+                'SELECT id, startable, portal, content_hash FROM process_version WHERE "key" = ?'
                 " ORDER BY version DESC LIMIT 1",
                 (process_key,),
             )
@@ -328,6 +359,23 @@ class Runtime:
                 )
             version = self._version_info(found[0])
             spec, subprocess_specs = self._specs_for(version)
+            if check_roles:
+                roles = rows.user_roles(actor) if actor else None
+                if roles is None:
+                    raise Forbidden(f"no active user named {actor!r} may start a case")
+                allowed = starting.roles_of_version(
+                    key=version.key,
+                    content_hash=found[3],
+                    sources=lambda: read_json(
+                        rows.one("SELECT sources FROM process_version WHERE id = ?", (found[0],))[0]
+                    ),
+                    spec=spec,
+                    subprocess_specs=subprocess_specs,
+                    settings=self.settings,
+                )
+                starting.check_may_start(version.key, allowed, actor or "", roles)
+            if not prevalidated:
+                data = self._start_data(process_key, read_json(found[2]), data or {}, lang)
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
             # Copies: the workflow outlives the step (and the defaults are shared).
             workflow.task_tree.data.update(
@@ -366,6 +414,29 @@ class Runtime:
             view = self._view(rows, case, version, workflow, projection, RECENT_HISTORY)
         self._keep_live(case.id, case.state, workflow)
         return view
+
+    def _start_data(
+        self, key: str, portal: dict[str, Any] | None, data: dict[str, Any], lang: str
+    ) -> dict[str, Any]:
+        """`data` checked against the process's start form for staff (only its fields, and
+        valid): its `staffStartForm`, else its `startForm`, else none (no data at all)."""
+        portal = portal or {}
+        which = "staff_start_form" if portal.get("staff_start_form_id") else "start_form"
+        form_id = portal.get(f"{which}_id")
+        schema = self._form(form_id) if form_id is not None else NO_START_FORM
+        try:
+            kept, _ = declared_submission(schema, data, extras=EXTRAS_REFUSE, lang=lang)
+        except ValidationFailed as exc:
+            if form_id is None:
+                raise ValidationFailed(
+                    f"process {key!r} has no start form, so a case starts without data"
+                    f" (only the process defaults); not accepted: {', '.join(sorted(data))}",
+                    exc.errors,
+                ) from None
+            raise ValidationFailed(
+                f"process {key!r}, start form {portal.get(which)}: {exc}", exc.errors
+            ) from None
+        return kept
 
     def _next_number(self, rows: Rows, prefix: str, now: datetime) -> str:
         day = self.calendar.local(now).strftime("%Y%m%d")
@@ -811,21 +882,40 @@ class Runtime:
         _check_task_actor(task, self._roles(rows, user), user)
 
     def complete_task(
-        self, task_id: int, data: dict[str, Any] | None, user: str, lang: str = "zh"
+        self,
+        task_id: int,
+        data: dict[str, Any] | None,
+        user: str,
+        lang: str = "zh",
+        *,
+        extras: str = EXTRAS_REFUSE,
     ) -> CaseView:
         """Validate `data` against the task's form, then complete the task and run the case on
-        (all in one transaction, so nothing can change the task between check and step)."""
-        data = checked_data(data, "task data")
+        (all in one transaction, so nothing can change the task between check and step).
+
+        Only the fields the form declares are stored (engine.forms.declared_submission). Keys
+        it does not declare (or marks readOnly) are refused with a ValidationFailed naming
+        them when `extras` is "refuse" (the API, the command line), or dropped when it is
+        "drop" (an HTML form post, where the browser sends only the form's fields); either
+        way the audit trail names them (the completion's event, or a
+        "task_submission_refused" event when nothing was saved)."""
+        raw = checked_data(data, "task data")
         found: list[TaskRecord] = []
+        checked: dict[str, Any] = {}
+        refused: list[tuple[TaskRecord, list[str]]] = []
 
         def prepare(rows: Rows) -> str:
             task, number = self._task_record(rows, task_id)
             self._check_actor_rows(rows, task, user)
-            errors = validate_submission(self._form(task.form_id), data, lang=lang)
-            if errors:
-                raise ValidationFailed(
-                    f"task {task_id}: the form has errors; nothing was saved", errors
-                )
+            schema = self._form(task.form_id)
+            try:
+                kept, dropped = declared_submission(schema, raw, extras=extras, lang=lang)
+            except ValidationFailed as exc:
+                undeclared = split_declared(schema, raw)[1] if extras == EXTRAS_REFUSE else []
+                if undeclared:
+                    refused.append((task, undeclared))
+                raise ValidationFailed(f"task {task_id}: {exc}", exc.errors) from None
+            checked.update(data=kept, dropped=dropped)
             found.append(task)
             return number
 
@@ -835,6 +925,7 @@ class Runtime:
             if not spiff_task.has_state(TaskState.READY):
                 raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
             now = self.clock.now()
+            stored, dropped = checked["data"], checked["dropped"]
 
             def write() -> None:
                 st.rows.update_task(
@@ -842,32 +933,50 @@ class Runtime:
                     status=TaskStatus.DONE.value,
                     completed_at=now,
                     completed_by=user,
-                    data=data,
+                    data=stored,
                     assignee=row.assignee or user,
                 )
+                detail: dict[str, Any] = {"task": row.id, "data": stored}
+                if dropped:
+                    detail["dropped"] = dropped
                 st.rows.event(
                     "task_completed",
                     at=now,
                     actor=user,
                     case_id=st.case.id,
                     element_id=row.element_id,
-                    detail={"task": row.id, "data": data},
+                    detail=detail,
                 )
 
             sp.stage(write)
             # A copy: the workflow object may outlive the step, the caller keeps `data`.
-            spiff_task.data.update(copy.deepcopy(data))
+            spiff_task.data.update(copy.deepcopy(stored))
             spiff_task.run()
 
-        return self._step(
-            None,
-            user,
-            "complete",
-            action,
-            conflict_hint=lambda: self._task_conflict(task_id),
-            prepare=prepare,
-            view=True,
-        )
+        try:
+            return self._step(
+                None,
+                user,
+                "complete",
+                action,
+                conflict_hint=lambda: self._task_conflict(task_id),
+                prepare=prepare,
+                view=True,
+            )
+        except ValidationFailed:
+            if refused:  # nothing was saved; who tried to set what is kept in the audit trail
+                task, names = refused[0]
+                with self._transaction() as txn:
+                    txn.rows.event(
+                        "task_submission_refused",
+                        at=self.clock.now(),
+                        actor=user,
+                        case_id=task.case_id,
+                        element_id=task.element_id,
+                        detail={"task": task.id, "refused": names},
+                    )
+                    txn.commit()
+            raise
 
     # ----- messages, cancel, retry ---------------------------------------------------------
 

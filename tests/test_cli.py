@@ -37,11 +37,15 @@ def cli(db_url, settings):
 
 def test_a_case_from_start_to_end_on_the_command_line(cli):
     deployed = cli.json(
-        "deploy", str(FIXTURES / "review_flow.bpmn"), str(FIXTURES / "review_form.json")
+        "deploy",
+        str(FIXTURES / "review_flow.bpmn"),
+        str(FIXTURES / "review_form.json"),
+        str(FIXTURES / "review_start.json"),
     )
     assert {(d["key"], d["version"]) for d in deployed} == {
         ("review_flow", 1),
         ("review_form.json", 1),
+        ("review_start.json", 1),
     }
     cli("users", "add", "alice", "--role", "service_desk")
     cli("users", "add", "bob", "--role", "senior_service")

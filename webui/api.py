@@ -5,9 +5,11 @@ on the command line). The API never looks at the session cookie, so a browser th
 to the staff pages cannot be made to call it from another site; that is why it is exempt from
 CSRF. Each request costs one token lookup plus the engine verb it calls.
 
-Any user holding a token may start a case: tokens are issued to staff by an administrator, and
-who works each step is decided by the diagram's lanes. A case can be read by supervisors and by
-holders of a role of one of its tasks.
+A user may start a case of a process whose start roles include one of theirs (the process's
+`startRoles`, by default the role of its first user task and supervisors; engine.starting), with
+only the fields of its start form; a task is completed with only the fields of its form (other
+keys are refused, 422, naming them). Who works each step is decided by the diagram's lanes. A
+case can be read by supervisors and by holders of a role of one of its tasks.
 """
 
 from __future__ import annotations
@@ -174,7 +176,9 @@ def start_case() -> Any:
     process = body["process"]
     if not isinstance(process, str) or not 1 <= len(process) <= MAX_PROCESS_KEY:
         raise BadRequest("'process' must be the key of a deployed process (a short string)")
-    case = runtime().start_case(process, body.get("data") or {}, actor=caller().name)
+    case = runtime().start_case(
+        process, body.get("data") or {}, actor=caller().name, check_roles=True, lang=_lang()
+    )
     response = jsonify(case.to_dict())
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_case", number=case.number)

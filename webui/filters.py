@@ -45,6 +45,7 @@ def event_label(kind: str) -> str:
         "task_unclaimed": _("task given back"),
         "task_reassigned": _("task reassigned"),
         "task_completed": _("task completed"),
+        "task_submission_refused": _("submission refused: fields not on the form"),
         "task_cancelled": _("task cancelled"),
         "timer_fired": _("timer fired"),
         "timer_cancelled": _("timer cancelled"),

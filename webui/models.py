@@ -217,6 +217,8 @@ def _modeler_strings() -> dict[str, str]:
         "no_form": _("— none (confirmation only) —"),
         "assignee": _("Assignee (expression giving a user name; empty: the whole role)"),
         "startable": _("Can be started on its own (untick for a process only others call)"),
+        "start_roles": _("Roles that may start it (comma-separated)"),
+        "start_roles_default": _("Empty: the role of the first user task, and supervisors"),
         "lane": _("Lane (role)"),
         "role": _("Role"),
         "unknown_role": _("not a known role"),

@@ -256,14 +256,25 @@ PATHS: dict[str, Any] = {
         "post": {
             "operationId": "start_case",
             "summary": "Start a case on the newest version of a process",
-            "description": "Any user holding an API token may start a case.",
+            "description": "For users holding one of the process's start roles (its "
+            "`startRoles`; by default the role of its first user task, and supervisors); "
+            "others get 403. `data` may hold only the fields of the process's start form, "
+            "valid by it (422 naming the others); a process without one starts without data.",
             "requestBody": _body("StartCase"),
             "responses": {
                 "201": {
                     **_json(_ref("Case"), "The new case, after it ran to its first wait."),
                     "headers": {"Location": {"schema": STRING}},
                 },
-                **_errors("BadRequest", "Unauthorized", "NotFound", "TooLarge"),
+                **_errors(
+                    "BadRequest",
+                    "Unauthorized",
+                    "Forbidden",
+                    "NotFound",
+                    "Conflict",
+                    "TooLarge",
+                    "ValidationFailed",
+                ),
             },
         }
     },
@@ -347,8 +358,9 @@ PATHS: dict[str, Any] = {
         "post": {
             "operationId": "complete_task",
             "summary": "Submit the task's form; the case runs on to its next wait",
-            "description": "Validation messages are in English when Accept-Language prefers "
-            "it, otherwise in Chinese.",
+            "description": "Only the fields the task's form declares are accepted: others "
+            "(and read-only ones) are refused with 422 naming them. Validation messages are in "
+            "English when Accept-Language prefers it, otherwise in Chinese.",
             "parameters": [TASK_ID],
             "requestBody": _body("CompleteTask"),
             "responses": {

@@ -11,7 +11,13 @@ from flask_login import current_user, login_required
 
 from engine import attachments, templating
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.forms import coerce_form_data, form_fields, validate_submission
+from engine.forms import (
+    EXTRAS_DROP,
+    coerce_form_data,
+    form_fields,
+    undeclared_posted,
+    validate_submission,
+)
 from engine.privacy import record_view
 
 from .auth import _safe_next, runtime
@@ -169,8 +175,14 @@ def complete(task_id: int) -> Any:
             task_id=task_id,
         )
         data[field] = info.reference
+    # A field the form does not have (hand-made; the browser sends only the form's own) goes
+    # to the engine too, which drops it and notes it in the case's history.
+    extra = undeclared_posted(schema, request.form)
+    extra.pop("csrf_token", None)
     try:
-        case = runtime().complete_task(task_id, data, current_user.name, lang=_lang())
+        case = runtime().complete_task(
+            task_id, {**extra, **data}, current_user.name, lang=_lang(), extras=EXTRAS_DROP
+        )
     except ValidationFailed as exc:
         return _page(task_id, values=shown, errors=exc.errors, status=422)
     except Conflict as exc:

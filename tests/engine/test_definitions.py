@@ -12,6 +12,7 @@ from tests.conftest import FIXTURES
 
 GOOD = (FIXTURES / "review_flow.bpmn").read_text()
 FORM = (FIXTURES / "review_form.json").read_bytes()
+START_FORM = SourceFile("review_start.json", (FIXTURES / "review_start.json").read_bytes())
 
 
 def variant(old: str, new: str) -> bytes:
@@ -101,7 +102,11 @@ def test_invalid_form_schema_refused(runtime, db):
 
 def test_camunda_bare_iso_timer_accepted(runtime):
     runtime.deploy(
-        [SourceFile("review.bpmn", variant('"P3D"', "P3D")), SourceFile("review_form.json", FORM)]
+        [
+            SourceFile("review.bpmn", variant('"P3D"', "P3D")),
+            SourceFile("review_form.json", FORM),
+            START_FORM,
+        ]
     )
 
 
@@ -112,7 +117,9 @@ def test_camunda_form_key_accepted(runtime):
     ).replace(
         b'<spiffworkflow:property name="formJsonSchemaFilename" value="review_form.json" />', b""
     )
-    runtime.deploy([SourceFile("review.bpmn", data), SourceFile("review_form.json", FORM)])
+    runtime.deploy(
+        [SourceFile("review.bpmn", data), SourceFile("review_form.json", FORM), START_FORM]
+    )
     number = runtime.start_case("review_flow").number
     task = runtime.get_case(number).open_tasks[0]
     assert runtime.get_task(task.id).form["title"] == "受理審核"
@@ -147,7 +154,7 @@ def test_timer_expressions(kind, text, ok):
 )
 def test_dmn_decision_table_runs_in_the_restricted_engine(runtime, kind, area, price):
     runtime.deploy([FIXTURES / "quote_flow.bpmn", FIXTURES / "quote.dmn"])
-    case = runtime.start_case("quote_flow", {"kind": kind, "area": area})
+    case = runtime.start_case("quote_flow", {"kind": kind, "area": area}, prevalidated=True)
     assert case.status == "running" and case.data["price"] == price
 
 
@@ -174,4 +181,9 @@ def test_changed_dmn_makes_a_new_version(runtime):
         ]
     )
     assert [(d.key, d.version) for d in result] == [("quote_flow", 2)]
-    assert runtime.start_case("quote_flow", {"kind": "deep", "area": 100}).data["price"] == 1100
+    assert (
+        runtime.start_case("quote_flow", {"kind": "deep", "area": 100}, prevalidated=True).data[
+            "price"
+        ]
+        == 1100
+    )

@@ -270,6 +270,7 @@ def test_add_person_validates(db):
 
 RATING_FLOW = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="defs_rating" targetNamespace="http://caseflow.example/test">
   <bpmn:process id="rating_flow" name="測試推薦與評價" isExecutable="true">
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
@@ -279,7 +280,12 @@ RATING_FLOW = """<?xml version="1.0" encoding="UTF-8"?>
 nurse = candidates[0]
 set_available(nurse["id"], False)</bpmn:script>
     </bpmn:scriptTask>
-    <bpmn:userTask id="finish" name="下戶回訪"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="finish" name="下戶回訪">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formJsonSchemaFilename" value="rating_form.json" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:userTask>
     <bpmn:scriptTask id="rate" name="記錄評價">
       <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
       <bpmn:script>profile = record_rating(nurse["id"], score, comment)
@@ -294,10 +300,20 @@ set_available(nurse["id"], True)</bpmn:script>
 </bpmn:definitions>
 """
 
+# The visit's form: the score is checked by the process's record_rating (the second test).
+RATING_FORM = """{"type": "object", "required": ["confirmed"], "properties": {
+  "confirmed": {"type": "boolean", "const": true},
+  "score": {"type": "integer", "title": "評分"},
+  "comment": {"type": "string", "title": "意見"}}}"""
+RATING_FILES = [
+    SourceFile("rating_flow.bpmn", RATING_FLOW.encode()),
+    SourceFile("rating_form.json", RATING_FORM.encode()),
+]
+
 
 def test_a_placement_recommends_occupies_and_rates_a_nurse(runtime, db, people, users):
-    runtime.deploy([SourceFile("rating_flow.bpmn", RATING_FLOW.encode())])
-    case = runtime.start_case("rating_flow", {"declined": people["張玉蘭"]})
+    runtime.deploy(RATING_FILES)
+    case = runtime.start_case("rating_flow", {"declined": people["張玉蘭"]}, prevalidated=True)
     assert case.data["nurse"]["name"] == "陳淑華"  # 張 declined; the newcomer before 楊
     with db.read() as session:
         assert session.get(Person, people["陳淑華"]).available is False
@@ -311,8 +327,8 @@ def test_a_placement_recommends_occupies_and_rates_a_nurse(runtime, db, people, 
 
 
 def test_a_bad_score_puts_the_case_in_error(runtime, db, people, users):
-    runtime.deploy([SourceFile("rating_flow.bpmn", RATING_FLOW.encode())])
-    case = runtime.start_case("rating_flow", {"declined": 0})
+    runtime.deploy(RATING_FILES)
+    case = runtime.start_case("rating_flow", {"declined": 0}, prevalidated=True)
     failed = runtime.complete_task(
         case.open_tasks[0].id, {"confirmed": True, "score": 9, "comment": ""}, "alice"
     )

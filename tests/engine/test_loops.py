@@ -54,7 +54,7 @@ def test_patched_loop_keeps_going_in_memory():
 
 def test_loop_runs_a_thousand_rounds_through_the_database(runtime, users):
     runtime.deploy(fixture_files("loop_flow.bpmn"))
-    number = runtime.start_case("loop_flow", {"rounds": 0}).number
+    number = runtime.start_case("loop_flow", {"rounds": 0}, prevalidated=True).number
     started = time.perf_counter()
     timings = []
     for _ in range(1000):
@@ -86,7 +86,7 @@ def test_compaction_keeps_parallel_joins_and_boundary_timers_working(runtime, us
     from engine.timers import fire_due_timers
 
     runtime.deploy(fixture_files("loop_parallel.bpmn"))
-    number = runtime.start_case("loop_parallel", {"rounds": 0, "late": 0}).number
+    number = runtime.start_case("loop_parallel", {"rounds": 0, "late": 0}, prevalidated=True).number
     sizes = []
     for n in range(80):
         if n % 10 == 9:

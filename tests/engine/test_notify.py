@@ -18,6 +18,7 @@ def test_script_queues_sms_and_email(runtime, db):
     case = runtime.start_case(
         "notify_flow",
         {"customer_name": "王小明", "phone": "+86 138 0000 0000", "email": "wang@example.com"},
+        prevalidated=True,
     )
     assert case.status == "running"
     rows = outbox(db)
@@ -34,7 +35,7 @@ def test_script_queues_sms_and_email(runtime, db):
 def test_bad_address_puts_the_case_in_error_and_queues_nothing(runtime, db):
     runtime.deploy(fixture_files("notify_flow.bpmn"))
     case = runtime.start_case(
-        "notify_flow", {"customer_name": "王", "phone": "abc", "email": "x@y.z"}
+        "notify_flow", {"customer_name": "王", "phone": "abc", "email": "x@y.z"}, prevalidated=True
     )
     assert case.status == "error" and case.error_element == "send_reminder"
     assert "not a phone number" in case.error_message
@@ -69,7 +70,9 @@ def test_only_the_failing_task_loses_its_messages(runtime, db):
     assert second in text
     runtime.deploy([SourceFile("notify_flow.bpmn", text.encode())])
     case = runtime.start_case(
-        "notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "not-an-address"}
+        "notify_flow",
+        {"customer_name": "王", "phone": "13800000000", "email": "not-an-address"},
+        prevalidated=True,
     )
     assert case.status == "error" and case.error_element == "send_reminder"
     assert [(r.channel, r.recipient) for r in outbox(db)] == [("sms", "13800000000")]
@@ -87,6 +90,7 @@ def test_queued_messages_are_visible_on_the_case(runtime):
     number = runtime.start_case(
         "notify_flow",
         {"customer_name": "王小明", "phone": "13800000000", "email": "wang@example.com"},
+        prevalidated=True,
     ).number
     shown = runtime.get_case(number).to_dict()["notifications"]
     assert [(n["channel"], n["recipient"], n["status"]) for n in shown] == [

@@ -60,7 +60,7 @@ def rows(db):
 def start_reminder_case(runtime):
     """A case whose first step queues an SMS and an e-mail."""
     runtime.deploy(fixture_files("notify_flow.bpmn"))
-    return runtime.start_case("notify_flow", CUSTOMER)
+    return runtime.start_case("notify_flow", CUSTOMER, prevalidated=True)
 
 
 def kinds(runtime, number):
@@ -216,7 +216,7 @@ def test_a_rolled_back_step_queues_nothing(runtime, db, settings, clock):
         "total = 1 / 0"
     )
     runtime.deploy([one_script_flow("rolled_back", script)])
-    case = runtime.start_case("rolled_back", CUSTOMER)
+    case = runtime.start_case("rolled_back", CUSTOMER, prevalidated=True)
     assert case.status == "error" and case.error_element == "send_confirmation"
     assert rows(db) == []
     assert "notification_queued" not in kinds(runtime, case.number)
@@ -325,7 +325,7 @@ def test_two_workers_on_postgresql_send_each_message_once(pg_db_url, settings):
         runtime = Runtime(db, settings, clock)
         runtime.deploy(fixture_files("notify_flow.bpmn"))
         for _ in range(8):
-            runtime.start_case("notify_flow", CUSTOMER)
+            runtime.start_case("notify_flow", CUSTOMER, prevalidated=True)
         keys = {r.idempotency_key for r in rows(db)}
         assert len(keys) == 16
 

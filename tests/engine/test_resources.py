@@ -410,7 +410,9 @@ def test_a_booking_commits_with_the_case_step(runtime, db, users):
     seed(db, shifts={"張敏": [(local(TUESDAY, "09:00"), local(TUESDAY, "17:00"))]})
     runtime.deploy(fixture_files("booking_flow.bpmn"))
     case = runtime.start_case(
-        "booking_flow", {"service_item": "facial", "start": local(TUESDAY, "10:00")}
+        "booking_flow",
+        {"service_item": "facial", "start": local(TUESDAY, "10:00")},
+        prevalidated=True,
     )
     assert [t.element_id for t in case.open_tasks] == ["confirm"]
     assert case.data["result"]["ok"] is True and case.data["result"]["staff"] == "張敏"
@@ -420,7 +422,9 @@ def test_a_booking_commits_with_the_case_step(runtime, db, users):
         assert row.appointment_at.isoformat() == local(TUESDAY, "10:00")
     # The same time again: the second case is offered the nearest free times instead.
     other = runtime.start_case(
-        "booking_flow", {"service_item": "facial", "start": local(TUESDAY, "10:00")}
+        "booking_flow",
+        {"service_item": "facial", "start": local(TUESDAY, "10:00")},
+        prevalidated=True,
     )
     assert [t.element_id for t in other.open_tasks] == ["offer_alternatives"]
     alternatives = other.data["result"]["alternatives"]
@@ -442,7 +446,9 @@ def test_a_customer_may_give_up(runtime, db, users):
     seed(db, shifts={})
     runtime.deploy(fixture_files("booking_flow.bpmn"))
     case = runtime.start_case(
-        "booking_flow", {"service_item": "facial", "start": local(TUESDAY, "10:00")}
+        "booking_flow",
+        {"service_item": "facial", "start": local(TUESDAY, "10:00")},
+        prevalidated=True,
     )
     assert case.data["result"] == {
         "ok": False,
@@ -464,9 +470,13 @@ def test_a_step_that_fails_after_booking_keeps_no_booking(runtime, db, users):
         "result = book_slot(service_item, start)",
         "result = book_slot(service_item, start)\nchecked = 1 / divisor",
     )
-    runtime.deploy([SourceFile("booking_flow.bpmn", text.encode())])
+    runtime.deploy(
+        [SourceFile("booking_flow.bpmn", text.encode()), FIXTURES / "booking_alternatives.json"]
+    )
     case = runtime.start_case(
-        "booking_flow", {"service_item": "facial", "start": local(TUESDAY, "10:00"), "divisor": 0}
+        "booking_flow",
+        {"service_item": "facial", "start": local(TUESDAY, "10:00"), "divisor": 0},
+        prevalidated=True,
     )
     assert case.status == "error" and case.error_element == "book"
     assert slot_rows(db) == 0  # the booking went with the failed step
@@ -483,11 +493,17 @@ def test_rebooking_inside_a_case_step_keeps_or_moves_the_booking(runtime, db, us
         "result = book_slot(service_item, start)",
         "first = book_slot(service_item, start)\nresult = rebook_slot(service_item, new_start, store)",
     )
-    runtime.deploy([SourceFile("booking_flow.bpmn", text.encode())])
+    runtime.deploy(
+        [SourceFile("booking_flow.bpmn", text.encode()), FIXTURES / "booking_alternatives.json"]
+    )
     data = {"service_item": "facial", "store": "", "start": local(TUESDAY, "10:00")}
-    moved = runtime.start_case("booking_flow", {**data, "new_start": local(TUESDAY, "14:00")})
+    moved = runtime.start_case(
+        "booking_flow", {**data, "new_start": local(TUESDAY, "14:00")}, prevalidated=True
+    )
     assert moved.data["result"]["start"] == local(TUESDAY, "14:00")
-    kept = runtime.start_case("booking_flow", {**data, "new_start": local(TUESDAY, "14:00")})
+    kept = runtime.start_case(
+        "booking_flow", {**data, "new_start": local(TUESDAY, "14:00")}, prevalidated=True
+    )
     assert kept.data["first"]["start"] == local(TUESDAY, "10:00")
     assert kept.data["result"]["reason"] == "taken"
     assert [t.element_id for t in kept.open_tasks] == ["offer_alternatives"]
@@ -534,7 +550,9 @@ def test_two_cases_race_for_the_last_free_slot(any_db, settings, clock):
         try:
             results.append(
                 runtime.start_case(
-                    "booking_flow", {"service_item": "facial", "start": local(MONDAY, "14:00")}
+                    "booking_flow",
+                    {"service_item": "facial", "start": local(MONDAY, "14:00")},
+                    prevalidated=True,
                 )
             )
         except Exception as exc:  # pragma: no cover - reported below
@@ -580,12 +598,16 @@ def test_both_checks_pass_then_the_unique_constraint_decides(
         runtime = Runtime(db, settings, clock)
         runtime.deploy(fixture_files("booking_flow.bpmn"))
         first = runtime.start_case(
-            "booking_flow", {"service_item": "facial", "start": local(MONDAY, "15:00")}
+            "booking_flow",
+            {"service_item": "facial", "start": local(MONDAY, "15:00")},
+            prevalidated=True,
         )
         assert first.data["result"]["ok"]
         waiting = [
             runtime.start_case(
-                "booking_flow", {"service_item": "facial", "start": local(MONDAY, "15:00")}
+                "booking_flow",
+                {"service_item": "facial", "start": local(MONDAY, "15:00")},
+                prevalidated=True,
             )
             for _ in range(2)
         ]

@@ -15,7 +15,9 @@ from tests.conftest import FIXTURES, fixture_files
 
 def test_message_reaches_the_waiting_case(runtime, users):
     runtime.deploy(fixture_files("message_flow.bpmn"))
-    number = runtime.start_case("message_flow", {"customer_name": "林小姐"}).number
+    number = runtime.start_case(
+        "message_flow", {"customer_name": "林小姐"}, prevalidated=True
+    ).number
     other = runtime.start_case("message_flow").number
     with pytest.raises(InvalidState, match="customer_reply"):
         runtime.send_message(number, "change_request", {"x": 1})
@@ -45,12 +47,12 @@ def test_cancel_needs_a_reason_and_ends_everything(runtime, users):
 
 def test_failing_script_puts_case_in_error_and_retry_with_fixed_data(runtime, users):
     runtime.deploy(fixture_files("divide_flow.bpmn"))
-    case = runtime.start_case("divide_flow", {"total": 100, "people": 0})
+    case = runtime.start_case("divide_flow", {"total": 100, "people": 0}, prevalidated=True)
     assert case.status == "error"
     assert case.error_element == "compute_share"
     assert "division by zero" in case.error_message
     assert [e.kind for e in case.history if e.kind == "error"] == ["error"]
-    healthy = runtime.start_case("divide_flow", {"total": 1, "people": 1}).number
+    healthy = runtime.start_case("divide_flow", {"total": 1, "people": 1}, prevalidated=True).number
     with pytest.raises(InvalidState, match="not in error"):
         runtime.retry_case(healthy)
 
@@ -65,11 +67,13 @@ def test_new_version_for_changed_content_running_cases_stay(runtime, users, tmp_
     assert {(d.key, d.version, d.changed) for d in first} == {
         ("review_flow", 1, True),
         ("review_form.json", 1, True),
+        ("review_start.json", 1, True),
     }
     again = runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     assert {(d.key, d.version, d.changed) for d in again} == {
         ("review_flow", 1, False),
         ("review_form.json", 1, False),
+        ("review_start.json", 1, False),
     }
     old_case = runtime.start_case("review_flow").number
 
@@ -133,7 +137,7 @@ def test_unknown_process_and_bad_data(runtime):
     with pytest.raises(NotFound, match="no deployed process"):
         runtime.start_case("nope")
     with pytest.raises(ValidationFailed):
-        runtime.start_case("nope", ["not", "a", "dict"])  # type: ignore[arg-type]
+        runtime.start_case("nope", ["not", "a", "dict"], prevalidated=True)  # type: ignore[arg-type]
 
 
 def test_process_defaults_fill_the_documents_blanks(runtime, users, tmp_path):
@@ -149,7 +153,7 @@ def test_process_defaults_fill_the_documents_blanks(runtime, users, tmp_path):
     )
     path = tmp_path / "review_flow.bpmn"
     path.write_text(text)
-    runtime.deploy([path, FIXTURES / "review_form.json"])
+    runtime.deploy([path, *fixture_files("review_form.json", "review_start.json")])
     case = runtime.start_case("review_flow", {"channel": "web"})
     assert case.data["review_working_days"] == 2 and case.data["channel"] == "web"
     bad = tmp_path / "bad" / "review_flow.bpmn"

@@ -101,7 +101,7 @@ def with_smtp(settings, port: int, **changes):
 
 def start_booking(runtime, data=None):
     runtime.deploy([one_script_flow("booking_confirm", BOOKING_SCRIPT)])
-    return runtime.start_case("booking_confirm", data or BOOKING)
+    return runtime.start_case("booking_confirm", data or BOOKING, prevalidated=True)
 
 
 def outbox_rows(db):
@@ -256,7 +256,7 @@ def test_busy_recipient_and_unreachable_server_are_retried(
 def test_bad_invitation_is_refused_and_queues_nothing(runtime, db, ics, message):
     script = f'notify("email", email, "test_reminder", {{"customer_name": "王", "when": "明天"}}, ics={ics})'
     runtime.deploy([one_script_flow("bad_ics", script)])
-    case = runtime.start_case("bad_ics", BOOKING)
+    case = runtime.start_case("bad_ics", BOOKING, prevalidated=True)
     assert case.status == "error" and case.error_element == "send_confirmation"
     assert message in case.error_message
     assert outbox_rows(db) == []
@@ -265,7 +265,7 @@ def test_bad_invitation_is_refused_and_queues_nothing(runtime, db, ics, message)
 def test_invitation_only_by_email(runtime, db):
     script = 'notify("sms", "13800000000", "test_reminder", {"customer_name": "王", "when": "明天"}, ics={"start": "2026-11-25 10:00", "end": "2026-11-25 11:00", "summary": "x"})'
     runtime.deploy([one_script_flow("sms_ics", script)])
-    case = runtime.start_case("sms_ics", BOOKING)
+    case = runtime.start_case("sms_ics", BOOKING, prevalidated=True)
     assert case.status == "error" and "only be sent by e-mail" in case.error_message
     assert outbox_rows(db) == []
 
@@ -330,7 +330,9 @@ def test_a_new_time_for_the_same_event_updates_the_calendar_entry(runtime, db, c
     again = _invite("2026-12-02 15:00")
     text = RESCHEDULE_FLOW.replace("SEND_FIRST", escape(first)).replace("SEND_AGAIN", escape(again))
     runtime.deploy([SourceFile("reschedule.bpmn", text.encode())])
-    case = runtime.start_case("reschedule", {"customer_name": "王小明", "email": "w@example.com"})
+    case = runtime.start_case(
+        "reschedule", {"customer_name": "王小明", "email": "w@example.com"}, prevalidated=True
+    )
     clock.advance(hours=3)
     runtime.complete_task(case.open_tasks[0].id, {"confirmed": True}, "sue")
 

@@ -96,8 +96,10 @@ def test_a_called_process_applies_its_own_defaults(runtime, fresh_runtime):
     runtime.deploy(
         [SourceFile("caller.bpmn", CALLER.encode()), SourceFile("fee_step.bpmn", CALLED.encode())]
     )
-    plain = fresh_runtime().start_case("caller", {"amount": 200})
+    plain = fresh_runtime().start_case("caller", {"amount": 200}, prevalidated=True)
     assert plain.status == "completed", plain.error_message
     assert (plain.data["fee"], plain.data["currency"]) == (20.0, "CNY")
-    given = fresh_runtime().start_case("caller", {"amount": 200, "fee_rate": 0.5})
+    given = fresh_runtime().start_case(
+        "caller", {"amount": 200, "fee_rate": 0.5}, prevalidated=True
+    )
     assert given.data["fee"] == 100.0 and given.data["fee_rate"] == 0.5

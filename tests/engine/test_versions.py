@@ -263,7 +263,7 @@ def test_only_running_cases_of_the_same_process_move(runtime):
 
 def test_a_case_in_a_loop_waiting_at_a_join_moves(runtime):
     runtime.deploy(fixture_files("loop_parallel.bpmn"))
-    case = runtime.start_case("loop_parallel", {"rounds": 0, "late": 0})
+    case = runtime.start_case("loop_parallel", {"rounds": 0, "late": 0}, prevalidated=True)
     for _ in range(2):  # poll, then task_b, twice round the loop
         case = runtime.complete_task(case.open_tasks[0].id, {"confirmed": True}, "sue")
         case = runtime.complete_task(case.open_tasks[0].id, {"confirmed": True}, "bob")

@@ -60,7 +60,9 @@ def test_worker_round_fires_timers_then_delivers_what_they_queued(runtime, clock
 
     runtime.deploy(fixture_files("notify_flow.bpmn"))
     runtime.start_case(
-        "notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"}
+        "notify_flow",
+        {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"},
+        prevalidated=True,
     )
     worker = Worker(runtime)
     fired, delivery = worker.round()

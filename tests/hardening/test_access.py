@@ -155,7 +155,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     # the JSON API: bearer tokens only
     ("api.openapi", "GET"): public("/api/openapi.json"),
-    ("api.start_case", "POST"): api("/api/cases", 201, json={"process": "review_flow"}),
+    # who may start: the process's start roles (review_flow: service_desk and supervisors)
+    ("api.start_case", "POST"): api(
+        "/api/cases", 403, {"alice": 201, "carol": 201, "sue": 201}, json={"process": "review_flow"}
+    ),
     ("api.get_case", "GET"): api("/api/cases/{case}", 403, {"alice": 200, "sue": 200}),
     ("api.list_tasks", "GET"): api("/api/tasks", 200),
     ("api.get_task", "GET"): api("/api/tasks/{task}", 403, {"alice": 200}),

@@ -218,6 +218,7 @@ def test_a_hundred_kills_then_every_timer_fired_once_and_every_message_delivered
                     "email": f"c{i:02d}@example.com",
                     "reminders": 0,
                 },
+                prevalidated=True,
             ).number
         )
     rng = random.Random(20261123)
@@ -352,7 +353,9 @@ def test_kill_between_send_and_mark_hands_the_message_over_again_and_it_is_dropp
     recognises it, logs nothing and answers with the id it gave the first time."""
     runtime.deploy(fixture_files("notify_flow.bpmn"))
     number = runtime.start_case(
-        "notify_flow", {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"}
+        "notify_flow",
+        {"customer_name": "王", "phone": "13800000000", "email": "w@example.com"},
+        prevalidated=True,
     ).number
     now = clock.now()
     z = zygote((now - timedelta(days=1)).isoformat())  # nothing to warm up on

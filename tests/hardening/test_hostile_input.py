@@ -341,7 +341,7 @@ def test_instructions_and_values_are_shown_as_text(web: Web) -> None:
         "xss_flow", form="review_form.json", instructions=HOSTILE_INSTRUCTIONS, loop=True
     )
     data = {"customer_name": XSS + TEMPLATE + QUOTE, "note": TEMPLATE}
-    number = web.runtime.start_case("xss_flow", data).number
+    number = web.runtime.start_case("xss_flow", data, prevalidated=True).number
     task = web.open_task(number).id
     alice = web.client("alice")
     page = alice.get(f"/tasks/{task}").text
@@ -398,7 +398,9 @@ def test_instructions_cannot_leave_the_sandbox(web: Web, template: str) -> None:
         assert "escape_flow" in str(exc) or "template" in str(exc).lower(), exc
         summary_plugin.record("hostile input", injections=1)
         return
-    number = web.runtime.start_case("escape_flow", {"customer_name": "王"}).number
+    number = web.runtime.start_case(
+        "escape_flow", {"customer_name": "王"}, prevalidated=True
+    ).number
     alice = web.client("alice")
     page = alice.get(f"/tasks/{web.open_task(number).id}")
     assert page.status_code == 200
@@ -422,7 +424,7 @@ def test_instructions_cannot_fill_the_memory(web: Web, template: str) -> None:
     """Jinja's sandbox bounds range() but not repetition or padding: ours bounds those too, and
     the page says the instructions could not be shown."""
     web.deploy_one_task("bomb_flow", instructions=template)
-    number = web.runtime.start_case("bomb_flow", {"customer_name": "王"}).number
+    number = web.runtime.start_case("bomb_flow", {"customer_name": "王"}, prevalidated=True).number
     page = web.client("alice").get(f"/tasks/{web.open_task(number).id}")
     assert page.status_code == 200
     assert "is not allowed" in page.text and len(page.data) < 200_000

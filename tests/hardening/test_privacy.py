@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine import privacy
+from engine.definitions import SourceFile
 from engine.errors import NotFound, ValidationFailed
 from engine.privacy import (
     PURGED_EVENT,
@@ -29,7 +30,7 @@ from engine.privacy import (
 from engine.settings import REPO_SETTINGS, SettingsError, load_settings
 from engine.store import Attachment, Blob, Case, Event, Outbox, Task
 from tests.conftest import fixture_files
-from tests.hardening.helpers import require_wiring
+from tests.hardening.helpers import HARDENING_FIXTURES, require_wiring
 
 WANG = {
     "customer_name": "王小明",
@@ -44,12 +45,13 @@ WANG_SECRETS = [
     "上海市徐匯區漕溪北路88號",
     "310101199001011234",
 ]
+FOLLOWUP_FORM = HARDENING_FIXTURES / "privacy_followup.json"
 LI = {"customer_name": "李小紅", "phone": "13911112222", "email": "li@example.com"}
 
 
 def start(runtime, person: dict) -> str:
     """notify_flow: queues an SMS and an e-mail to the customer, then waits at a user task."""
-    return runtime.start_case("notify_flow", dict(person)).number
+    return runtime.start_case("notify_flow", dict(person), prevalidated=True).number
 
 
 def finish(runtime, number: str, user: str = "alice", extra: dict | None = None) -> None:
@@ -80,7 +82,24 @@ def everything_about(db, number: str) -> str:
 
 @pytest.fixture
 def flows(runtime, users):
-    runtime.deploy(fixture_files("notify_flow.bpmn"))
+    # notify_flow with a follow-up form at its user task: the personal data a clerk records.
+    text = (
+        fixture_files("notify_flow.bpmn")[0]
+        .read_text()
+        .replace(
+            'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"',
+            'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+            ' xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"',
+        )
+        .replace(
+            '<bpmn:userTask id="wait" name="等待">',
+            '<bpmn:userTask id="wait" name="等待"><bpmn:extensionElements>'
+            "<spiffworkflow:properties><spiffworkflow:property"
+            ' name="formJsonSchemaFilename" value="privacy_followup.json" />'
+            "</spiffworkflow:properties></bpmn:extensionElements>",
+        )
+    )
+    runtime.deploy([SourceFile("notify_flow.bpmn", text.encode()), FOLLOWUP_FORM])
     return runtime
 
 

@@ -54,10 +54,14 @@ def test_booking_races(runtime, db, settings, clock, racer, figure):
         for opens, closes in shifts:
             add_shift(session, staff.id, opens, closes)
         session.commit()
-    runtime.deploy([HARDENING_FIXTURES / "race_booking.bpmn"])
+    runtime.deploy(
+        [HARDENING_FIXTURES / "race_booking.bpmn", HARDENING_FIXTURES / "race_pick.json"]
+    )
 
     def new_case() -> str:
-        return runtime.start_case("race_booking", {"service_item": "trim", "attempts": 0}).number
+        return runtime.start_case(
+            "race_booking", {"service_item": "trim", "attempts": 0}, prevalidated=True
+        ).number
 
     contenders = [new_case() for _ in range(3)]
     winners: dict[str, datetime] = {}

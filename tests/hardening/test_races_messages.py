@@ -92,7 +92,7 @@ def test_three_workers_deliver_one_outbox_each_message_once(runtime, settings, c
     runtime.deploy(files("notify_flow.bpmn"))
     for i in range(60):
         person = {"customer_name": "王", "phone": f"138{i:08d}", "email": f"c{i}@example.com"}
-        runtime.start_case("notify_flow", person)
+        runtime.start_case("notify_flow", person, prevalidated=True)
     workers = [Worker(runtime) for _ in range(3)]
     sent: list[int] = []
     barrier = threading.Barrier(len(workers))

@@ -86,7 +86,7 @@ def test_validate_without_csrf_header_is_refused(olga):
 
 
 def test_validate_marks_each_problem_on_its_element(olga, runtime):
-    runtime.deploy(fixture_files("review_form.json"))
+    runtime.deploy(fixture_files("review_form.json", "review_start.json"))
     good = post_json(olga, "/models/validate", {"filename": "review_flow.bpmn", "xml": REVIEW})
     assert good.status_code == 200 and good.json == {"ok": True, "problems": []}
 

@@ -227,6 +227,24 @@
           setProperty(element, 'startable', startable.checked ? '' : 'false', process);
         });
         panel.appendChild(el('label', { 'class': 'check' }, [startable, document.createTextNode(' ' + t('startable'))]));
+        // Who may start it (staff, API, command line): role ids or lane names, comma-separated;
+        // empty means the role of the first user task and supervisors. Checked again at deploy.
+        var startRolesHint = el('div', { 'class': 'hint' });
+        var showStartRoles = function (value) {
+          var names = value.split(/[,，]/).map(function (n) { return n.trim(); }).filter(Boolean);
+          var unknown = names.filter(function (n) { return !roleFor(n); });
+          startRolesHint.className = unknown.length ? 'hint bad' : 'hint';
+          startRolesHint.textContent = unknown.length
+            ? t('unknown_role') + ': ' + unknown.join(', ')
+            : (names.length ? t('role') + ': ' + names.map(roleFor).join(', ') : t('start_roles_default'));
+          return names;
+        };
+        var startRoles = textInput(getProperty(process, 'startRoles'), function (value) {
+          setProperty(element, 'startRoles', showStartRoles(value).join(', '), process);
+        });
+        startRoles.name = 'startRoles';
+        showStartRoles(startRoles.value);
+        panel.appendChild(field(t('start_roles'), startRoles, startRolesHint));
       }
 
       if (element.type === 'bpmn:UserTask') {
