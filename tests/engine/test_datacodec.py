@@ -106,7 +106,7 @@ def test_sets_and_tuples_are_stored_as_lists() -> None:
 
 def _started(runtime, users, data=None):
     runtime.deploy(fixture_files("booking_flow.bpmn"))
-    return runtime.start_case("booking_flow", data or {"customer_name": "王"})
+    return runtime.start_case("booking_flow", data or {"customer_name": "王"}, prevalidated=True)
 
 
 def _specs(runtime, session, row):
