@@ -99,7 +99,9 @@ def main(spec_path: str) -> None:
                 case = runtime.start_case(spec["key"], {})
                 out["number"] = case.number
             else:
-                number = runtime.start_case(spec["key"], {"customer_name": "王"}).number
+                number = runtime.start_case(
+                    spec["key"], {"customer_name": "王"}, prevalidated=True
+                ).number
                 out["number"] = number
                 task = runtime.get_case(number).open_tasks[0]
                 out["page_started"] = time.monotonic()

@@ -112,7 +112,8 @@ def _text(schema: dict) -> st.SearchStrategy[str]:
     if fmt == "time":
         return st.times().map(lambda t: t.isoformat(timespec="seconds"))
     if fmt == "email":
-        pattern = r"[a-z0-9][a-z0-9._+-]{0,15}@[a-z0-9]{1,12}(\.[a-z]{2,6}){1,2}"
+        # RFC 5321 local parts: no dot first, last or doubled (email-validator checks this).
+        pattern = r"[a-z0-9]([a-z0-9_+-]|\.[a-z0-9]){0,15}@[a-z0-9]{1,12}(\.[a-z]{2,6}){1,2}"
         return st.from_regex(pattern, fullmatch=True).filter(lambda s: low <= len(s) <= high)
     if fmt is not None:
         raise AssertionError(f"no strategy for format {fmt!r}")
