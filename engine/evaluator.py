@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextvars
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import datacodec
-from .evaluator_child import HEADER, MAX_MESSAGE
+from .evaluator_child import HEADER, MAX_MESSAGE, read_exact
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 DEFAULT_MEMORY_MB = 512
@@ -110,28 +109,12 @@ class _Process:
             self.kill()
             raise EvaluationError("limit", "the evaluator stopped (memory or CPU limit)") from exc
 
-    def _read(self, n: int, deadline: float) -> bytes:
-        chunks = []
-        while n:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([self.rfd], [], [], wait)
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(self.rfd, min(n, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
-
     def recv(self, deadline: float) -> dict[str, Any]:
-        (size,) = HEADER.unpack(self._read(HEADER.size, deadline))
+        (size,) = HEADER.unpack(read_exact(self.rfd, HEADER.size, deadline))
         if size > MAX_MESSAGE:
             self.kill()
             raise EvaluationError("limit", "the result is larger than 16 MB")
-        return datacodec.loads(self._read(size, deadline))
+        return datacodec.loads(read_exact(self.rfd, size, deadline))
 
     def kill(self) -> None:
         self.dead = True

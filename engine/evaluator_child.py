@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import struct
 import sys
+import time
 from typing import Any
 
 from . import datacodec, scripts, templating
@@ -24,24 +26,31 @@ HEADER = struct.Struct(">I")
 MAX_MESSAGE = 16 * 2**20  # bytes of one message in either direction
 
 
+def read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
+    """`n` bytes from `fd`; EOFError when the other end closed, TimeoutError at `deadline`
+    (time.monotonic(); None waits as long as it takes)."""
+    chunks = []
+    while n:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
 class _Pipe:
     def __init__(self) -> None:
         self.rfd = sys.stdin.fileno()
         self.wfd = sys.stdout.fileno()
 
-    def _read_exact(self, n: int) -> bytes:
-        chunks = []
-        while n:
-            chunk = os.read(self.rfd, min(n, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
-
     def recv(self) -> Any:
-        (size,) = HEADER.unpack(self._read_exact(HEADER.size))
-        return datacodec.loads(self._read_exact(size))
+        (size,) = HEADER.unpack(read_exact(self.rfd, HEADER.size))
+        return datacodec.loads(read_exact(self.rfd, size))
 
     def send(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, ensure_ascii=False, allow_nan=False).encode()

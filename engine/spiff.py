@@ -160,7 +160,17 @@ def _workflow_data_to_dict(dct: dict[str, Any], workflow: Any) -> None:
     dct["correlations"] = datacodec.encode(workflow.correlations, "correlations")
 
 
-class _CaseStateConverter(BpmnWorkflowConverter):
+class _DataAttributes:
+    """Workflow data as parsed (already decoded by datacodec), not through the registry."""
+
+    def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
+        data = dct.pop("data", {})
+        dct["data"] = {}
+        super().set_default_attributes(workflow, dct)  # type: ignore[misc]
+        workflow.data = data
+
+
+class _CaseStateConverter(_DataAttributes, BpmnWorkflowConverter):
     """Serializes a top-level workflow without its specs; restores it with given spec objects."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -169,12 +179,6 @@ class _CaseStateConverter(BpmnWorkflowConverter):
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
-
-    def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
-        data = dct.pop("data", {})
-        dct["data"] = {}
-        super().set_default_attributes(workflow, dct)
-        workflow.data = data
 
     def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
         spec = dct.pop("spec")
@@ -190,19 +194,13 @@ class _CaseStateConverter(BpmnWorkflowConverter):
         return workflow
 
 
-class _SubWorkflowConverter(BpmnSubWorkflowConverter):
+class _SubWorkflowConverter(_DataAttributes, BpmnSubWorkflowConverter):
     """A subprocess's data and correlations through datacodec, like the top workflow's."""
 
     def to_dict(self, workflow: Any) -> dict[str, Any]:
         dct = super().to_dict(workflow)
         _workflow_data_to_dict(dct, workflow)
         return dct
-
-    def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
-        data = dct.pop("data", {})
-        dct["data"] = {}
-        super().set_default_attributes(workflow, dct)
-        workflow.data = data
 
 
 class _EventConverter(BpmnEventConverter):
