@@ -89,7 +89,9 @@ def _tokens(url: str, names: list[str]) -> dict[str, str]:
         db.dispose()
 
 
-def _serve(ws: Any, url: str, mode: str = "serve") -> tuple[list[subprocess.Popen], int]:
+def _serve(
+    ws: Any, url: str, mode: str = "serve", health_token: str = ""
+) -> tuple[list[subprocess.Popen], int]:
     """Start the web app. "serve": `caseflow serve --processes 2` (what `make run` starts: two
     gunicorn web processes with 4 threads each, the worker in a process of its own);
     "single": `caseflow serve --processes 1` (waitress, 8 threads, the worker in the same
@@ -123,7 +125,8 @@ def _serve(ws: Any, url: str, mode: str = "serve") -> tuple[list[subprocess.Pope
             raise RuntimeError(f"{mode} exited: {log_path.read_text()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
+            # The worker's details are shown to supervisors only (a supervisor's token here).
+            conn.request("GET", "/health", headers={"Authorization": f"Bearer {health_token}"})
             response = conn.getresponse()
             body = json.loads(response.read() or b"{}")
             conn.close()
@@ -230,7 +233,8 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
     for mode in ("serve", "single"):
         url = copy_dataset(ws, source, f"web-{mode}.db")
         tokens = _tokens(url, [f"client{n}" for n in range(1, 9)])
-        procs, port = _serve(ws, url, mode)
+        boss = _tokens(url, ["boss"])["boss"]
+        procs, port = _serve(ws, url, mode, health_token=boss)
         try:
             log(f"  {mode}:")
             rate = _one_client(port, tokens["client1"], count)
