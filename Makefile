@@ -28,7 +28,7 @@ db: install
 	$(BIN)/caseflow demo-data
 
 layout: install
-	$(BIN)/python tools/bpmn_layout.py processes/*.bpmn
+	$(BIN)/python -m engine.definitions.layout processes/*.bpmn
 
 deploy: install
 	$(BIN)/caseflow deploy processes/ forms/
@@ -49,6 +49,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

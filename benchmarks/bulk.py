@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.clock import FixedClock
-from engine.runtime import Runtime
+from engine.core.clock import FixedClock
+from engine.runtime.verbs import Runtime
 
 from .common import USERS
 

@@ -66,7 +66,7 @@ class Workspace:
         return self.path / "settings.toml"
 
     def settings(self):
-        from engine.settings import load_settings
+        from engine.core.settings import load_settings
 
         return load_settings(self.settings_path)
 
@@ -85,7 +85,7 @@ class Workspace:
 
 @contextmanager
 def workspace(keep: bool = False) -> Iterator[Workspace]:
-    from engine.settings import REPO_SETTINGS
+    from engine.core.settings import REPO_SETTINGS
 
     path = Path(tempfile.mkdtemp(prefix="caseflow-bench-", dir=os.environ.get("BENCH_TMP")))
     shutil.copy(REPO_SETTINGS, path / "settings.toml")
@@ -98,11 +98,11 @@ def workspace(keep: bool = False) -> Iterator[Workspace]:
 
 def new_database(ws: Workspace, url: str, users: bool = True):
     """A migrated database with the benchmark diagrams deployed and the benchmark users."""
-    from engine.clock import SystemClock
-    from engine.migrate import upgrade
-    from engine.runtime import Runtime
-    from engine.store import Database
-    from engine.users import add_user, sync_roles
+    from engine.core.clock import SystemClock
+    from engine.identity.users import add_user, sync_roles
+    from engine.runtime.verbs import Runtime
+    from engine.store.migrate import upgrade
+    from engine.store.tables import Database
 
     db = Database(url)
     ws.databases.append(db)
@@ -120,7 +120,7 @@ def new_database(ws: Workspace, url: str, users: bool = True):
 
 
 def runtime(ws: Workspace, db: Any, clock: Any = None):
-    from engine.runtime import Runtime
+    from engine.runtime.verbs import Runtime
 
     return Runtime(db, ws.settings(), clock)
 

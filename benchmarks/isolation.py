@@ -1,4 +1,4 @@
-"""What running owner code in evaluator processes costs (engine.evaluator).
+"""What running owner code in evaluator processes costs (engine.spiff.evaluator).
 
 - per evaluation: an expression that is not bounded by its shape (so it goes to an evaluator
   process) against the same expression evaluated in the server process;
@@ -21,7 +21,7 @@ PROCESS = "bench_script"
 @contextmanager
 def _in_process() -> Any:
     """Owner code evaluated in the server process (the comparison), for the duration."""
-    from engine import scripts
+    from engine.spiff import scripts
 
     original = scripts.RestrictedEnvironment._isolated
 
@@ -62,7 +62,7 @@ def _case_rate(rt: Any, count: int) -> float:
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    from engine.scripts import RestrictedEnvironment
+    from engine.spiff.scripts import RestrictedEnvironment
 
     env = RestrictedEnvironment()
     evals = 300 if quick else 2000

@@ -71,9 +71,9 @@ def _sample(fn: Any, count: int) -> list[float]:
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    from engine.queries import CaseFilter, list_cases
-    from engine.store import Database
-    from engine.timers import claim_due_cases
+    from engine.casework.queries import CaseFilter, list_cases
+    from engine.store.tables import Database
+    from engine.worker.timers import claim_due_cases
 
     source = build_dataset(ws, open_cases=20_000 if quick else OPEN_CASES)
     db = Database(copy_dataset(ws, source, "lists.db"))

@@ -43,7 +43,7 @@ def _window(timings: list[float], last: int) -> tuple[float, float]:
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    from engine import spiff
+    from engine.spiff import adapter as spiff
 
     db = new_database(ws, ws.sqlite_url("loop.db"))
     rt = runtime(ws, db)

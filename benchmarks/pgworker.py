@@ -1,6 +1,6 @@
 """One timer worker process for the PostgreSQL benchmark: `python -m benchmarks.pgworker URL`.
 
-It runs engine.timers.Worker rounds exactly as `caseflow worker` does, but starts on a signal
+It runs engine.worker.timers.Worker rounds exactly as `caseflow worker` does, but starts on a signal
 (a line on stdin, so that all processes start together after their imports) and stops when a
 round finds nothing due and unleased. It prints its FireReport as JSON.
 """
@@ -14,10 +14,10 @@ import time
 
 def main() -> None:
     url = sys.argv[1]
-    from engine.runtime import Runtime
-    from engine.settings import load_settings
-    from engine.store import Database
-    from engine.timers import Worker
+    from engine.core.settings import load_settings
+    from engine.runtime.verbs import Runtime
+    from engine.store.tables import Database
+    from engine.worker.timers import Worker
 
     db = Database(url)
     worker = Worker(Runtime(db, load_settings()))

@@ -1,4 +1,4 @@
-"""10,000 timers due at once, fired by the timer worker (engine.timers.Worker, as `caseflow
+"""10,000 timers due at once, fired by the timer worker (engine.worker.timers.Worker, as `caseflow
 worker` runs it) on SQLite: how fast, and whether any fired twice."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def duplicates(report: dict[str, int]) -> int:
 
 def prepare(ws: Any, url: str, count: int) -> Any:
     """A database with `count` waiting cases whose one timer fell due a minute ago."""
-    from engine.clock import FixedClock
+    from engine.core.clock import FixedClock
 
     db = new_database(ws, url)
     clock = FixedClock(utc_now())
@@ -59,7 +59,7 @@ def prepare(ws: Any, url: str, count: int) -> Any:
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    from engine.timers import Worker
+    from engine.worker.timers import Worker
 
     count = 1_000 if quick else DUE
     t0 = time.perf_counter()

@@ -78,9 +78,9 @@ def lifecycle(client: Client, timings: dict[str, list[float]] | None = None) -> 
 
 
 def _tokens(url: str, names: list[str]) -> dict[str, str]:
-    from engine.clock import SystemClock
-    from engine.store import Database
-    from engine.tokens import issue_token
+    from engine.core.clock import SystemClock
+    from engine.identity.tokens import issue_token
+    from engine.store.tables import Database
 
     db = Database(url)
     try:
@@ -101,7 +101,7 @@ def _serve(
     command = (
         [str(caseflow)]
         if caseflow.exists()
-        else [sys.executable, "-c", "from engine.cli import main; main()"]
+        else [sys.executable, "-c", "from caseflow.cli import main; main()"]
     )
     env = {
         **os.environ,

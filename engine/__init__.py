@@ -1,4 +1,99 @@
 """Caseflow engine: deploys BPMN processes and runs cases on SpiffWorkflow.
 
-Nothing in this package imports Flask or webui/.
+The engine is a library in layers, each a subpackage that imports only the layers below it
+(checked by the import contracts in `.importlinter`, run by `make test`):
+
+    worker/       timers, the outbox and its providers, notifications
+    casework/     portal bookings, personal data, attachments, KPIs, supervisor queries
+    runtime/      the verbs as steps of one transaction, projection, views, version migration
+    definitions/  validation of BPMN, DMN, timers and forms; deploy; start rules; diagram layout
+    identity/     users, roles, sessions, API tokens
+    spiff/        the SpiffWorkflow adapter, restricted scripts and their evaluator, templating
+    store/        tables, migrations, records, SQLite locking and checkpoints, backup, audit
+    core/         errors, status rules, clock, settings, calendar, the data codec
+
+This module names the public surface the web layer uses (`from engine import Runtime`). The
+names are resolved on first use, so importing one layer (an evaluator process imports only
+`engine.spiff`) does not load the others. Nothing in this package imports Flask, webui or the
+entry points (`caseflow`).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> (module, whether the name is that module itself)
+_SURFACE: dict[str, tuple[str, bool]] = {
+    "attachments": ("engine.casework.attachments", True),
+    "portal": ("engine.casework.portal", True),
+    "MonthKpi": ("engine.casework.metrics", False),
+    "monthly_kpis": ("engine.casework.metrics", False),
+    "recent_months": ("engine.casework.metrics", False),
+    "record_view": ("engine.casework.privacy", False),
+    "Desk": ("engine.casework.desk", False),
+    "CaseFilter": ("engine.casework.queries", False),
+    "list_cases": ("engine.casework.queries", False),
+    "process_keys": ("engine.casework.queries", False),
+    "version_source": ("engine.casework.queries", False),
+    "datacodec": ("engine.core.datacodec", True),
+    "CaseflowError": ("engine.core.errors", False),
+    "Conflict": ("engine.core.errors", False),
+    "Forbidden": ("engine.core.errors", False),
+    "InvalidState": ("engine.core.errors", False),
+    "NotFound": ("engine.core.errors", False),
+    "ValidationFailed": ("engine.core.errors", False),
+    "load_settings": ("engine.core.settings", False),
+    "DefinitionError": ("engine.definitions.deploy", False),
+    "SourceFile": ("engine.definitions.deploy", False),
+    "coerce_form_data": ("engine.definitions.forms", False),
+    "EXTRAS_DROP": ("engine.definitions.forms", False),
+    "form_fields": ("engine.definitions.forms", False),
+    "FormError": ("engine.definitions.forms", False),
+    "load_form_schema": ("engine.definitions.forms", False),
+    "undeclared_posted": ("engine.definitions.forms", False),
+    "validate_submission": ("engine.definitions.forms", False),
+    "layout": ("engine.definitions.layout", False),
+    "tokens": ("engine.identity.tokens", True),
+    "authenticate": ("engine.identity.users", False),
+    "end_sessions": ("engine.identity.users", False),
+    "get_user": ("engine.identity.users", False),
+    "UserInfo": ("engine.identity.users", False),
+    "RECENT_HISTORY": ("engine.runtime.verbs", False),
+    "Runtime": ("engine.runtime.verbs", False),
+    "blank_diagram": ("engine.runtime.versions", False),
+    "check_diagram": ("engine.runtime.versions", False),
+    "compare_versions": ("engine.runtime.versions", False),
+    "deploy_diagram": ("engine.runtime.versions", False),
+    "deployed_forms": ("engine.runtime.versions", False),
+    "form_text": ("engine.runtime.versions", False),
+    "form_users": ("engine.runtime.versions", False),
+    "get_process": ("engine.runtime.versions", False),
+    "list_processes": ("engine.runtime.versions", False),
+    "migrate_case": ("engine.runtime.versions", False),
+    "migration_candidates": ("engine.runtime.versions", False),
+    "templating": ("engine.spiff.templating", True),
+    "Database": ("engine.store.tables", False),
+    "WorkerHeartbeat": ("engine.store.tables", False),
+    "Worker": ("engine.worker.timers", False),
+}
+
+__all__ = sorted(_SURFACE)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, is_module = _SURFACE[name]
+    except KeyError:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}") from None
+    value = (
+        importlib.import_module(module)
+        if is_module
+        else getattr(importlib.import_module(module), name)
+    )
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

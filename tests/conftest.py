@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import FixedClock
-from engine.migrate import upgrade
-from engine.runtime import Runtime
-from engine.settings import REPO_SETTINGS, Settings, load_settings
-from engine.store import Database
-from engine.users import add_user
+from engine.core.clock import FixedClock
+from engine.core.settings import REPO_SETTINGS, Settings, load_settings
+from engine.identity.users import add_user
+from engine.runtime.verbs import Runtime
+from engine.store.migrate import upgrade
+from engine.store.tables import Database
 
 pytest_plugins = ["tests.ci_guard"]
 

@@ -1,4 +1,4 @@
-"""tools/bpmn_layout.py: every element gets a shape or an edge, shapes do not overlap, nodes
+"""engine/definitions/layout.py: every element gets a shape or an edge, shapes do not overlap, nodes
 stay in their lane's band, flows go around shapes, SpiffWorkflow still reads the file, and a
 second run changes nothing."""
 
@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from tools import bpmn_layout
-from tools.bpmn_layout import BPMN, BPMNDI, DC, DI, EVENTS, FLOW_NODES, layout, missing_di
+from engine.definitions import layout as bpmn_layout
+from engine.definitions.layout import BPMN, BPMNDI, DC, DI, EVENTS, FLOW_NODES, layout, missing_di
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = sorted((FIXTURES / "layout").glob("*.bpmn")) + [FIXTURES / "review_flow.bpmn"]

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from caseflow.cli import main
 from tests.conftest import FIXTURES
 
 
@@ -132,8 +132,8 @@ def test_roles_add_writes_the_settings_file(cli, settings):
 
 
 def test_api_token_is_issued_and_revoked(cli, db_url):
-    from engine.store import Database
-    from engine.tokens import user_for_token
+    from engine.identity.tokens import user_for_token
+    from engine.store.tables import Database
 
     cli("users", "add", "api-client", "--role", "service_desk")
     token = cli.json("users", "token", "api-client")["token"]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.runtime import Runtime
-from tools.bpmn_layout import ACTIVITIES, BPMN, EVENTS, missing_di
+from engine.definitions.layout import ACTIVITIES, BPMN, EVENTS, missing_di
+from engine.runtime.verbs import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSES = ROOT / "processes"
@@ -49,7 +49,7 @@ def test_every_flow_node_and_flow_has_diagram_layout(path: Path | None) -> None:
     missing = missing_di(path.read_bytes())
     assert missing == [], (
         f"{path.name}: no diagram layout for {', '.join(f'{k} {i}' for k, i in missing)}; "
-        f"run: python tools/bpmn_layout.py processes/{path.name}"
+        f"run: python -m engine.definitions.layout processes/{path.name}"
     )
 
 

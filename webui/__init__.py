@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select, text
 
-from engine.runtime import Runtime
-from engine.settings import load_settings
-from engine.store import Database, WorkerHeartbeat
-from engine.timers import Worker
+from engine import Database, Desk, Runtime, Worker, load_settings
 
 from .i18n import LANGUAGES, compile_translations, select_locale
 
@@ -44,25 +39,6 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-def _recent_workers(runtime: Runtime) -> list[dict[str, Any]]:
-    since = datetime.now(UTC) - timedelta(minutes=10)
-    with runtime.db.read() as session:
-        rows = session.scalars(
-            select(WorkerHeartbeat)
-            .where(WorkerHeartbeat.last_run >= since)
-            .order_by(WorkerHeartbeat.last_run.desc())
-            .limit(20)
-        ).all()
-        return [
-            {
-                "id": row.worker_id,
-                "last_run": row.last_run.isoformat(),
-                "last_error": (row.report or {}).get("last_error"),
-            }
-            for row in rows
-        ]
-
-
 # Scripts and styles from this site only (the diagram library sets inline styles on the
 # elements it draws); no framing by other sites; forms post only here.
 CONTENT_SECURITY_POLICY = (
@@ -72,18 +48,16 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def _supervisor_asks(runtime: Runtime) -> bool:
+def _supervisor_asks(desk: Desk) -> bool:
     """Whether /health is asked by a signed-in supervisor or with a supervisor's API token."""
     from flask import request
     from flask_login import current_user
-
-    from engine import tokens
 
     if getattr(current_user, "is_authenticated", False) and current_user.has_role("supervisor"):
         return True
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        user = tokens.user_for_token(runtime.db, token.strip())
+        user = desk.user_for_token(token.strip())
         return user is not None and user.has_role("supervisor")
     return False
 
@@ -122,6 +96,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.config["BABEL_DEFAULT_TIMEZONE"] = runtime.settings.timezone
     app.extensions["caseflow"] = runtime
     app.extensions["caseflow_worker"] = Worker(runtime)
+    app.extensions["caseflow_desk"] = desk = Desk(runtime)
 
     compile_translations()
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
@@ -151,14 +126,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     @app.get("/health")
     def health() -> Any:
         worker: Worker = app.extensions["caseflow_worker"]
-        try:
-            with runtime.db.read() as session:
-                session.execute(text("select 1"))
-            database = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            database = f"error: {exc}"
+        database = desk.database_ok()
         status = 200 if database == "ok" else 503
-        if not _supervisor_asks(runtime):
+        if not _supervisor_asks(desk):
             # Anyone may ask whether the service is up; nothing about the machine.
             return jsonify({"status": "ok" if database == "ok" else "degraded"}), status
         body = {
@@ -172,7 +142,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
                 "last_error": worker.last_error,
             },
             # ... and every worker that noted a round in the last 10 minutes (any process).
-            "workers": _recent_workers(runtime) if database == "ok" else [],
+            "workers": desk.recent_workers() if database == "ok" else [],
             "time": runtime.clock.now().isoformat(),
         }
         return jsonify(body), status

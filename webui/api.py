@@ -1,12 +1,12 @@
 """JSON API for other systems: start cases, read them, work the caller's tasks.
 
-Clients authenticate with `Authorization: Bearer <token>` (tokens from `engine.tokens`, issued
+Clients authenticate with `Authorization: Bearer <token>` (tokens from `engine.identity.tokens`, issued
 on the command line). The API never looks at the session cookie, so a browser that is signed in
 to the staff pages cannot be made to call it from another site; that is why it is exempt from
 CSRF. Each request costs one token lookup plus the engine verb it calls.
 
 A user may start a case of a process whose start roles include one of theirs (the process's
-`startRoles`, by default the role of its first user task and supervisors; engine.starting), with
+`startRoles`, by default the role of its first user task and supervisors; engine.definitions.starting), with
 only the fields of its start form; a task is completed with only the fields of its form (other
 keys are refused, 422, naming them). Who works each step is decided by the diagram's lanes. A
 case can be read by supervisors and by holders of a role of one of its tasks.
@@ -23,14 +23,10 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from engine import tokens
-from engine.errors import Forbidden, NotFound
-from engine.privacy import record_view
-from engine.runtime import RECENT_HISTORY
-from engine.users import UserInfo
+from engine import RECENT_HISTORY, Forbidden, NotFound, UserInfo
 
 from . import csrf
-from .auth import runtime
+from .auth import desk, runtime
 from .errors import unstorable
 from .openapi import (
     DEFAULT_LIMIT,
@@ -65,7 +61,7 @@ def authenticate() -> Any:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return _unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    user = tokens.user_for_token(runtime().db, token)
+    user = desk().user_for_token(token)
     if user is None:
         return _unauthorized(
             "the API token is unknown or revoked, or its user is inactive", "invalid_token"
@@ -198,7 +194,7 @@ def get_case(number: str) -> Any:
             f"case {number} has no task for your roles; only supervisors see every case"
         )
     found = runtime().get_case(number, history_limit=RECENT_HISTORY)
-    record_view(runtime().db, user.name, number, "api_case", at=runtime().clock.now())
+    desk().record_view(user.name, number, "api_case")
     return jsonify(found.to_dict())
 
 
@@ -243,9 +239,7 @@ def _limit(value: str | None) -> int:
 def get_task(task_id: int) -> Any:
     user = caller()
     task = runtime().get_task(_task_id(task_id), user=user.name)
-    record_view(
-        runtime().db, user.name, task.case_number, f"api_task:{task.id}", at=runtime().clock.now()
-    )
+    desk().record_view(user.name, task.case_number, f"api_task:{task.id}")
     return jsonify(task.to_dict())
 
 

@@ -11,7 +11,7 @@ exists. A successful sign-in clears its name-and-address count. Behind a reverse
 CASEFLOW_TRUSTED_PROXIES (the number of proxies in front) so that `request.remote_addr` is the
 client's address, not the proxy's.
 
-Sessions: the user's session version (engine.users) is kept in the session at sign-in and
+Sessions: the user's session version (engine.identity.users) is kept in the session at sign-in and
 checked on every request; sign-out and a password change raise it, which ends every session
 of that user, also a copied cookie.
 """
@@ -44,7 +44,7 @@ from flask_login import (
     logout_user,
 )
 
-from engine.users import UserInfo, authenticate, end_sessions, get_user
+from engine import UserInfo
 
 from .limits import Backoff, RateLimiter
 
@@ -75,6 +75,11 @@ def runtime() -> Any:
     return current_app.extensions["caseflow"]
 
 
+def desk() -> Any:
+    """The engine's answers besides the verbs (engine.casework.desk.Desk)."""
+    return current_app.extensions["caseflow_desk"]
+
+
 def init_app(app: Any) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -82,7 +87,7 @@ def init_app(app: Any) -> None:
 
     @login_manager.user_loader
     def load_user(name: str) -> WebUser | None:
-        info = get_user(runtime().db, name)
+        info = desk().get_user(name)
         if info is None or session.get(SESSION_VERSION) != info.session_version:
             return None  # signed out (or the password changed) since this session began
         return WebUser(info)
@@ -152,7 +157,7 @@ def login() -> Any:
                     error=_("Too many attempts. Please try again in %(n)s seconds.", n=wait),
                 )
                 return page, 429, {"Retry-After": str(wait)}
-        info = authenticate(runtime().db, name, password) if name and password else None
+        info = desk().authenticate(name, password) if name and password else None
         if info is None:
             error = _("Wrong user name or password.")
             if name and password:
@@ -170,7 +175,7 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    end_sessions(runtime().db, current_user.name)  # every device, and any copied cookie
+    desk().end_sessions(current_user.name)  # every device, and any copied cookie
     logout_user()
     flash(_("You are signed out."))
     return redirect(url_for("auth.login"))

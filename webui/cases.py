@@ -11,12 +11,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import datacodec
-from engine.errors import CaseflowError, NotFound
-from engine.privacy import record_view
-from engine.queries import CaseFilter, list_cases, process_keys, version_source
+from engine import (
+    CaseFilter,
+    CaseflowError,
+    NotFound,
+    datacodec,
+)
 
-from .auth import role_required, runtime
+from .auth import desk, role_required, runtime
 from .openapi import MAX_ID
 from .tasks import attachment_list
 
@@ -62,10 +64,10 @@ def index() -> Any:
         started_from=_day(args.get("from")),
         started_to=_day(args.get("to"), end=True),
     )
-    page = list_cases(runtime().db, flt, runtime().clock.now(), after=args.get("after"))
+    page = desk().list_cases(flt, after=args.get("after"))
     query = {k: v for k, v in args.items() if k != "after" and v}
     return render_template(
-        "cases/index.html", page=page, processes=process_keys(runtime().db), args=args, query=query
+        "cases/index.html", page=page, processes=desk().process_keys(), args=args, query=query
     )
 
 
@@ -73,8 +75,8 @@ def index() -> Any:
 @role_required(SUPERVISOR)
 def show(number: str) -> Any:
     case = runtime().get_case(number)
-    record_view(runtime().db, current_user.name, number, "case_page", at=runtime().clock.now())
-    source = version_source(runtime().db, case.process, case.version)
+    desk().record_view(current_user.name, number, "case_page")
+    source = desk().version_source(case.process, case.version)
     markers = {
         "active": case.active_elements,
         "completed": case.completed_elements,

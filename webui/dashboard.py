@@ -13,9 +13,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from engine.metrics import MonthKpi, monthly_kpis, recent_months
+from engine import MonthKpi, recent_months
 
-from .auth import role_required, runtime
+from .auth import desk, role_required, runtime
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -36,20 +36,14 @@ COLUMNS = [
 
 
 def _month() -> str:
-    month = (
-        request.args.get("month")
-        or recent_months(runtime().clock.now(), runtime().settings.timezone, 1)[0]
-    )
+    month = request.args.get("month") or desk().recent_months(1)[0]
     if not MONTH.match(month) or not 1900 <= int(month[:4]) <= 2999:
         abort(400, description=_("Month must be written YYYY-MM (years 1900 to 2999)."))
     return month
 
 
 def _kpis(month: str) -> list[MonthKpi]:
-    rt = runtime()
-    return monthly_kpis(
-        rt.db, month, rt.settings.timezone, rt.clock.now(), request.args.get("process") or None
-    )
+    return desk().monthly_kpis(month, request.args.get("process") or None)
 
 
 def _labels() -> dict[str, str]:
@@ -70,8 +64,7 @@ def _labels() -> dict[str, str]:
 
 
 def _series(months: list[str]) -> dict[str, list[tuple[str, float | None]]]:
-    rt = runtime()
-    totals = [monthly_kpis(rt.db, m, rt.settings.timezone, rt.clock.now())[-1] for m in months]
+    totals = [desk().monthly_kpis(m)[-1] for m in months]
     names = [
         "on_time_rate",
         "booking_success_rate",

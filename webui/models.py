@@ -11,25 +11,21 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine.definitions import DefinitionError, SourceFile
-from engine.errors import CaseflowError
-from engine.forms import FormError, form_fields, load_form_schema
-from engine.queries import version_source
-from engine.versions import (
+from engine import (
+    CaseflowError,
+    DefinitionError,
+    FormError,
+    SourceFile,
     blank_diagram,
     check_diagram,
-    compare_versions,
     deploy_diagram,
-    deployed_forms,
-    form_text,
-    form_users,
-    get_process,
-    list_processes,
+    form_fields,
+    load_form_schema,
     migrate_case,
     migration_candidates,
 )
 
-from .auth import role_required, runtime
+from .auth import desk, role_required, runtime
 
 bp = Blueprint("models", __name__, url_prefix="/models")
 PROCESS_OWNER = "process_owner"
@@ -53,7 +49,7 @@ NEW_FORM = {
 @bp.get("")
 @role_required(PROCESS_OWNER)
 def index() -> Any:
-    return render_template("models/index.html", processes=list_processes(runtime().db))
+    return render_template("models/index.html", processes=desk().list_processes())
 
 
 MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer on PostgreSQL
@@ -74,11 +70,11 @@ def _check_version_in_path() -> None:
 @bp.get("/<key>/<int:version>")
 @role_required(PROCESS_OWNER)
 def show(key: str, version: int) -> Any:
-    process = get_process(runtime().db, key)
+    process = desk().get_process(key)
     info = next((v for v in process.versions if v.version == version), None)
     if info is None:
         abort(404)
-    source = version_source(runtime().db, key, version)
+    source = desk().version_source(key, version)
     source["xml"] = _with_layout(source["xml"])[0]
     sources = [v for v in process.versions if v.version != version and v.running_cases]
     from_version = _version(request.args.get("from", type=int))
@@ -136,11 +132,11 @@ def migrate(key: str, version: int) -> Any:
 @bp.get("/<key>/compare")
 @role_required(PROCESS_OWNER)
 def compare(key: str) -> Any:
-    process = get_process(runtime().db, key)
+    process = desk().get_process(key)
     newest = process.latest.version
     b = _version(request.args.get("b", type=int)) or newest
     a = _version(request.args.get("a", type=int)) or max(b - 1, 1)
-    diff = compare_versions(runtime().db, key, a, b)
+    diff = desk().compare_versions(key, a, b)
     markers = {
         "added": [e["id"] for e in diff["added"]],
         "changed": [e["id"] for e in diff["changed"]],
@@ -151,7 +147,7 @@ def compare(key: str) -> Any:
         a=a,
         b=b,
         diff=diff,
-        xml=_with_layout(version_source(runtime().db, key, b)["xml"])[0],
+        xml=_with_layout(desk().version_source(key, b)["xml"])[0],
         markers=markers,
     )
 
@@ -165,7 +161,7 @@ def _with_layout(xml: str) -> tuple[str, bool]:
     if "BPMNShape" in xml:
         return xml, False
     try:
-        from tools.bpmn_layout import layout
+        from engine import layout
     except ImportError:
         return xml, False
     try:
@@ -181,7 +177,7 @@ def _modeler(
         "validateUrl": url_for("models.validate"),
         "deployUrl": url_for("models.deploy"),
         "filename": filename,
-        "forms": sorted(deployed_forms(runtime().db)),
+        "forms": sorted(desk().deployed_forms()),
         "roles": runtime().settings.roles,
         "strings": _modeler_strings(),
     }
@@ -238,9 +234,9 @@ def _modeler_strings() -> dict[str, str]:
 @bp.get("/<key>/edit")
 @role_required(PROCESS_OWNER)
 def edit(key: str) -> Any:
-    process = get_process(runtime().db, key)
+    process = desk().get_process(key)
     latest = process.latest
-    source = version_source(runtime().db, key, latest.version)
+    source = desk().version_source(key, latest.version)
     xml, laid_out = _with_layout(source["xml"])
     return _modeler(xml, latest.filename or f"{key}.bpmn", key, laid_out=laid_out)
 
@@ -252,7 +248,7 @@ def new() -> Any:
     name = (request.args.get("name") or "").strip()
     error = None
     if key:
-        known = {p.key for p in list_processes(runtime().db)}
+        known = {p.key for p in desk().list_processes()}
         if not PROCESS_KEY.match(key) or key in RESERVED_KEYS:
             error = _("Use 2–61 lower-case letters, digits and _, starting with a letter.")
         elif key in known:
@@ -335,7 +331,7 @@ def deploy() -> Any:
 @bp.get("/forms")
 @role_required(PROCESS_OWNER)
 def forms() -> Any:
-    return render_template("models/forms.html", forms=deployed_forms(runtime().db))
+    return render_template("models/forms.html", forms=desk().deployed_forms())
 
 
 def _preview(name: str, text: str) -> dict[str, Any]:
@@ -347,7 +343,7 @@ def _preview(name: str, text: str) -> dict[str, Any]:
 
 
 def _form_page(name: str, text: str, new: bool, status: int = 200, **extra: Any) -> Any:
-    form = deployed_forms(runtime().db).get(name)
+    form = desk().deployed_forms().get(name)
     return (
         render_template(
             "models/form_edit.html",
@@ -355,7 +351,7 @@ def _form_page(name: str, text: str, new: bool, status: int = 200, **extra: Any)
             text=text,
             new=new,
             form=form,
-            users=form_users(runtime().db, name) if form else [],
+            users=desk().form_users(name) if form else [],
             preview=_preview(name, text),
             **extra,
         ),
@@ -372,7 +368,7 @@ def form_new() -> Any:
 @bp.get("/forms/<name>")
 @role_required(PROCESS_OWNER)
 def form_edit(name: str) -> Any:
-    return _form_page(name, form_text(runtime().db, name), new=False)
+    return _form_page(name, desk().form_text(name), new=False)
 
 
 @bp.post("/forms/preview")
@@ -394,7 +390,7 @@ def form_deploy() -> Any:
     if not FORM_FILENAME.match(name):
         error = _("The form's file name must end in .json and use letters and digits.")
         return _form_page(name, text, new=is_new, status=422, problems=[error])
-    if is_new and name in deployed_forms(runtime().db):
+    if is_new and name in desk().deployed_forms():
         error = _("A form with this name exists already; edit it instead.")
         return _form_page(name, text, new=is_new, status=422, problems=[error])
     try:

@@ -9,11 +9,17 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
-from engine import attachments, portal
-from engine.errors import InvalidState, NotFound, ValidationFailed
-from engine.forms import coerce_form_data, form_fields
+from engine import (
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+    attachments,
+    coerce_form_data,
+    form_fields,
+    portal,
+)
 
-from .auth import runtime
+from .auth import desk, runtime
 from .limits import RateLimiter
 from .tasks import _lang
 
@@ -102,13 +108,11 @@ def book(key: str) -> Any:
             for upload in request.files.values():
                 if upload and upload.filename:
                     try:
-                        attachments.store(
-                            runtime().db,
+                        desk().store_attachment(
                             number,
                             upload.filename,
                             upload.read(attachments.MAX_BYTES + 1),
                             "customer",
-                            runtime().clock.now(),
                         )
                     except ValidationFailed:
                         refused_files.append(upload.filename)

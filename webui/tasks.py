@@ -9,18 +9,20 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import attachments, templating
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.forms import (
+from engine import (
     EXTRAS_DROP,
+    Conflict,
+    NotFound,
+    ValidationFailed,
+    attachments,
     coerce_form_data,
     form_fields,
+    templating,
     undeclared_posted,
     validate_submission,
 )
-from engine.privacy import record_view
 
-from .auth import _safe_next, runtime
+from .auth import _safe_next, desk, runtime
 from .openapi import MAX_ID
 
 bp = Blueprint("tasks", __name__)
@@ -44,7 +46,7 @@ def _lang() -> str:
 
 
 def attachment_list(case_number: str) -> list[Any]:
-    return attachments.for_case(runtime().db, case_number)
+    return desk().attachments_for_case(case_number)
 
 
 INSTRUCTIONS_TIME_S = 1.0
@@ -96,13 +98,7 @@ def _page(
 ) -> Any:
     task = runtime().get_task(task_id, user=current_user.name)
     case = runtime().get_case(task.case_number, history_limit=20)
-    record_view(
-        runtime().db,
-        current_user.name,
-        task.case_number,
-        f"task_page:{task_id}",
-        at=runtime().clock.now(),
-    )
+    desk().record_view(current_user.name, task.case_number, f"task_page:{task_id}")
     schema = task.form or {}
     context = runtime().task_data(task_id)
     if values is None:
@@ -165,14 +161,8 @@ def complete(task_id: int) -> Any:
     if blocked:
         return _page(task_id, values=shown, status=409, conflict=blocked)
     for field, upload in uploads.items():
-        info = attachments.store(
-            runtime().db,
-            task.case_number,
-            upload.filename,
-            contents[field],
-            current_user.name,
-            runtime().clock.now(),
-            task_id=task_id,
+        info = desk().store_attachment(
+            task.case_number, upload.filename, contents[field], current_user.name, task_id=task_id
         )
         data[field] = info.reference
     # A field the form does not have (hand-made; the browser sends only the form's own) goes
@@ -213,14 +203,8 @@ def _blocked(task: Any, user: str) -> str | None:
 def attachment(attachment_id: int) -> Any:
     from flask import send_file
 
-    info, data = attachments.read(runtime().db, attachment_id, current_user.name)
-    record_view(
-        runtime().db,
-        current_user.name,
-        info.case_number,
-        f"attachment:{attachment_id}",
-        at=runtime().clock.now(),
-    )
+    info, data = desk().read_attachment(attachment_id, current_user.name)
+    desk().record_view(current_user.name, info.case_number, f"attachment:{attachment_id}")
     response = send_file(
         io.BytesIO(data),
         mimetype=info.content_type,

@@ -1,5 +1,5 @@
 """Every diagram renders in bpmn-js: processes/*.bpmn as they are, the layout samples and the
-test fixtures after tools/bpmn_layout.py. No import error or warning, every flow node drawn,
+test fixtures after engine/definitions/layout.py. No import error or warning, every flow node drawn,
 and a screenshot per diagram in test-artifacts/diagrams/ to look at."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from lxml import etree
 
-from tools.bpmn_layout import BPMN, FLOW_NODES, layout
+from engine.definitions.layout import BPMN, FLOW_NODES, layout
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -189,7 +189,7 @@ def test_diagram_renders(viewer: Viewer, path: Path, needs_layout: bool, shot: s
     result = viewer.page.evaluate(IMPORT, xml.decode("utf-8"))
     assert result["error"] is None, (
         f"bpmn-js cannot import {path.name}: {result['error']} "
-        f"(no layout? run: python tools/bpmn_layout.py {path.relative_to(ROOT)})"
+        f"(no layout? run: python -m engine.definitions.layout {path.relative_to(ROOT)})"
     )
     assert result["warnings"] == [], f"bpmn-js import warnings for {path.name}"
     missing = sorted(set(_flow_node_ids(xml)) - set(result["drawn"]))

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from engine.resources import add_resource, add_service_item, add_shift
-from engine.users import add_user
+from engine.casework.resources import add_resource, add_service_item, add_shift
+from engine.identity.users import add_user
 from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from engine.definitions import SourceFile
-from engine.versions import blank_diagram
+from engine.definitions.deploy import SourceFile
+from engine.runtime.versions import blank_diagram
 from tests.conftest import fixture_files
 from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
 from webui import models

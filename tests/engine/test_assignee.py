@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.definitions import DefinitionError, SourceFile
-from engine.errors import Conflict
+from engine.core.errors import Conflict
+from engine.definitions.deploy import DefinitionError, SourceFile
 
 
 def _flow(expression: str) -> SourceFile:

@@ -12,9 +12,9 @@ import holidays
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.calendar import BusinessCalendar, parse_when
-from engine.clock import FixedClock
-from engine.settings import Settings
+from engine.core.calendar import BusinessCalendar, parse_when
+from engine.core.clock import FixedClock
+from engine.core.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -479,7 +479,7 @@ def test_helpers_refuse_naive_clock(cn: BusinessCalendar) -> None:
 def test_days_after_before_and_next_holiday_helpers():
     from datetime import UTC, datetime
 
-    from engine.calendar import BusinessCalendar
+    from engine.core.calendar import BusinessCalendar
 
     cal = BusinessCalendar("Asia/Shanghai", "CN")
     helpers = cal.script_helpers(lambda: datetime(2026, 9, 20, 1, 0, tzinfo=UTC))
@@ -493,7 +493,7 @@ def test_days_after_before_and_next_holiday_helpers():
 def test_local_time_formats_in_the_company_zone():
     from datetime import UTC, datetime
 
-    from engine.calendar import BusinessCalendar
+    from engine.core.calendar import BusinessCalendar
 
     helpers = BusinessCalendar("Asia/Shanghai", "CN").script_helpers(
         lambda: datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

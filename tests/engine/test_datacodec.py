@@ -15,10 +15,11 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy import select, text
 
-from engine import datacodec, spiff
-from engine.datacodec import DataError
-from engine.migrate import alembic_config, upgrade
-from engine.store import Case, ProcessVersion
+from engine.core import datacodec
+from engine.core.datacodec import DataError
+from engine.spiff import adapter as spiff
+from engine.store.migrate import alembic_config, upgrade
+from engine.store.tables import Case, ProcessVersion
 from tests.conftest import FIXTURES, fixture_files
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.errors import ValidationFailed
-from engine.forms import (
+from engine.core.errors import ValidationFailed
+from engine.definitions.forms import (
     EXTRAS_DROP,
     EXTRAS_REFUSE,
     declared_submission,
     load_form_schema,
     split_declared,
 )
-from engine.store import Event
+from engine.store.tables import Event
 from tests.conftest import fixture_files
 
 FORMS = sorted((Path(__file__).resolve().parents[2] / "forms").glob("*.json"))
@@ -127,7 +127,7 @@ def test_a_dropped_key_is_not_stored_and_is_noted(runtime, db, review):
     done = _events(db, "task_completed")
     assert done == [{"task": task_id, "data": {"approve": False}, "dropped": ["escalated"]}]
     with db.read() as session:
-        from engine.store import Task
+        from engine.store.tables import Task
 
         assert session.get(Task, task_id).data == {"approve": False}
 
@@ -157,7 +157,7 @@ def test_a_staff_start_form_is_stored_apart_from_the_booking_page(runtime):
         [root / "processes" / "consultation.bpmn", root / "processes" / "consultation.category.dmn"]
         + sorted((root / "forms").glob("consultation.*.json"))
     )
-    from engine import portal
+    from engine.casework import portal
 
     assert [p.key for p in portal.bookable(runtime)] == ["consultation"]
     with pytest.raises(ValidationFailed) as refused:  # the staff form: fields optional, no extras

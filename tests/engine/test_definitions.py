@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions import DefinitionError, SourceFile, check_timer
-from engine.store import Form, ProcessVersion
+from engine.definitions.deploy import DefinitionError, SourceFile, check_timer
+from engine.store.tables import Form, ProcessVersion
 from tests.conftest import FIXTURES
 
 GOOD = (FIXTURES / "review_flow.bpmn").read_text()

@@ -11,10 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import stepcontext
-from engine.definitions import SourceFile
-from engine.demo import load_demo
-from engine.directory import (
+from caseflow.demo import load_demo
+from engine.casework.directory import (
     DirectoryError,
     Person,
     Rating,
@@ -26,8 +24,10 @@ from engine.directory import (
     record_rating,
     set_available,
 )
-from engine.resources import Resource, Shift, add_service_item, book_slot, free_slots
-from engine.store import Case, Database, Event, ProcessVersion
+from engine.casework.resources import Resource, Shift, add_service_item, book_slot, free_slots
+from engine.core import stepcontext
+from engine.definitions.deploy import SourceFile
+from engine.store.tables import Case, Database, Event, ProcessVersion
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # the clock fixture's Monday 09:30 Shanghai
 

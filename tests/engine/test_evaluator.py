@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from engine import evaluator, templating
-from engine.errors import Conflict
-from engine.scripts import (
+from engine.core.errors import Conflict
+from engine.spiff import evaluator, templating
+from engine.spiff.scripts import (
     RestrictedEnvironment,
     ScriptError,
     ScriptLimitExceeded,

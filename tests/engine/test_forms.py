@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.forms import (
+from engine.definitions.forms import (
     FormError,
     coerce_form_data,
     default_confirmation_schema,
@@ -527,7 +527,7 @@ def test_form_fields(schema: dict) -> None:
 
 
 def test_forms_module_does_not_import_flask() -> None:
-    code = "import sys, engine.forms; print('flask' in sys.modules)"
+    code = "import sys, engine.definitions.forms; print('flask' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True

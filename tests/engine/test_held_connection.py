@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from engine.errors import Conflict, InvalidState
-from engine.runtime import Runtime
+from engine.core.errors import Conflict, InvalidState
+from engine.runtime.verbs import Runtime
 from tests.conftest import fixture_files
 
 

@@ -8,8 +8,13 @@ import time
 
 import pytest
 
-from engine.forms import FormError, is_email_address, load_form_schema, validate_submission
-from engine.linear_re import PatternError, compile_pattern
+from engine.core.linear_re import PatternError, compile_pattern
+from engine.definitions.forms import (
+    FormError,
+    is_email_address,
+    load_form_schema,
+    validate_submission,
+)
 
 
 def _form(pattern: str) -> str:

@@ -35,7 +35,7 @@ STOCK_LOOP = textwrap.dedent(
 
 
 def run_loop(patched: bool) -> str:
-    code = ("import engine.spiff\n" if patched else "") + STOCK_LOOP
+    code = ("import engine.spiff.adapter\n" if patched else "") + STOCK_LOOP
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -83,7 +83,7 @@ def test_compaction_keeps_parallel_joins_and_boundary_timers_working(runtime, us
     the finished history to be compacted many times."""
     import json
 
-    from engine.timers import fire_due_timers
+    from engine.worker.timers import fire_due_timers
 
     runtime.deploy(fixture_files("loop_parallel.bpmn"))
     number = runtime.start_case("loop_parallel", {"rounds": 0, "late": 0}, prevalidated=True).number
@@ -101,7 +101,7 @@ def test_compaction_keeps_parallel_joins_and_boundary_timers_working(runtime, us
         case = runtime.complete_task(task_b.id, {"confirmed": True}, "bob")
         assert case.data["rounds"] == n + 1
         with runtime.db.read() as session:
-            from engine.store import Case
+            from engine.store.tables import Case
 
             state = session.query(Case.state).filter(Case.number == number).scalar()
         sizes.append(len(json.loads(state)["tasks"]))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.metrics import monthly_kpis, recent_months
-from engine.store import Case, Task
+from engine.casework.metrics import monthly_kpis, recent_months
+from engine.store.tables import Case, Task
 
 T0 = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 
@@ -47,7 +47,7 @@ def add_task(session, case, due, completed, data=None, status="done"):
 
 
 def seed(db):
-    from engine.store import ProcessVersion
+    from engine.store.tables import ProcessVersion
 
     with db.write() as s:
         s.add(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine import directory, resources  # noqa: F401 - their tables join Base.metadata
-from engine.store import Base
+from engine.casework import directory, resources  # noqa: F401 - their tables join Base.metadata
+from engine.store.tables import Base
 
 
 def test_migrated_schema_matches_models(db):

@@ -11,9 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import outbox as outbox_module
-from engine.clock import FixedClock
-from engine.outbox import (
+from engine.core.clock import FixedClock
+from engine.core.settings import SettingsError
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Database, Event, Outbox
+from engine.worker import outbox as outbox_module
+from engine.worker.outbox import (
     CLAIM_LEASE,
     LEASE,
     DevMailSender,
@@ -22,10 +25,7 @@ from engine.outbox import (
     deliver_outbox,
     retry_delay,
 )
-from engine.runtime import Runtime
-from engine.settings import SettingsError
-from engine.sms import DevSmsSender, sms_sender
-from engine.store import Database, Event, Outbox
+from engine.worker.sms import DevSmsSender, sms_sender
 from tests.conftest import fixture_files
 from tests.engine.test_smtp import one_script_flow
 
@@ -381,7 +381,7 @@ def test_two_workers_on_postgresql_send_each_message_once(pg_db_url, settings):
 
 
 def test_a_failed_message_can_be_requeued_after_the_cause_is_fixed(runtime, db, settings, clock):
-    from engine.outbox import requeue_failed
+    from engine.worker.outbox import requeue_failed
 
     case = start_reminder_case(runtime)
     broken = FakeSender(fail_times=1, failure=PermanentFailure("SMTP 設定錯誤"))

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions import SourceFile
-from engine.runtime import Runtime
-from engine.store import Case, Database, Event, Timer
+from engine.definitions.deploy import SourceFile
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Case, Database, Event, Timer
 
 pytestmark = pytest.mark.postgres
 
@@ -45,11 +45,11 @@ TIMER_FLOW = b"""<?xml version="1.0" encoding="UTF-8"?>
 WORKER = textwrap.dedent(
     """
     import json, sys
-    from engine.clock import FixedClock
-    from engine.runtime import Runtime
-    from engine.settings import load_settings
-    from engine.store import Database
-    from engine.timers import Worker
+    from engine.core.clock import FixedClock
+    from engine.runtime.verbs import Runtime
+    from engine.core.settings import load_settings
+    from engine.store.tables import Database
+    from engine.worker.timers import Worker
 
     db = Database(sys.argv[1])
     worker = Worker(Runtime(db, load_settings(), FixedClock(sys.argv[2])))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import portal
-from engine.errors import InvalidState, NotFound, ValidationFailed
+from engine.casework import portal
+from engine.core.errors import InvalidState, NotFound, ValidationFailed
 from tests.conftest import fixture_files
 
 BOOKING = {

@@ -8,11 +8,11 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import Conflict
-from engine.runtime import Runtime
-from engine.store import Database, Event
-from engine.timers import claim_due_cases, fire_due_timers
-from engine.users import add_user
+from engine.core.errors import Conflict
+from engine.identity.users import add_user
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Database, Event
+from engine.worker.timers import claim_due_cases, fire_due_timers
 from tests.conftest import fixture_files
 
 pytestmark = pytest.mark.postgres

@@ -14,9 +14,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine import resources, stepcontext
-from engine.definitions import SourceFile
-from engine.resources import (
+from engine.casework import resources
+from engine.casework.resources import (
     BookingError,
     Resource,
     SlotBooking,
@@ -29,9 +28,11 @@ from engine.resources import (
     rebook_slot,
     release_booking,
 )
-from engine.runtime import Runtime
-from engine.store import Case, Database, Event, ProcessVersion
-from engine.users import add_user
+from engine.core import stepcontext
+from engine.definitions.deploy import SourceFile
+from engine.identity.users import add_user
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Case, Database, Event, ProcessVersion
 from tests.conftest import FIXTURES, fixture_files
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)  # 08:00 local

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.timers import fire_due_timers
+from engine.core.errors import Conflict, Forbidden, ValidationFailed
+from engine.worker.timers import fire_due_timers
 from tests.conftest import fixture_files
 
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import Conflict, InvalidState, NotFound, ValidationFailed
-from engine.store import Case, Event
+from engine.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from engine.store.tables import Case, Event
 from tests.conftest import FIXTURES, fixture_files
 
 

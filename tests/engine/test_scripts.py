@@ -16,8 +16,8 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
 from SpiffWorkflow.util.task import TaskState
 
-from engine import scripts
-from engine.scripts import (
+from engine.spiff import scripts
+from engine.spiff.scripts import (
     CaseflowScriptEngine,
     RestrictedEnvironment,
     ScriptError,

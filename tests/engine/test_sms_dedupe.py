@@ -11,19 +11,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from engine.sms import DevSmsSender
+from engine.worker.sms import DevSmsSender
 
 REPO = Path(__file__).parent.parent.parent
 SEND_IN_ANOTHER_PROCESS = """
 import sys
-from engine.sms import DevSmsSender
+from engine.worker.sms import DevSmsSender
 sender = DevSmsSender(sys.argv[1])
 print(sender.send("13800000000", "您的預約已確認", sys.argv[2]))
 print(sender.send("13800000000", "您的預約已確認", sys.argv[2]))
 """
 SEND_MANY = """
 import sys
-from engine.sms import DevSmsSender
+from engine.worker.sms import DevSmsSender
 sender = DevSmsSender(sys.argv[1])
 sys.stdin.readline()  # all processes start sending together
 for i in range(int(sys.argv[2])):

@@ -15,10 +15,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from engine.definitions import SourceFile
-from engine.outbox import deliver_outbox, message_id
-from engine.settings import SMTP_PASSWORD_ENV, SettingsError, load_settings
-from engine.store import Outbox
+from engine.core.settings import SMTP_PASSWORD_ENV, SettingsError, load_settings
+from engine.definitions.deploy import SourceFile
+from engine.store.tables import Outbox
+from engine.worker.outbox import deliver_outbox, message_id
 
 FROM = "Caseflow 客服中心 <noreply@caseflow.example>"
 BOOKING_SCRIPT = """notify("email", email, "test_reminder",

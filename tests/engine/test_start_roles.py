@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import DefinitionError, SourceFile
-from engine.errors import Forbidden
-from engine.starting import may_start
-from engine.users import add_user
+from engine.core.errors import Forbidden
+from engine.definitions.deploy import DefinitionError, SourceFile
+from engine.definitions.starting import may_start
+from engine.identity.users import add_user
 from tests.conftest import FIXTURES, fixture_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +87,8 @@ def test_an_unknown_role_is_refused_at_deploy_naming_it(runtime):
 
 def test_default_start_roles_of_every_process(runtime):
     """The processes in processes/ all begin at the service desk."""
-    from engine.definitions import process_properties, read_paths, start_roles, validate
-    from engine.xmlsafe import parse_xml
+    from engine.definitions.deploy import process_properties, read_paths, start_roles, validate
+    from engine.spiff.xmlsafe import parse_xml
 
     plans, _ = validate(read_paths([ROOT / "processes", ROOT / "forms"]), runtime.settings, {})
     found = {}

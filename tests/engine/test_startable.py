@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import DefinitionError, SourceFile
-from engine.errors import InvalidState
+from engine.core.errors import InvalidState
+from engine.definitions.deploy import DefinitionError, SourceFile
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from engine.errors import InvalidState, NotFound
-from engine.store import Event, User
-from engine.tokens import issue_token, revoke_token, user_for_token
+from engine.core.errors import InvalidState, NotFound
+from engine.identity.tokens import issue_token, revoke_token, user_for_token
+from engine.store.tables import Event, User
 
 
 def stored_hash(db, name: str) -> str | None:

@@ -8,11 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine.definitions import SourceFile
-from engine.errors import InvalidState, NotFound
-from engine.store import Case
-from engine.timers import fire_due_timers
-from engine.versions import (
+from engine.core.errors import InvalidState, NotFound
+from engine.definitions.deploy import SourceFile
+from engine.runtime.versions import (
     blank_diagram,
     can_migrate,
     check_diagram,
@@ -22,6 +20,8 @@ from engine.versions import (
     migrate_case,
     migration_candidates,
 )
+from engine.store.tables import Case
+from engine.worker.timers import fire_due_timers
 from tests.conftest import FIXTURES, fixture_files
 
 pytestmark = pytest.mark.usefixtures("users")

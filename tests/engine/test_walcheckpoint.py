@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.store import Database
-from engine.walcheckpoint import BACKSTOP_PAGES, Checkpointer
+from engine.store.tables import Database
+from engine.store.walcheckpoint import BACKSTOP_PAGES, Checkpointer
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.runtime import Runtime
-from engine.timers import fire_due_timers
+from engine.runtime.verbs import Runtime
+from engine.worker.timers import fire_due_timers
 from tests.conftest import fixture_files
 
 
@@ -56,7 +56,7 @@ def test_worker_with_nothing_due_does_nothing(runtime, users, clock):
 
 def test_worker_round_fires_timers_then_delivers_what_they_queued(runtime, clock, settings):
     """A timer-driven reminder is sent in the same round that fires it (dev senders write files)."""
-    from engine.timers import Worker
+    from engine.worker.timers import Worker
 
     runtime.deploy(fixture_files("notify_flow.bpmn"))
     runtime.start_case(
@@ -79,8 +79,8 @@ def test_a_worker_notes_its_rounds_for_health_and_old_notes_go(runtime, clock):
 
     from sqlalchemy import select
 
-    from engine import timers
-    from engine.store import WorkerHeartbeat
+    from engine.store.tables import WorkerHeartbeat
+    from engine.worker import timers
 
     gone = WorkerHeartbeat(
         worker_id="old-host:1:1", last_run=datetime.now(UTC) - timedelta(days=8), report=None

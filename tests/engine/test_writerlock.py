@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine import writerlock
-from engine.store import Database
+from engine.store import writerlock
+from engine.store.tables import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,8 +73,8 @@ def test_a_second_process_waits_for_the_turn_and_both_writes_land(sqlite_db, tmp
         """
         import fcntl, os, sys
         from sqlalchemy import text
-        from engine import writerlock
-        from engine.store import Database
+        from engine.store import writerlock
+        from engine.store.tables import Database
         db = Database(sys.argv[1])
         print("ready", flush=True)
         sys.stdin.readline()

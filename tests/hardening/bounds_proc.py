@@ -32,16 +32,16 @@ def vm_hwm() -> int:
 
 def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    import engine.users
+    import engine.identity.users
 
-    engine.users.SCRYPT_N = 2**8  # quick sign-in, as the web tests do
+    engine.identity.users.SCRYPT_N = 2**8  # quick sign-in, as the web tests do
 
-    from engine.clock import FixedClock
-    from engine.definitions import SourceFile
-    from engine.runtime import Runtime
-    from engine.settings import load_settings
-    from engine.store import Database
-    from engine.users import add_user
+    from engine.core.clock import FixedClock
+    from engine.core.settings import load_settings
+    from engine.definitions.deploy import SourceFile
+    from engine.identity.users import add_user
+    from engine.runtime.verbs import Runtime
+    from engine.store.tables import Database
     from tests.hardening.conftest_web import PASSWORD, build_app, csrf_token, one_task_bpmn
 
     db = Database(spec["db_url"])

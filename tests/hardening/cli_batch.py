@@ -13,7 +13,7 @@ import sys
 
 from click.testing import CliRunner
 
-from engine.cli import main
+from caseflow.cli import main
 
 
 def run(commands: list[list[str]]) -> list[dict[str, object]]:

@@ -16,9 +16,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
-from engine.definitions import SourceFile
-from engine.tokens import issue_token
-from engine.users import add_user
+from engine.definitions.deploy import SourceFile
+from engine.identity.tokens import issue_token
+from engine.identity.users import add_user
 from tests.hardening import summary_plugin
 from webui import create_app
 
@@ -161,7 +161,7 @@ class Web:
 @pytest.fixture(autouse=True)
 def quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     # The production work factor costs ~0.1 s per hash; these tests sign in hundreds of times.
-    monkeypatch.setattr("engine.users.SCRYPT_N", 2**8)
+    monkeypatch.setattr("engine.identity.users.SCRYPT_N", 2**8)
 
 
 @pytest.fixture

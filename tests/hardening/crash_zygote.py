@@ -30,12 +30,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-import engine.outbox as outbox
-import engine.timers as timers
-from engine.clock import FixedClock
-from engine.runtime import Runtime
-from engine.settings import load_settings
-from engine.store import Database, ProcessVersion
+import engine.worker.outbox as outbox
+import engine.worker.timers as timers
+from engine.core.clock import FixedClock
+from engine.core.settings import load_settings
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Database, ProcessVersion
 
 
 def main() -> None:

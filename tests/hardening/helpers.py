@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import Conflict, InvalidState
+from engine.core.errors import Conflict, InvalidState
 from tests.ci_guard import in_ci
 
 HERE = Path(__file__).parent

@@ -26,11 +26,11 @@ def contend(
     "message" (case number). Puts (user, [(kind, target, outcome, message, ms)]) on results."""
     outcomes: list[tuple[str, Any, str, str, float]] = []
     try:
-        from engine.clock import FixedClock
-        from engine.errors import Conflict, InvalidState
-        from engine.runtime import Runtime
-        from engine.settings import load_settings
-        from engine.store import Database
+        from engine.core.clock import FixedClock
+        from engine.core.errors import Conflict, InvalidState
+        from engine.core.settings import load_settings
+        from engine.runtime.verbs import Runtime
+        from engine.store.tables import Database
 
         db = Database(db_url)
         runtime = Runtime(db, load_settings(Path(settings_path)), FixedClock(now))

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import attachments, portal
-from engine.runtime import Runtime
-from engine.settings import REPO_SETTINGS, load_settings
-from engine.store import Case, Database, ProcessVersion, Task
+from engine.casework import attachments, portal
+from engine.core.settings import REPO_SETTINGS, load_settings
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Case, Database, ProcessVersion, Task
 from tests.conftest import fixture_files
 from tests.hardening import conftest_web, summary_plugin
 from tests.hardening.conftest_web import PASSWORD, Web, build_app, csrf_token
@@ -663,7 +663,7 @@ def test_a_successful_sign_in_clears_the_count(web: Web) -> None:
 
 
 def test_session_cookie_flags_in_the_default_configuration(runtime, db, settings, clock) -> None:
-    from engine.users import add_user
+    from engine.identity.users import add_user
     from webui import create_app
 
     add_user(db, settings, "alice", ["service_desk"], clock.now(), password=PASSWORD)

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine.backup import BackupError, backup, check_file, restore
-from engine.errors import NotFound
-from engine.runtime import Runtime
-from engine.store import Case, Database, Event, Task
-from engine.users import add_user
+from engine.core.errors import NotFound
+from engine.identity.users import add_user
+from engine.runtime.verbs import Runtime
+from engine.store.backup import BackupError, backup, check_file, restore
+from engine.store.tables import Case, Database, Event, Task
 from tests.hardening.helpers import HARDENING_FIXTURES, HERE, require_wiring
 
 REPO = HERE.parent.parent
@@ -211,7 +211,7 @@ def test_postgresql_is_backed_up_with_its_own_tools(tmp_path):
 
 
 def test_backup_and_restore_commands(sqlite_app, tmp_path, settings):
-    from engine.cli import main
+    from caseflow.cli import main
 
     require_wiring("caseflow backup / restore", {"backup", "restore"} <= set(main.commands))
     runtime = sqlite_app

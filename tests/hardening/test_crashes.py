@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sql_select
 
-from engine.outbox import DevMailSender
-from engine.sms import DevSmsSender
-from engine.store import Case, Event, Outbox, Timer
+from engine.store.tables import Case, Event, Outbox, Timer
+from engine.worker.outbox import DevMailSender
+from engine.worker.sms import DevSmsSender
 from tests.conftest import fixture_files
 from tests.hardening.helpers import DB_BACKEND, HARDENING_FIXTURES, HERE
 
@@ -84,26 +84,33 @@ class Zygote:
             stderr=self.stderr,
             cwd=REPO,
             env=env,
-            text=True,
-            bufsize=1,
+            bufsize=0,
         )
+        self._pending = b""
         self.warm_up = json.loads(self.expect("ready", timeout=120).split(" ", 1)[1])
 
     def expect(self, prefix: str, timeout: float = 60) -> str:
+        # Lines are split here from raw reads: a buffered readline() after select() would miss
+        # a line that arrived in the same read as the one before it (select sees an empty pipe
+        # while the line waits in Python's buffer).
         deadline = time.monotonic() + timeout
         while True:
+            while b"\n" in self._pending:
+                raw, self._pending = self._pending.split(b"\n", 1)
+                line = raw.decode("utf-8")
+                if line.startswith(prefix):
+                    return line.strip()
             left = deadline - time.monotonic()
             ready, _, _ = select.select([self.proc.stdout], [], [], max(left, 0))
             if not ready:
                 raise AssertionError(f"no {prefix!r} from the zygote; stderr:\n{self.errors()}")
-            line = self.proc.stdout.readline()
-            if not line:
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
                 raise AssertionError(f"the zygote ended; stderr:\n{self.errors()}")
-            if line.startswith(prefix):
-                return line.strip()
+            self._pending += chunk
 
     def send(self, command: str) -> None:
-        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.write((command + "\n").encode())
         self.proc.stdin.flush()
 
     def start(self, mode: str, now: str) -> int:
@@ -190,7 +197,7 @@ def cli_worker(db_url: str, settings, now: str) -> dict:
     }
     env.pop("CASEFLOW_NOW", None)
     out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--now", now, "worker", "--once", "--json"],
+        [sys.executable, "-m", "caseflow.cli", "--now", now, "worker", "--once", "--json"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -19,7 +19,7 @@ SpiffWorkflow does not register; its shape is written by hand, as an attacker wo
 
 Each gadget (tests/hardening/fixtures/gadgets/, written by make_gadgets.py) plants the shapes by
 one route, holds the case (so it is saved), and is then driven on in FRESH PROCESSES
-(`python -m engine.cli case N`, `complete`, `worker --once`) against the same database. The
+(`python -m caseflow.cli case N`, `complete`, `worker --once`) against the same database. The
 trigger element creates a marker file (unique per test, under tmp_path) only if the planted
 `wf` came back alive. Asserted: no marker, `caseflow case N` exits 0, the supervisor's case
 page answers 200, and the data read back is plain and equal to what was planted, unless the
@@ -47,8 +47,8 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from engine.definitions import SourceFile
-from engine.runtime import Runtime
+from engine.definitions.deploy import SourceFile
+from engine.runtime.verbs import Runtime
 from tests.hardening import conftest_web
 from tests.hardening.conftest_web import Web, build_app
 
@@ -230,7 +230,7 @@ def gadget_sources(gadget: Gadget, planted: dict[str, Any], route_defaults: dict
 
 @pytest.fixture
 def cli(db_url: str, settings: Any, tmp_path: Path):
-    """Run `python -m engine.cli ...` in a fresh process against the test database."""
+    """Run `python -m caseflow.cli ...` in a fresh process against the test database."""
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -241,7 +241,7 @@ def cli(db_url: str, settings: Any, tmp_path: Path):
 
     def run(*args: str, now: str = NOW) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "engine.cli", "--now", now, *args],
+            [sys.executable, "-m", "caseflow.cli", "--now", now, *args],
             env=env,
             cwd=tmp_path,
             capture_output=True,

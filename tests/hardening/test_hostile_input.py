@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from engine.definitions import SourceFile
-from engine.store import Attachment, Form, ProcessVersion
+from engine.definitions.deploy import SourceFile
+from engine.store.tables import Attachment, Form, ProcessVersion
 from tests.conftest import FIXTURES, fixture_files
 from tests.engine.test_definitions import CORPUS, FORM
 from tests.hardening import conftest_web, summary_plugin
@@ -121,7 +121,7 @@ def test_broken_forms_are_refused_by_the_form_editor(web: Web, name: str) -> Non
 @pytest.fixture
 def default_app(runtime, db, settings, clock, quick_password_hashing) -> Web:
     """The app with the configuration it runs with (only the test's own runtime and key)."""
-    from engine.users import add_user
+    from engine.identity.users import add_user
 
     for name, roles in conftest_web.USERS.items():
         add_user(db, settings, name, roles, clock.now(), password=conftest_web.PASSWORD)
@@ -256,7 +256,7 @@ def _upload(web: Web, client: Any, task: int, name: str, content: bytes, **field
 
 
 def test_only_allowed_files_are_stored_with_a_form(web: Web) -> None:
-    from engine import attachments
+    from engine.casework import attachments
 
     web.runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     number = web.runtime.start_case("review_flow", {"customer_name": "王"}).number
@@ -280,7 +280,7 @@ def test_only_allowed_files_are_stored_with_a_form(web: Web) -> None:
 
 
 def test_a_refused_form_keeps_no_file(web: Web) -> None:
-    from engine import attachments
+    from engine.casework import attachments
 
     web.runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     number = web.runtime.start_case("review_flow", {"customer_name": "王"}).number
@@ -292,7 +292,7 @@ def test_a_refused_form_keeps_no_file(web: Web) -> None:
 
 
 def test_a_booking_stores_only_allowed_files(web: Web) -> None:
-    from engine import attachments
+    from engine.casework import attachments
 
     web.runtime.deploy(fixture_files("portal_flow.bpmn", "portal_start.json"))
     customer = web.app.test_client()

@@ -13,10 +13,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine import privacy
-from engine.definitions import SourceFile
-from engine.errors import NotFound, ValidationFailed
-from engine.privacy import (
+from engine.casework import privacy
+from engine.casework.privacy import (
     PURGED_EVENT,
     RUN_EVENT,
     VIEW_EVENT,
@@ -27,8 +25,10 @@ from engine.privacy import (
     run_daily_purge,
     view_log,
 )
-from engine.settings import REPO_SETTINGS, SettingsError, load_settings
-from engine.store import Attachment, Blob, Case, Event, Outbox, Task
+from engine.core.errors import NotFound, ValidationFailed
+from engine.core.settings import REPO_SETTINGS, SettingsError, load_settings
+from engine.definitions.deploy import SourceFile
+from engine.store.tables import Attachment, Blob, Case, Event, Outbox, Task
 from tests.conftest import fixture_files
 from tests.hardening.helpers import HARDENING_FIXTURES, require_wiring
 
@@ -60,7 +60,7 @@ def finish(runtime, number: str, user: str = "alice", extra: dict | None = None)
 
 
 def add_file(db, number: str, content: bytes, name: str, at) -> str:
-    from engine import attachments
+    from engine.casework import attachments
 
     data = b"\xff\xd8\xff" + content  # a JPEG by its first bytes
     attachments.store(db, number, name, data, "alice", at)
@@ -138,7 +138,7 @@ def test_web_pages_record_views(flows, db):
 
     wired = "record_view" in inspect.getsource(cases) and "record_view" in inspect.getsource(tasks)
     require_wiring("record_view on the case and task pages", wired)
-    from engine.users import add_user
+    from engine.identity.users import add_user
     from tests.webui.conftest import PASSWORD, csrf_token
     from webui import create_app
 
@@ -283,7 +283,7 @@ def test_the_worker_purges_once_a_day(flows, db, settings, clock):
 
 
 def test_worker_round_runs_the_daily_purge(flows, db, clock):
-    from engine.timers import Worker
+    from engine.worker.timers import Worker
 
     worker = Worker(flows)
     require_wiring("the daily purge in Worker.round", hasattr(worker, "purge"))
@@ -340,14 +340,14 @@ def test_one_customers_data_can_be_exported(flows, db, clock):
 
 
 def cli(db_url, settings, now, *args):
-    from engine.cli import main
+    from caseflow.cli import main
 
     env = {"DATABASE_URL": db_url, "CASEFLOW_SETTINGS": str(settings.path), "CASEFLOW_NOW": now}
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def test_purge_and_export_commands(flows, db, db_url, settings, clock):
-    from engine.cli import main
+    from caseflow.cli import main
 
     require_wiring(
         "caseflow purge / export-customer",

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store import Case, Event, Task
-from engine.users import add_user
+from engine.identity.users import add_user
+from engine.store.tables import Case, Event, Task
 from tests.hardening.helpers import HARDENING_FIXTURES, RACE_TOTALS
 
 CLAIM_ROUNDS = 250  # on the first CLAIM_TASKS tasks, again and again
@@ -190,9 +190,9 @@ def test_cancel_racing_a_claim_is_a_clear_conflict(pg_db_url, settings, clock):
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    from engine.errors import Conflict
-    from engine.runtime import Runtime
-    from engine.store import Database, Timer
+    from engine.core.errors import Conflict
+    from engine.runtime.verbs import Runtime
+    from engine.store.tables import Database, Timer
 
     db = Database(pg_db_url)
     try:

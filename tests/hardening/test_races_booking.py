@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine.resources import SlotBooking, add_resource, add_service_item, add_shift
-from engine.store import Case, Event
-from engine.users import add_user
+from engine.casework.resources import SlotBooking, add_resource, add_service_item, add_shift
+from engine.identity.users import add_user
+from engine.store.tables import Case, Event
 from tests.hardening.helpers import HARDENING_FIXTURES, RACE_TOTALS
 
 ROUNDS = 150

@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import select
 
-from engine.errors import Conflict, InvalidState
-from engine.store import Case, Event, Task
+from engine.core.errors import Conflict, InvalidState
+from engine.store.tables import Case, Event, Task
 from tests.conftest import fixture_files
 from tests.hardening.helpers import RACE_TOTALS
 
@@ -86,7 +86,7 @@ def test_three_workers_deliver_one_outbox_each_message_once(runtime, settings, c
     import json
     import threading
 
-    from engine.timers import Worker
+    from engine.worker.timers import Worker
     from tests.conftest import fixture_files as files
 
     runtime.deploy(files("notify_flow.bpmn"))

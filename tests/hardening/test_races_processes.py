@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import select
 
-from engine.store import Case, Event, Task
-from engine.users import add_user
+from engine.identity.users import add_user
+from engine.store.tables import Case, Event, Task
 from tests.conftest import fixture_files
 from tests.hardening.helpers import DB_BACKEND, HARDENING_FIXTURES
 from tests.hardening.race_proc import contend

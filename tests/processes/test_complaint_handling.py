@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.errors import Conflict, ValidationFailed
-from engine.store import Outbox
-from engine.timers import fire_due_timers
-from engine.users import add_user
+from engine.core.errors import Conflict, ValidationFailed
+from engine.identity.users import add_user
+from engine.store.tables import Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [

@@ -15,10 +15,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 from sqlalchemy import select
 
-from engine.errors import ValidationFailed
-from engine.store import Case, Outbox
-from engine.timers import fire_due_timers
-from engine.users import add_user
+from engine.core.errors import ValidationFailed
+from engine.identity.users import add_user
+from engine.store.tables import Case, Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "consultation"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.definitions import DefinitionError
-from engine.errors import ValidationFailed
-from engine.store import Outbox
-from engine.timers import fire_due_timers
-from engine.users import add_user
+from engine.core.errors import ValidationFailed
+from engine.definitions.deploy import DefinitionError
+from engine.identity.users import add_user
+from engine.store.tables import Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -168,7 +168,7 @@ def test_all_three_dispatch_and_booking_procedures_deploy_together(runtime):
 
 
 def test_a_broken_decision_table_is_refused(runtime):
-    from engine.definitions import SourceFile
+    from engine.definitions.deploy import SourceFile
 
     dmn = FILES[1].read_bytes().replace(b"<text>15</text>", b"<text>().__class__</text>", 1)
     files = [SourceFile(p.name, p.read_bytes()) for p in FILES if p != FILES[1]]

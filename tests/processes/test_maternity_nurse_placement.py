@@ -19,12 +19,12 @@ import pytest
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 
-from engine.definitions import DefinitionError
-from engine.directory import add_person, get_person
-from engine.errors import ValidationFailed
-from engine.store import Outbox
-from engine.timers import fire_due_timers
-from tools.bpmn_layout import missing_di
+from engine.casework.directory import add_person, get_person
+from engine.core.errors import ValidationFailed
+from engine.definitions.deploy import DefinitionError
+from engine.definitions.layout import missing_di
+from engine.store.tables import Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 MY_KEYS = (

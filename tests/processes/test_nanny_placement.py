@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.directory import add_person, add_rating, get_person
-from engine.errors import ValidationFailed
-from engine.store import Outbox
-from engine.timers import fire_due_timers
+from engine.casework.directory import add_person, add_rating, get_person
+from engine.core.errors import ValidationFailed
+from engine.store.tables import Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [

@@ -16,12 +16,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 from sqlalchemy import select
 
-from engine import portal
-from engine.directory import Person, PersonKind, add_person
-from engine.errors import InvalidState, ValidationFailed
-from engine.store import Case, Outbox
-from engine.timers import fire_due_timers
-from engine.users import add_user
+from engine.casework import portal
+from engine.casework.directory import Person, PersonKind, add_person
+from engine.core.errors import InvalidState, ValidationFailed
+from engine.identity.users import add_user
+from engine.store.tables import Case, Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "signed_service_booking"

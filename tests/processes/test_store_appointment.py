@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import portal
-from engine.errors import InvalidState, ValidationFailed
-from engine.resources import SlotBooking, add_resource, add_service_item, add_shift
-from engine.store import Case, Outbox
-from engine.timers import fire_due_timers
-from engine.users import add_user
+from engine.casework import portal
+from engine.casework.resources import SlotBooking, add_resource, add_service_item, add_shift
+from engine.core.errors import InvalidState, ValidationFailed
+from engine.identity.users import add_user
+from engine.store.tables import Case, Outbox
+from engine.worker.timers import fire_due_timers
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from engine.users import add_user
+from engine.identity.users import add_user
 from webui import create_app
 
 PASSWORD = "secret-pass-1"
@@ -15,7 +15,7 @@ PASSWORD = "secret-pass-1"
 @pytest.fixture(autouse=True)
 def quick_password_hashing(monkeypatch):
     # The production work factor costs ~0.1 s per hash; tests hash many passwords.
-    monkeypatch.setattr("engine.users.SCRYPT_N", 2**8)
+    monkeypatch.setattr("engine.identity.users.SCRYPT_N", 2**8)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from engine.tokens import issue_token
+from engine.identity.tokens import issue_token
 from tests.conftest import fixture_files
 from webui import api
 from webui.openapi import document

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, settings
 from sqlalchemy import select
 
-from engine.definitions import SourceFile
-from engine.forms import load_form_schema
-from engine.store import Event
-from engine.tokens import issue_token
-from engine.users import add_user
+from engine.definitions.deploy import SourceFile
+from engine.definitions.forms import load_form_schema
+from engine.identity.tokens import issue_token
+from engine.identity.users import add_user
+from engine.store.tables import Event
 from tests.hardening.conftest_web import one_task_bpmn
 from tests.hardening.test_fuzz_forms import as_post, objects
 from tests.webui.conftest import csrf_token

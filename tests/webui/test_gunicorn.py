@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from engine.tokens import issue_token
-from engine.users import add_user
+from engine.identity.tokens import issue_token
+from engine.identity.users import add_user
 from tests.conftest import fixture_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,7 +197,7 @@ def test_caseflow_serve_with_two_processes(db_url, settings, runtime, clock, tmp
     watcher_token = issue_token(runtime.db, "sue", clock.now())  # /health details: supervisors
     port = _free_port()
     env = _env(db_url, settings)
-    command = [sys.executable, "-c", "from engine.cli import main; main()", "serve"]
+    command = [sys.executable, "-c", "from caseflow.cli import main; main()", "serve"]
     proc = subprocess.Popen(
         [*command, "--processes", "2", "--port", str(port)],
         cwd=tmp_path,

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from engine.definitions import SourceFile
-from engine.versions import blank_diagram
+from engine.definitions.deploy import SourceFile
+from engine.runtime.versions import blank_diagram
 from tests.conftest import FIXTURES, fixture_files
 from tests.webui.conftest import csrf_token
 from webui import models
@@ -260,7 +260,7 @@ def test_form_editor_preview_and_deploy(olga, runtime):
         data={"csrf_token": token, "name": "review_form.json", "text": text},
     )
     assert deployed.status_code == 302
-    from engine.versions import deployed_forms
+    from engine.runtime.versions import deployed_forms
 
     form = deployed_forms(runtime.db)["review_form.json"]
     assert form.version == 2 and "visit_date" in form.schema["properties"]

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from engine.tokens import issue_token
+from engine.identity.tokens import issue_token
 from tests.webui.conftest import csrf_token
 
 ODD = ["9999-12-31", "0001-01-01", "0000-01", "9999-12", "-1", "99999999999999999999999",

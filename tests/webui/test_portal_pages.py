@@ -103,7 +103,7 @@ def test_lookups_are_rate_limited(app, runtime):
 def test_store_booking_offers_only_free_slots(app, runtime, db):
     from pathlib import Path
 
-    from engine.resources import add_resource, add_service_item, add_shift
+    from engine.casework.resources import add_resource, add_service_item, add_shift
 
     root = Path(__file__).resolve().parents[2]
     with db.write() as session:

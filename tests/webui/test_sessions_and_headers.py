@@ -3,8 +3,8 @@ page carries the security headers; the public /health says only whether the serv
 
 from __future__ import annotations
 
-from engine.tokens import issue_token
-from engine.users import add_user
+from engine.identity.tokens import issue_token
+from engine.identity.users import add_user
 from tests.webui.conftest import PASSWORD, csrf_token
 
 

@@ -1,0 +1,1 @@
+"""Portal bookings, personal data, attachments, KPIs, supervisor queries, resources and the staff directory."""

@@ -1,0 +1,165 @@
+"""Attachments: files uploaded with a task form or a customer's booking, stored by content
+(SHA-256) in the database, linked to their case. Only a few document and image types are
+accepted, checked by their first bytes as well as their name, and the size is limited."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from engine.core.errors import NotFound, ValidationFailed
+from engine.identity.users import user_roles
+from engine.store.audit import record
+from engine.store.tables import Attachment, Blob, Case, Database, Task
+
+MAX_BYTES = 10 * 1024 * 1024
+# extension -> (content type, magic prefixes; empty = plain text checked separately)
+ALLOWED: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        (b"PK\x03\x04",),
+    ),
+    ".xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        (b"PK\x03\x04",),
+    ),
+    ".txt": ("text/plain; charset=utf-8", ()),
+}
+REFERENCE = re.compile(r"^att-(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    id: int
+    case_number: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_by: str | None
+    uploaded_at: datetime
+
+    @property
+    def reference(self) -> str:
+        """What a form field holds for this file."""
+        return f"att-{self.id}"
+
+
+def check_file(filename: str, data: bytes) -> tuple[str, str]:
+    """A safe file name and the content type, or ValidationFailed saying why not."""
+    name = re.sub(
+        r"[^\w.\-() \u4e00-\u9fff]", "_", (filename or "").split("/")[-1].split("\\")[-1]
+    ).strip()[:200]
+    ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+    if ext not in ALLOWED:
+        raise ValidationFailed(
+            f"file type {ext or '(none)'} is not accepted",
+            {"": [f"accepted: {', '.join(sorted(ALLOWED))}"]},
+        )
+    if not data:
+        raise ValidationFailed("the file is empty", {"": ["empty file"]})
+    if len(data) > MAX_BYTES:
+        raise ValidationFailed(
+            f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", {"": ["too large"]}
+        )
+    content_type, magic = ALLOWED[ext]
+    if magic and not any(data.startswith(m) for m in magic):
+        raise ValidationFailed(
+            "the file's content does not match its type", {"": ["content does not match"]}
+        )
+    if not magic:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed("a .txt file must be UTF-8 text", {"": ["not text"]}) from exc
+    return name, content_type
+
+
+def store(
+    db: Database,
+    case_number: str,
+    filename: str,
+    data: bytes,
+    actor: str | None,
+    now: datetime,
+    task_id: int | None = None,
+) -> AttachmentInfo:
+    """Store a file for a case (content-addressed: the same bytes are kept once)."""
+    name, content_type = check_file(filename, data)
+    digest = hashlib.sha256(data).hexdigest()
+    with db.write() as session:
+        case = session.scalars(select(Case).where(Case.number == case_number)).first()
+        if case is None:
+            raise NotFound(f"no case numbered {case_number!r}")
+        if session.get(Blob, digest) is None:
+            session.add(Blob(sha256=digest, data=data, size=len(data)))
+            session.flush()  # the attachment row refers to it
+        row = Attachment(
+            case_id=case.id,
+            task_id=task_id,
+            sha256=digest,
+            filename=name,
+            content_type=content_type,
+            size=len(data),
+            uploaded_by=actor,
+            uploaded_at=now,
+        )
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            "attachment_added",
+            at=now,
+            actor=actor,
+            case_id=case.id,
+            detail={"attachment": row.id, "filename": name, "size": len(data)},
+        )
+        session.commit()
+        return AttachmentInfo(row.id, case.number, name, content_type, len(data), actor, now)
+
+
+def for_case(db: Database, case_number: str) -> list[AttachmentInfo]:
+    with db.read() as session:
+        rows = session.execute(
+            select(Attachment, Case.number)
+            .join(Case, Case.id == Attachment.case_id)
+            .where(Case.number == case_number)
+            .order_by(Attachment.id)
+        ).all()
+        return [
+            AttachmentInfo(
+                a.id, n, a.filename, a.content_type, a.size, a.uploaded_by, a.uploaded_at
+            )
+            for a, n in rows
+        ]
+
+
+def read(db: Database, attachment_id: int, user: str) -> tuple[AttachmentInfo, bytes]:
+    """The file, for a supervisor or someone holding the role of one of the case's open or
+    finished tasks; NotFound for everyone else (an id must not tell that a file exists)."""
+    with db.read() as session:
+        row = session.get(Attachment, attachment_id)
+        if row is None:
+            raise NotFound(f"no attachment {attachment_id}")
+        roles = user_roles(session, user)
+        task_roles = set(session.scalars(select(Task.role).where(Task.case_id == row.case_id)))
+        if "supervisor" not in roles and not (roles & task_roles):
+            raise NotFound(f"no attachment {attachment_id}")
+        number = session.scalar(select(Case.number).where(Case.id == row.case_id))
+        blob = session.get(Blob, row.sha256)
+        return AttachmentInfo(
+            row.id,
+            number,
+            row.filename,
+            row.content_type,
+            row.size,
+            row.uploaded_by,
+            row.uploaded_at,
+        ), blob.data

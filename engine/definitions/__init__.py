@@ -1,0 +1,1 @@
+"""Validation of BPMN, DMN, timers and forms; deploy of immutable process versions; start rules."""

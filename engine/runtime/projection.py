@@ -1,0 +1,368 @@
+"""Keep the task and timer rows in step with a case's SpiffWorkflow state.
+
+Inboxes, lists and the timer worker read only these rows; this module is the one place that
+derives them from the workflow, at the end of every step, inside the step's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine.core.status import CaseStatus, TaskStatus, TimerStatus
+from engine.store.records import Rows, TaskRecord, TimerRecord
+from engine.store.tables import Task, Timer
+
+
+def timer_due(task: Any) -> datetime | None:
+    """When a waiting timer task falls due, from what SpiffWorkflow stored on it."""
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if value.get("cycles") == 0 or not value.get("next"):
+            return None
+        value = value["next"]
+    return TimerEventDefinition.get_datetime(value)
+
+
+def catch_definitions(task: Any) -> list[Any]:
+    """The event definitions a waiting catch task listens for (an event-based gateway or a
+    multiple event holds several)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def timer_definition(task: Any) -> TimerEventDefinition | None:
+    return next((d for d in catch_definitions(task) if isinstance(d, TimerEventDefinition)), None)
+
+
+def timer_element(task: Any, timer: TimerEventDefinition) -> tuple[str | None, str | None]:
+    """The id and name of the diagram element whose timer `task` waits on. An event-based
+    gateway waits on its following events' definitions itself (SpiffWorkflow moves them onto
+    the gateway, in the order of its outputs): there the timer belongs to the catch event after
+    the gateway, which is what the diagram and the supervisor call it. `timer`: the task's
+    timer_definition()."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(spec, EventBasedGateway) and isinstance(definition, MultipleEventDefinition):
+        for index, candidate in enumerate(definition.event_definitions):
+            if candidate is timer and index < len(spec.outputs):
+                event = spec.outputs[index]
+                return event.bpmn_id or spec.bpmn_id, event.bpmn_name or spec.bpmn_name
+    return spec.bpmn_id, spec.bpmn_name
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[Any, Any]]:
+    """(task, message definition) for every message the case waits for."""
+    return [
+        (task, definition)
+        for task in list(workflow.event_manager.tasks.values())
+        for definition in catch_definitions(task)
+        if isinstance(definition, MessageEventDefinition)
+    ]
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, datetime]]:
+    """Every timer the case waits on, with its due time, earliest first."""
+    found = []
+    for task in list(workflow.event_manager.tasks.values()):
+        if timer_definition(task) is None:
+            continue
+        if not task.has_state(TaskState.WAITING):
+            continue
+        due = timer_due(task)
+        if due is not None:
+            found.append((task, due))
+    found.sort(key=lambda pair: pair[1])
+    return found
+
+
+def _task_due(task: Any) -> datetime | None:
+    """A human task's due time is the earliest timer on its boundary."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [
+        timer_due(sibling)
+        for sibling in parent.children
+        if sibling is not task
+        and timer_definition(sibling) is not None
+        and sibling.has_state(TaskState.WAITING)
+    ]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+PENDING = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def pending_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """The tasks that are still going (ready, waiting, started, or failed)."""
+    return workflow.get_tasks(state=PENDING)
+
+
+def case_data(workflow: BpmnWorkflow, pending: list[Any] | None = None) -> dict[str, Any]:
+    """The case's data as the tasks that are still going hold it (newest wins), or as the last
+    task left it when nothing is going any more. `pending`: pending_tasks(workflow) if the
+    caller has it already."""
+    if pending is None:
+        pending = pending_tasks(workflow)
+    if not pending:
+        task = workflow.last_task or workflow.task_tree
+        return dict(task.data)
+    data: dict[str, Any] = {}
+    for task in sorted(pending, key=lambda t: t.last_state_change):
+        data.update(task.data)
+    return data
+
+
+@dataclass
+class Projection:
+    """The case's open task rows (by id) and waiting timer rows (by due time) after a step."""
+
+    open_tasks: list[TaskRecord] = field(default_factory=list)
+    timers: list[TimerRecord] = field(default_factory=list)
+    # What the step computed anyway, for the case's view: pending_tasks() and case_data().
+    pending: list[Any] | None = None
+    data: dict[str, Any] | None = None
+
+
+def project(
+    session: Session | None,
+    case: Any,
+    version: Any,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    default_role: str,
+    fired_until: datetime | None = None,
+    rows: Rows | None = None,
+) -> Projection:
+    """Bring task rows, timer rows and the case's status and search fields up to date.
+
+    `case` is a store.Case or a rawsql.CaseRecord, `version` anything with `task_meta`; the
+    rows are written with plain SQL in the session's transaction (see engine.store.records), or on
+    `rows` when given (then `session` may be None)."""
+    rows = rows or Rows.of(session)
+    pending = pending_tasks(workflow)
+    projection = Projection(
+        _project_tasks(rows, case, version, workflow, now, default_role, pending),
+        _project_timers(rows, case, workflow, now, fired_until),
+        pending,
+    )
+    if session is not None and session.identity_map:
+        # ORM objects of rows written above (e.g. loaded by a caller) must not stay stale.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Task | Timer):
+                session.expire(obj)
+    errored = workflow.get_tasks(state=TaskState.ERROR)
+    if errored:
+        case.status = CaseStatus.ERROR
+    elif workflow.is_completed():
+        case.status = CaseStatus.COMPLETED
+        case.ended_at = now
+        case.error_element = case.error_message = None
+    else:
+        case.status = CaseStatus.RUNNING
+        case.error_element = case.error_message = None
+    data = projection.data = case_data(workflow, pending)
+    case.customer_name = _text(data.get("customer_name"), 200) or case.customer_name
+    case.customer_phone = (
+        _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
+    )
+    case.service_item = _text(data.get("service_item"), 200) or case.service_item
+    return projection
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)[:limit] or None
+
+
+def _project_tasks(
+    rows: Rows,
+    case: Any,
+    version: Any,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    default_role: str,
+    pending: list[Any],
+) -> list[TaskRecord]:
+    # The human tasks that are ready: get_tasks(state=READY, manual=True) walks the tree in the
+    # same order as pending_tasks(), so they are taken from it.
+    ready = {str(t.id): t for t in pending if t.state == TaskState.READY and t.task_spec.manual}
+    known = {row.spiff_task_id: row for row in rows.active_tasks(case.id)}
+    still_open = []
+    for spiff_id, row in known.items():
+        if spiff_id not in ready:
+            rows.update_task(row, status=TaskStatus.CANCELLED.value, completed_at=now)
+            rows.event(
+                "task_cancelled",
+                at=now,
+                case_id=case.id,
+                element_id=row.element_id,
+                detail={"task": row.id},
+            )
+        else:
+            due = _task_due(ready[spiff_id])
+            if due != row.due_at:
+                rows.update_task(row, due_at=due)
+            still_open.append(row)
+    for spiff_id, task in ready.items():
+        if spiff_id in known:
+            continue
+        element_id = task.task_spec.bpmn_id
+        meta = version.task_meta.get(element_id, {})
+        row = TaskRecord(
+            id=None,
+            case_id=case.id,
+            spiff_task_id=spiff_id,
+            element_id=element_id,
+            name=meta.get("name") or task.task_spec.bpmn_name or element_id,
+            role=meta.get("role") or default_role,
+            form_id=meta.get("form_id"),
+            instructions=meta.get("instructions"),
+            assignee=None,
+            status=TaskStatus.OPEN.value,
+            created_at=now,
+            due_at=_task_due(task),
+        )
+        assignee, refusal = _assignee(rows, task, meta.get("assignee"), row.role)
+        if assignee:
+            row.status, row.assignee = TaskStatus.CLAIMED.value, assignee
+        rows.insert_task(row)
+        rows.event(
+            "task_opened",
+            at=now,
+            case_id=case.id,
+            element_id=element_id,
+            detail={
+                "task": row.id,
+                "role": row.role,
+                **({"assignee": assignee} if assignee else {}),
+            },
+        )
+        if refusal:
+            rows.event(
+                "task_not_assigned",
+                at=now,
+                case_id=case.id,
+                element_id=element_id,
+                detail={"task": row.id, "reason": refusal},
+            )
+        still_open.append(row)
+    still_open.sort(key=lambda r: r.id)
+    return still_open
+
+
+def _assignee(
+    rows: Rows, task: Any, expression: str | None, role: str
+) -> tuple[str | None, str | None]:
+    """(user, None) when the task's assigneeExpression names an active user who holds its
+    role; else (None, why not): the task then stays open to the whole role, and the case's
+    history says why, rather than the case failing over a person who left."""
+    if not expression:
+        return None, None
+    try:
+        value = task.workflow.script_engine.evaluate(task, expression)
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the task to the role
+        return None, f"assigneeExpression failed: {exc}"[:500]
+    if value is None or value == "":
+        return None, "assigneeExpression gave no one"
+    name = str(value).strip()
+    roles = rows.user_roles(name)
+    if roles is None:
+        return None, f"{name!r} is not an active user"[:500]
+    if role not in roles:
+        return None, f"{name!r} does not hold the role {role}"[:500]
+    return name, None
+
+
+def _project_timers(
+    rows: Rows,
+    case: Any,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    fired_until: datetime | None,
+) -> list[TimerRecord]:
+    waiting = {(str(task.id), due): task for task, due in waiting_timers(workflow)}
+    known = {(row.spiff_task_id, row.due_at): row for row in rows.waiting_timers(case.id)}
+    still_waiting = []
+    for key, row in known.items():
+        if key in waiting:
+            still_waiting.append(row)
+            continue
+        spiff_task = _find(workflow, row.spiff_task_id)
+        fired = (
+            fired_until is not None
+            and row.due_at <= fired_until
+            and spiff_task is not None
+            and (
+                spiff_task.has_state(TaskState.COMPLETED) or spiff_task.has_state(TaskState.WAITING)
+            )
+        )
+        rows.end_timer(
+            row,
+            TimerStatus.FIRED.value if fired else TimerStatus.CANCELLED.value,
+            now if fired else None,
+        )
+        rows.event(
+            "timer_fired" if fired else "timer_cancelled",
+            at=now,
+            case_id=case.id,
+            element_id=row.element_id,
+            detail={"timer": row.id, "due_at": row.due_at.isoformat()},
+        )
+    for key, task in waiting.items():
+        if key in known:
+            continue
+        definition = timer_definition(task)
+        element_id, name = timer_element(task, definition)
+        row = TimerRecord(
+            id=None,
+            spiff_task_id=key[0],
+            element_id=element_id,
+            name=name,
+            kind=_timer_kind(definition),
+            due_at=key[1],
+            status=TimerStatus.WAITING.value,
+        )
+        rows.insert_timer(case.id, row, now)
+        still_waiting.append(row)
+    case.next_timer_at = min((due for _, due in waiting), default=None)
+    still_waiting.sort(key=lambda r: (r.due_at, r.id))
+    return still_waiting
+
+
+def _timer_kind(definition: TimerEventDefinition) -> str:
+    if isinstance(definition, CycleTimerEventDefinition):
+        return "cycle"
+    if isinstance(definition, DurationTimerEventDefinition):
+        return "duration"
+    return "date"
+
+
+def _find(workflow: BpmnWorkflow, spiff_id: str) -> Any:
+    from uuid import UUID
+
+    try:
+        return workflow.get_task_from_id(UUID(spiff_id))
+    except Exception:
+        return None

@@ -1,0 +1,1 @@
+"""The SpiffWorkflow adapter, the restricted script environment and its evaluator processes, templating, safe XML."""

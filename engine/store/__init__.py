@@ -1,0 +1,1 @@
+"""Tables and migrations, records read from the tables, SQLite locking and checkpoints, backup, the audit trail."""

@@ -1,0 +1,416 @@
+"""Database models and sessions (SQLAlchemy 2).
+
+SQLite in WAL mode is the embedded default; `DATABASE_URL` switches to PostgreSQL. Write
+transactions on SQLite start with BEGIN IMMEDIATE so that two writers queue instead of failing
+late; on both databases the `case.version` counter detects a concurrent change to a case.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    true,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from engine.store import writerlock
+from engine.store.walcheckpoint import BACKSTOP_PAGES, Checkpointer
+
+DEFAULT_DATABASE_URL = "sqlite:///caseflow.db"
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, hands back aware UTC datetimes on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ProcessVersion(Base):
+    """One immutable deployed version of a process."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    case_prefix: Mapped[str] = mapped_column(String(10))
+    # [{"filename", "kind" (bpmn|dmn), "text"}] — what was deployed, for the diagram viewer.
+    sources: Mapped[list[Any]]
+    spec_json: Mapped[str] = mapped_column(Text)
+    # element id -> {"name", "role", "form", "form_id", "instructions"} for every user task.
+    task_meta: Mapped[dict[str, Any]]
+    # Case data defaults from process properties "default:<name>" (the documents' blanks).
+    defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Customer booking page: {"title", "start_form", "start_form_id"}; None = not bookable online.
+    portal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # False for a process only other processes call (property startable="false").
+    startable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Called process key -> its "default:" properties, applied when a call activity starts it.
+    called_defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+    deployed_at: Mapped[datetime]
+
+
+class Form(Base):
+    """One immutable deployed version of a form (a JSON Schema file)."""
+
+    __tablename__ = "form"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    schema: Mapped[dict[str, Any]]
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+    deployed_at: Mapped[datetime]
+
+
+class Case(Base):
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_status_started", "status", "started_at"),
+        Index("ix_case_process_status", "process_key", "status"),
+        # The supervisors' list: newest first, all or by process (migration 0006).
+        Index("ix_case_started", "started_at", "id"),
+        Index("ix_case_process_started", "process_key", "started_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow instance without its spec
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    customer_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    customer_phone: Mapped[str | None] = mapped_column(String(40), index=True)
+    service_item: Mapped[str | None] = mapped_column(String(200))
+    appointment_at: Mapped[datetime | None]
+    started_by: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    error_element: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Task(Base):
+    """Projection of a human task; inboxes and KPIs query this table only."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_role_status_due", "role", "status", "due_at"),
+        # Claimed tasks of a user in due order, overdue tasks; with case_id they answer "which
+        # cases" from the index alone (migration 0006).
+        Index("ix_task_assignee_status_due", "assignee", "status", "due_at", "case_id"),
+        Index("ix_task_status_due", "status", "due_at", "case_id"),
+        Index("ix_task_case_status", "case_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(60))
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("form.id"))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Timer(Base):
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None]
+
+
+class Event(Base):
+    """Append-only audit trail."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WorkerHeartbeat(Base):
+    """A worker process's last round (written every HEARTBEAT_S at most), so that /health of
+    any web process can tell whether the workers beside it are alive."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_run: Mapped[datetime]
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Outbox(Base):
+    """Messages to send, written in the transaction of the step that caused them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # [{"filename", "content_type", "text"}], e.g. a calendar invitation (.ics).
+    attachments: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class Role(Base):
+    __tablename__ = "role"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    # Raised by sign-out and a password change: every session signed in before is ended.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("role.id"), primary_key=True)
+
+
+class Blob(Base):
+    """Attachment content, addressed by its SHA-256."""
+
+    __tablename__ = "blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int]
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime]
+
+
+class CaseCounter(Base):
+    """Per-prefix, per-day counter behind human case numbers such as BK-20261122-0042."""
+
+    __tablename__ = "case_counter"
+
+    prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def _normalise_url(url: str) -> str:
+    # Plain postgresql:// URLs would pick psycopg2, which we do not install.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """An engine with the session factories the runtime needs."""
+
+    def __init__(self, url: str | None = None, echo: bool = False):
+        self.url = _normalise_url(url or database_url())
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        self.checkpointer: Checkpointer | None = None
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, sqlite_path(self.url))
+            path = sqlite_path(self.url)
+            if path is not None:
+                self.checkpointer = checkpointer = Checkpointer(path)
+                event.listen(self.engine, "commit", lambda _conn: checkpointer.touch())
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        write_bind = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.is_sqlite
+            else self.engine
+        )
+        self._write = sessionmaker(write_bind, expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session for one step; the caller commits. Rolled back on any exception."""
+        with self._write() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, path: Path | None) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints run beside the steps (engine/walcheckpoint.py); this is the backstop.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE" and path is not None:
+            writerlock.acquire(connection.info, path)
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            writerlock.release(connection.info)
+            raise
+
+    if path is None:
+        return
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        writerlock.release(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        writerlock.release(record.info)  # never kept by an idle connection
+
+    @event.listens_for(engine, "close")
+    def _on_close(_dbapi_connection: Any, record: Any) -> None:
+        writerlock.close(record.info)
+
+
+def sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url[len("sqlite:///") :])

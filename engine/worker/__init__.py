@@ -1,0 +1,1 @@
+"""Timers, the outbox and its providers, notifications."""
