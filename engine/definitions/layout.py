@@ -92,7 +92,7 @@ def _local(el: etree._Element) -> str:
     return etree.QName(el).localname if isinstance(el.tag, str) else ""
 
 
-def _bpmn_children(el: etree._Element, *names: str) -> list[etree._Element]:
+def _bpmn_elements(el: etree._Element, *names: str) -> list[etree._Element]:
     return [
         c
         for c in el
@@ -103,7 +103,7 @@ def _bpmn_children(el: etree._Element, *names: str) -> list[etree._Element]:
 
 
 def _ref_text(el: etree._Element, name: str) -> str | None:
-    for c in _bpmn_children(el, name):
+    for c in _bpmn_elements(el, name):
         if c.text and c.text.strip():
             return c.text.strip()
     return None
@@ -208,7 +208,7 @@ def _size(kind: str, el: etree._Element) -> tuple[int, int]:
     if kind in DATA:
         return DATA[kind]
     if kind == "textAnnotation":
-        text = "".join(t.text or "" for t in _bpmn_children(el, "text"))
+        text = "".join(t.text or "" for t in _bpmn_elements(el, "text"))
         width = sum(12 if ord(ch) > 0x2E7F else 7 for ch in text)
         return 100, max(30, min(120, (-(-width // 94)) * LINE_H + 10))
     return 100, 80
@@ -242,7 +242,7 @@ class Block:
 
     def _collect(self) -> None:
         order = 0
-        for child in _bpmn_children(self.el):
+        for child in _bpmn_elements(self.el):
             kind, ident = _local(child), child.get("id")
             if not ident:
                 continue
@@ -257,7 +257,7 @@ class Block:
                     self.extras.append(node)
                 if kind in SUBPROCESSES:
                     self.subprocesses.append(child)
-                for assoc in _bpmn_children(child, "dataInputAssociation", "dataOutputAssociation"):
+                for assoc in _bpmn_elements(child, "dataInputAssociation", "dataOutputAssociation"):
                     if not assoc.get("id"):
                         continue
                     if _local(assoc) == "dataInputAssociation":
@@ -284,15 +284,15 @@ class Block:
 
         def walk(lane_set: etree._Element, depth: int) -> list[Lane]:
             lanes = []
-            for lane_el in _bpmn_children(lane_set, "lane"):
-                refs = [t.text.strip() for t in _bpmn_children(lane_el, "flowNodeRef") if t.text]
+            for lane_el in _bpmn_elements(lane_set, "lane"):
+                refs = [t.text.strip() for t in _bpmn_elements(lane_el, "flowNodeRef") if t.text]
                 lane = Lane(lane_el.get("id", ""), depth, refs)
-                for child_set in _bpmn_children(lane_el, "childLaneSet"):
+                for child_set in _bpmn_elements(lane_el, "childLaneSet"):
                     lane.children += walk(child_set, depth + 1)
                 lanes.append(lane)
             return lanes
 
-        for lane_set in _bpmn_children(self.el, "laneSet"):
+        for lane_set in _bpmn_elements(self.el, "laneSet"):
             self.lanes += walk(lane_set, 1)
 
     def all_lanes(self) -> list[Lane]:
@@ -981,10 +981,10 @@ class _Ids:
 
 def _ensure_collaboration(root: etree._Element, ids: _Ids) -> list[etree._Element]:
     """Every process gets a participant, so bpmn-js draws a pool with the process's lanes."""
-    processes = _bpmn_children(root, "process")
-    collaborations = _bpmn_children(root, "collaboration")
+    processes = _bpmn_elements(root, "process")
+    collaborations = _bpmn_elements(root, "collaboration")
     referenced = {
-        p.get("processRef") for c in collaborations for p in _bpmn_children(c, "participant")
+        p.get("processRef") for c in collaborations for p in _bpmn_elements(c, "participant")
     }
     orphans = [p for p in processes if p.get("id") not in referenced]
     if not orphans:
@@ -1007,7 +1007,7 @@ def _ensure_collaboration(root: etree._Element, ids: _Ids) -> list[etree._Elemen
         if process.get("name"):
             attrs["name"] = process.get("name")
         attrs["processRef"] = process.get("id")
-        last = _bpmn_children(collab, "participant")
+        last = _bpmn_elements(collab, "participant")
         participant = etree.Element(_q(BPMN, "participant"), attrs)
         if last:
             last[-1].addnext(participant)
@@ -1020,10 +1020,10 @@ def _ensure_collaboration(root: etree._Element, ids: _Ids) -> list[etree._Elemen
 
 
 def _picture_for(root: etree._Element, collab: etree._Element) -> Picture:
-    processes = {p.get("id"): p for p in _bpmn_children(root, "process")}
+    processes = {p.get("id"): p for p in _bpmn_elements(root, "process")}
     picture = Picture()
     rows: list[tuple[etree._Element, Block | None]] = []
-    for participant in _bpmn_children(collab, "participant"):
+    for participant in _bpmn_elements(collab, "participant"):
         process = processes.get(participant.get("processRef", ""))
         rows.append((participant, Block(process) if process is not None else None))
     width = max([b.natural_width(HEADER) for _, b in rows if b is not None] + [600])
@@ -1038,7 +1038,7 @@ def _picture_for(root: etree._Element, collab: etree._Element) -> Picture:
         picture.pools.append((participant.get("id"), rect))
         picture.anchors[participant.get("id")] = rect
         y += height + POOL_GAP
-    for mf in _bpmn_children(collab, "messageFlow"):
+    for mf in _bpmn_elements(collab, "messageFlow"):
         if mf.get("id"):
             picture.message_flows.append(
                 Flow(

@@ -24,13 +24,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine.core.status import CaseStatus, TaskStatus, TimerStatus
+from engine.spiff import adapter as spiff
 from engine.store.records import Rows, TaskRecord, TimerRecord
 from engine.store.tables import Task, Timer
 
 
 def timer_due(task: Any) -> datetime | None:
     """When a waiting timer task falls due, from what SpiffWorkflow stored on it."""
-    value = task._get_internal_data("event_value")
+    value = spiff.event_value(task)
     if value is None:
         return None
     if isinstance(value, dict):

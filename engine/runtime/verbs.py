@@ -1104,7 +1104,7 @@ class Runtime:
             )
             for task in failed:
                 task.data.update(copy.deepcopy(data or {}))
-                task._set_state(TaskState.READY)
+                spiff.make_ready(task)
 
         return self._step(number, actor, "retry", action, view=True)
 

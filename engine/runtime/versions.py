@@ -563,7 +563,7 @@ def _move(wf: Any, new_spec: Any, diff: Any) -> None:
         if aligned is not None:
             task.task_spec = aligned
         elif task.has_state(TaskState.FINISHED_MASK) and task.parent is not None:
-            _splice(wf, task)
+            spiff.splice_out(wf, task)
     # STARTED tasks (sub-processes, multi-instance) keep their children; they sync them
     # against the new outputs when they complete.
     for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING):
@@ -573,24 +573,14 @@ def _move(wf: Any, new_spec: Any, diff: Any) -> None:
             if child.id in wf.tasks and child.has_state(
                 TaskState.PREDICTED_MASK | TaskState.FUTURE
             ):
-                wf._remove_task(child.id)
-        task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
+                spiff.remove_task(wf, child.id)
+        spiff.predict(task, TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
     for task in list(wf.tasks.values()):  # predictions of elements that are gone
         if task.id in wf.tasks and task.task_spec.name not in new_spec.task_specs:
             if task.has_state(TaskState.PREDICTED_MASK | TaskState.FUTURE):
-                wf._remove_task(task.id)
+                spiff.remove_task(wf, task.id)
     if wf.last_task is not None and wf.last_task.id not in wf.tasks:
         wf.last_task = None
-
-
-def _splice(wf: Any, task: Any) -> None:
-    parent = task.parent
-    position = parent._children.index(task.id)
-    parent._children[position : position + 1] = list(task._children)
-    for child in task.children:
-        child._parent = parent.id
-    task._children = []
-    del wf.tasks[task.id]
 
 
 def migrate_case(

@@ -461,3 +461,37 @@ def _compact_tree(wf: Any, top: BpmnWorkflow, keep_depth: int) -> int:
     if wf.last_task is not None and wf.last_task.id not in tasks:
         wf.last_task = None
     return removed
+
+
+# ----- SpiffWorkflow's private task-tree operations: used only through these ----------------
+
+
+def event_value(task: Any) -> Any:
+    """What a catching event stored on its task (a timer's due time or cycle)."""
+    return task._get_internal_data("event_value")
+
+
+def make_ready(task: Any) -> None:
+    """Put a task (one stopped in error) back to READY so the next run executes it again."""
+    task._set_state(TaskState.READY)
+
+
+def remove_task(wf: Any, task_id: Any) -> None:
+    """Drop a task and its subtree from the workflow."""
+    wf._remove_task(task_id)
+
+
+def predict(task: Any, mask: int) -> None:
+    """Let the task's spec predict its children again (after a spec change)."""
+    task.task_spec._predict(task, mask=mask)
+
+
+def splice_out(wf: Any, task: Any) -> None:
+    """Remove a finished task from the tree, its children taking its place under its parent."""
+    parent = task.parent
+    position = parent._children.index(task.id)
+    parent._children[position : position + 1] = list(task._children)
+    for child in task.children:
+        child._parent = parent.id
+    task._children = []
+    del wf.tasks[task.id]

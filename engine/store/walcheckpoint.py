@@ -100,7 +100,7 @@ def _before_fork() -> None:
         checkpointer._working.acquire()
 
 
-def _after_fork_in_parent() -> None:
+def _resume_after_fork() -> None:
     for checkpointer in list(_ALL):
         if checkpointer._working.locked():
             checkpointer._working.release()
@@ -113,6 +113,6 @@ def _after_fork_in_child() -> None:
 
 os.register_at_fork(
     before=_before_fork,
-    after_in_parent=_after_fork_in_parent,
+    after_in_parent=_resume_after_fork,
     after_in_child=_after_fork_in_child,
 )
