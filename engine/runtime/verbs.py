@@ -44,7 +44,6 @@ from engine.definitions.forms import (
     default_confirmation_schema,
     split_declared,
 )
-from engine.identity.users import user_roles
 from engine.runtime.projection import (
     Projection,
     case_data,
@@ -253,18 +252,22 @@ class Runtime:
             conn.close()
 
     @contextmanager
-    def _write_session(self) -> Iterator[Session]:
-        """db.write() for the verbs that still use the ORM (cancel, claim, reassign), in turn
-        with the steps of this process on SQLite (see StepTransaction)."""
-        lock = self._writer_lock
-        if lock is not None:
-            lock.acquire()
+    def write_step(self, conflict: Callable[[], str]) -> Iterator[StepTransaction]:
+        """The step transaction for a verb that changes rows without running the engine
+        (claim, unclaim, reassign, cancel, migrate, purge): the same transaction object, writer's
+        turn and version checks as a step. Commits when the block ends without an exception; a
+        concurrent change found by a version check (StaleDataError) or a busy database becomes
+        Conflict(conflict()), and nothing of the block is saved."""
         try:
-            with self.db.write() as session:
-                yield session
-        finally:
-            if lock is not None:
-                lock.release()
+            with self._transaction() as txn:
+                yield txn
+                txn.commit()
+        except StaleDataError as exc:
+            raise Conflict(conflict()) from exc
+        except OperationalError as exc:
+            if "locked" in str(exc).lower():
+                raise Conflict(conflict()) from exc
+            raise
 
     # ----- live workflow objects -----------------------------------------------------------
     #
@@ -789,81 +792,63 @@ class Runtime:
             raise NotFound(f"no task {task_id}")
         return found
 
-    def _task_row(self, session: Session, task_id: int) -> tuple[Task, str]:
-        row = session.execute(
-            select(Task, Case.number).join(Case, Case.id == Task.case_id).where(Task.id == task_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"no task {task_id}")
-        return row[0], row[1]
-
     def claim(self, task_id: int, user: str) -> TaskView:
         return self._assign(task_id, user, claim=True)
 
     def reassign(self, task_id: int, to_user: str, actor: str) -> TaskView:
         """A supervisor gives an open or claimed task to someone holding its role."""
         now = self.clock.now()
-        try:
-            with self._write_session() as session:
-                if SUPERVISOR_ROLE not in user_roles(session, actor):
-                    raise Forbidden(f"only a {SUPERVISOR_ROLE} may reassign tasks")
-                task, number = self._task_row(session, task_id)
-                if task.status not in ACTIVE_TASK:
-                    raise Conflict(
-                        f"task {task_id} is {task.status}; it can no longer be reassigned"
-                    )
-                if task.role not in user_roles(session, to_user):
-                    raise Forbidden(f"{to_user} does not hold role {task.role}")
-                previous = task.assignee
-                task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, to_user, now
-                record(
-                    session,
-                    "task_reassigned",
-                    at=now,
-                    actor=actor,
-                    case_id=task.case_id,
-                    element_id=task.element_id,
-                    detail={"task": task.id, "from": previous, "to": to_user},
-                )
-                session.commit()
-                return TaskView.of(task, number)
-        except StaleDataError as exc:
-            raise Conflict(self._task_conflict(task_id)) from exc
+        with self.write_step(lambda: self._task_conflict(task_id)) as txn:
+            rows = txn.rows
+            if SUPERVISOR_ROLE not in (rows.user_roles(actor) or set()):
+                raise Forbidden(f"only a {SUPERVISOR_ROLE} may reassign tasks")
+            task, number = self._task_record(rows, task_id)
+            if task.status not in ACTIVE_TASK:
+                raise Conflict(f"task {task_id} is {task.status}; it can no longer be reassigned")
+            if task.role not in (rows.user_roles(to_user) or set()):
+                raise Forbidden(f"{to_user} does not hold role {task.role}")
+            previous = task.assignee
+            rows.update_task(
+                task, status=TaskStatus.CLAIMED.value, assignee=to_user, claimed_at=now
+            )
+            rows.event(
+                "task_reassigned",
+                at=now,
+                actor=actor,
+                case_id=task.case_id,
+                element_id=task.element_id,
+                detail={"task": task.id, "from": previous, "to": to_user},
+            )
+        return TaskView.of(task, number)
 
     def unclaim(self, task_id: int, user: str) -> TaskView:
         return self._assign(task_id, user, claim=False)
 
     def _assign(self, task_id: int, user: str, *, claim: bool) -> TaskView:
         now = self.clock.now()
-        try:
-            with self._write_session() as session:
-                task, number = self._task_row(session, task_id)
-                self._check_actor(session, task, user)
-                if claim:
-                    if task.status == TaskStatus.CLAIMED and task.assignee == user:
-                        return TaskView.of(task, number)
-                    task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, user, now
-                else:
-                    if task.status == TaskStatus.OPEN:
-                        return TaskView.of(task, number)
-                    task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
-                record(
-                    session,
-                    "task_claimed" if claim else "task_unclaimed",
-                    at=now,
-                    actor=user,
-                    case_id=task.case_id,
-                    element_id=task.element_id,
-                    detail={"task": task.id},
+        with self.write_step(lambda: self._task_conflict(task_id)) as txn:
+            rows = txn.rows
+            task, number = self._task_record(rows, task_id)
+            self._check_actor_rows(rows, task, user)
+            if claim:
+                if task.status == TaskStatus.CLAIMED and task.assignee == user:
+                    return TaskView.of(task, number)
+                rows.update_task(
+                    task, status=TaskStatus.CLAIMED.value, assignee=user, claimed_at=now
                 )
-                session.commit()
-                return TaskView.of(task, number)
-        except StaleDataError as exc:
-            raise Conflict(self._task_conflict(task_id)) from exc
-
-    def _check_actor(self, session: Session, task: Task, user: str) -> None:
-        """The user may act on the task: holds its role, and nobody else finished or claimed it."""
-        _check_task_actor(task, user_roles(session, user), user)
+            else:
+                if task.status == TaskStatus.OPEN:
+                    return TaskView.of(task, number)
+                rows.update_task(task, status=TaskStatus.OPEN.value, assignee=None, claimed_at=None)
+            rows.event(
+                "task_claimed" if claim else "task_unclaimed",
+                at=now,
+                actor=user,
+                case_id=task.case_id,
+                element_id=task.element_id,
+                detail={"task": task.id},
+            )
+        return TaskView.of(task, number)
 
     def _task_conflict(self, task_id: int) -> str:
         with self.db.read() as session:
@@ -1034,44 +1019,38 @@ class Runtime:
             raise ValidationFailed("a cancellation needs a reason", {"reason": ["required"]})
 
         now = self.clock.now()
-        try:
-            with self._write_session() as session:
-                case = session.scalars(select(Case).where(Case.number == number)).first()
-                if case is None:
-                    raise NotFound(f"no case numbered {number!r}")
-                if case.status not in ACTIVE_CASE:
-                    raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
-                version = session.get(ProcessVersion, case.process_version_id)
-                workflow = self._load(case, version)
-                workflow.cancel()
-                for row in session.scalars(
-                    select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
-                ):
-                    row.status, row.completed_at = TaskStatus.CANCELLED, now
-                for timer in session.scalars(
-                    select(Timer).where(
-                        Timer.case_id == case.id, Timer.status == TimerStatus.WAITING
-                    )
-                ):
-                    timer.status = TimerStatus.CANCELLED
-                case.cancel_reason = reason
-                record(
-                    session,
-                    "case_cancelled",
-                    at=now,
-                    actor=actor,
-                    case_id=case.id,
-                    detail={"reason": reason},
-                )
-                case.status, case.ended_at = CaseStatus.CANCELLED, now
-                case.next_timer_at = None
-                case.state = spiff.dump_case_state(workflow)
-                case.updated_at = now
-                session.commit()
-        except StaleDataError as exc:  # the case or one of its tasks changed meanwhile
-            raise Conflict(
-                f"case {number} was changed at the same time; nothing was saved, try again"
-            ) from exc
+        conflict = f"case {number} was changed at the same time; nothing was saved, try again"
+        with self.write_step(lambda: conflict) as txn:
+            session = txn.session()
+            case = session.scalars(select(Case).where(Case.number == number)).first()
+            if case is None:
+                raise NotFound(f"no case numbered {number!r}")
+            if case.status not in ACTIVE_CASE:
+                raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
+            version = session.get(ProcessVersion, case.process_version_id)
+            workflow = self._load(case, version)
+            workflow.cancel()
+            for row in session.scalars(
+                select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
+            ):
+                row.status, row.completed_at = TaskStatus.CANCELLED, now
+            for timer in session.scalars(
+                select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
+            ):
+                timer.status = TimerStatus.CANCELLED
+            case.cancel_reason = reason
+            record(
+                session,
+                "case_cancelled",
+                at=now,
+                actor=actor,
+                case_id=case.id,
+                detail={"reason": reason},
+            )
+            case.status, case.ended_at = CaseStatus.CANCELLED, now
+            case.next_timer_at = None
+            case.state = spiff.dump_case_state(workflow)
+            case.updated_at = now
         return self.get_case(number, history_limit=RECENT_HISTORY)
 
     def retry_case(

@@ -22,9 +22,8 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine.core.errors import Conflict, InvalidState, NotFound
+from engine.core.errors import InvalidState, NotFound
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus
 from engine.definitions.deploy import (
     BPMN_NS,
@@ -591,58 +590,53 @@ def migrate_case(
     names, roles and forms, and a "case_migrated" event is recorded. Raises InvalidState with
     the reasons when the move is not safe (nothing changes then)."""
     now = runtime.clock.now()
-    try:
-        with runtime.db.write() as session:
-            case, target = _case_and_target(session, number, to_version)
-            check = _check(runtime, session, case, target)
-            if not check.ok:
-                raise InvalidState(
-                    f"case {number} cannot move to version {to_version}: "
-                    + "; ".join(check.reasons)
-                )
-            current = session.get(ProcessVersion, case.process_version_id)
-            workflow = runtime._load(case, current)
-            spec, deps = runtime._specs_for(target)
-            try:
-                top, sub_diffs = diff_workflow(spiff.SERIALIZER.registry, workflow, spec, deps)
-            except (KeyError, AttributeError):  # its alignment is a help, not a must
-                top, sub_diffs = None, {}
-            _move(workflow, spec, top)
-            for sub_id, sub in workflow.subprocesses.items():
-                if sub.spec.name in deps:
-                    _move(sub, deps[sub.spec.name], sub_diffs.get(sub_id))
-            state = spiff.dump_case_state(workflow)
-            try:  # prove the new state loads on the new version before anything is written
-                workflow = spiff.load_case_state(state, spec, deps, runtime.script_engine)
-            except Exception as exc:  # noqa: BLE001 - any failure means "not safe"
-                raise InvalidState(
-                    f"case {number} cannot move to version {to_version}: its state does not "
-                    f"fit the new version ({type(exc).__name__}: {exc})"
-                ) from exc
-            case.state = state
-            case.process_version_id = target.id
-            case.serializer_version = spiff.SERIALIZER_VERSION
-            case.updated_at = now
-            _retarget_tasks(session, case, target)
-            project(session, case, target, workflow, now, runtime.settings.default_role)
-            record(
-                session,
-                "case_migrated",
-                at=now,
-                actor=actor,
-                case_id=case.id,
-                detail={
-                    "process": target.key,
-                    "from": current.version,
-                    "to": target.version,
-                    "at": check.at,
-                },
+    conflict = f"case {number} was changed by someone else at the same time; nothing was moved"
+    with runtime.write_step(lambda: conflict) as txn:
+        session = txn.session()
+        case, target = _case_and_target(session, number, to_version)
+        check = _check(runtime, session, case, target)
+        if not check.ok:
+            raise InvalidState(
+                f"case {number} cannot move to version {to_version}: " + "; ".join(check.reasons)
             )
-            session.commit()
-    except StaleDataError as exc:
-        raise Conflict(
-            f"case {number} was changed by someone else at the same time; nothing was moved"
-        ) from exc
+        current = session.get(ProcessVersion, case.process_version_id)
+        workflow = runtime._load(case, current)
+        spec, deps = runtime._specs_for(target)
+        try:
+            top, sub_diffs = diff_workflow(spiff.SERIALIZER.registry, workflow, spec, deps)
+        except (KeyError, AttributeError):  # its alignment is a help, not a must
+            top, sub_diffs = None, {}
+        _move(workflow, spec, top)
+        for sub_id, sub in workflow.subprocesses.items():
+            if sub.spec.name in deps:
+                _move(sub, deps[sub.spec.name], sub_diffs.get(sub_id))
+        state = spiff.dump_case_state(workflow)
+        try:  # prove the new state loads on the new version before anything is written
+            workflow = spiff.load_case_state(state, spec, deps, runtime.script_engine)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not safe"
+            raise InvalidState(
+                f"case {number} cannot move to version {to_version}: its state does not "
+                f"fit the new version ({type(exc).__name__}: {exc})"
+            ) from exc
+        case.state = state
+        case.process_version_id = target.id
+        case.serializer_version = spiff.SERIALIZER_VERSION
+        case.updated_at = now
+        _retarget_tasks(session, case, target)
+        project(session, case, target, workflow, now, runtime.settings.default_role)
+        record(
+            session,
+            "case_migrated",
+            at=now,
+            actor=actor,
+            case_id=case.id,
+            detail={
+                "process": target.key,
+                "from": current.version,
+                "to": target.version,
+                "at": check.at,
+            },
+        )
     return check
 
 
