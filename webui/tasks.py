@@ -188,14 +188,24 @@ def complete(task_id: int) -> Any:
 
 
 def _blocked(task: Any, user: str) -> str | None:
-    """Why `user` cannot complete `task` now (someone else finished or holds it), or None."""
-    if task.status == "done":
-        return _("This task was already completed by %(user)s.", user=task.completed_by or "?")
-    if task.status == "cancelled":
+    """Why `user` cannot complete `task` now, as the engine's rule says (engine.core.rules),
+    in the page's language; None when they can."""
+    refusal = runtime().task_refusal(task.id, user)
+    return None if refusal is None else refusal_text(refusal)
+
+
+def refusal_text(refusal: Any) -> str:
+    """A task rule's refusal (code and parameters) in the page's language."""
+    p = refusal.params
+    if refusal.code == "task_done":
+        return _("This task was already completed by %(user)s.", user=p.get("user") or "?")
+    if refusal.code == "task_cancelled":
         return _("This task was cancelled: the case moved on without it.")
-    if task.status == "claimed" and task.assignee != user:
-        return _("This task is claimed by %(user)s.", user=task.assignee)
-    return None
+    if refusal.code == "claimed_by_other":
+        return _("This task is claimed by %(user)s.", user=p.get("user"))
+    if refusal.code == "role_missing":
+        return _("This task belongs to role %(role)s, which you do not hold.", role=p.get("role"))
+    return refusal.message
 
 
 @bp.get("/attachments/<int:attachment_id>")

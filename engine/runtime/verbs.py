@@ -33,6 +33,7 @@ from engine.core import datacodec, stepcontext
 from engine.core.calendar import BusinessCalendar
 from engine.core.clock import Clock, SystemClock
 from engine.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.settings import Settings, load_settings
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
 from engine.definitions import starting
@@ -92,8 +93,6 @@ def load_service_modules() -> None:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
 
-
-SUPERVISOR_ROLE = "supervisor"
 
 # History events that mean the element was passed (the tree may be compacted).
 _DONE_EVENTS = {"task_completed", "timer_fired", "message_received"}
@@ -770,6 +769,13 @@ class Runtime:
                 )
         return TaskView.of(task, number, form=copy.deepcopy(self._form(task.form_id)))
 
+    def task_refusal(self, task_id: int, user: str, action: str = "complete") -> Refusal | None:
+        """Why `user` may not `action` the task now (engine.core.rules), or None: the web layer
+        asks this before showing a form, and the verb itself checks the same rule."""
+        with read_rows(self.db) as rows:
+            task, _number = self._task_record(rows, task_id)
+            return task_refusal(task, rows.user_roles(user) or set(), user, action)  # type: ignore[arg-type]
+
     def task_data(self, task_id: int) -> dict[str, Any]:
         """The data as the task itself sees it (its own branch of the case), for rendering its
         instructions; the case's data once the task is no longer open."""
@@ -800,13 +806,15 @@ class Runtime:
         now = self.clock.now()
         with self.write_step(lambda: self._task_conflict(task_id)) as txn:
             rows = txn.rows
-            if SUPERVISOR_ROLE not in (rows.user_roles(actor) or set()):
-                raise Forbidden(f"only a {SUPERVISOR_ROLE} may reassign tasks")
             task, number = self._task_record(rows, task_id)
-            if task.status not in ACTIVE_TASK:
-                raise Conflict(f"task {task_id} is {task.status}; it can no longer be reassigned")
-            if task.role not in (rows.user_roles(to_user) or set()):
-                raise Forbidden(f"{to_user} does not hold role {task.role}")
+            check_task_action(
+                task,
+                rows.user_roles(actor) or set(),
+                actor,
+                "reassign",
+                to_user=to_user,
+                to_user_roles=rows.user_roles(to_user) or set(),
+            )
             previous = task.assignee
             rows.update_task(
                 task, status=TaskStatus.CLAIMED.value, assignee=to_user, claimed_at=now
@@ -1124,20 +1132,7 @@ def checked_data(data: dict[str, Any] | None, what: str) -> dict[str, Any]:
 
 
 def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> None:
-    if task.role not in roles:
-        raise Forbidden(f"task {task.id} belongs to role {task.role}, which {user} does not hold")
-    if task.status == TaskStatus.DONE:
-        raise Conflict(
-            f"task {task.id} was already completed by {task.completed_by}"
-            f" at {task.completed_at:%Y-%m-%d %H:%M} UTC"
-        )
-    if task.status == TaskStatus.CANCELLED:
-        raise Conflict(
-            f"task {task.id} was cancelled at {task.completed_at:%Y-%m-%d %H:%M} UTC"
-            " (the case moved on without it)"
-        )
-    if task.status == TaskStatus.CLAIMED and task.assignee != user:
-        raise Conflict(f"task {task.id} is claimed by {task.assignee}")
+    check_task_action(task, roles, user, "complete")
 
 
 def _error_message(exc: SpiffWorkflowException) -> str:

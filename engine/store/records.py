@@ -17,17 +17,18 @@ Values are stored exactly as the ORM stores them: naive UTC datetimes (on SQLite
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from sqlalchemy import JSON, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.tables import Database
+from engine.store.tables import Case, Database, Task, UTCDateTime
 
 _PG_SQL: dict[str, str] = {}
 
@@ -362,18 +363,49 @@ def read(db: Database) -> Iterator[Rows]:
 
 
 # ----- records ------------------------------------------------------------------------------
+#
+# A record holds one row of its table, field for field: the fields are the table's columns
+# (tests/engine/test_records.py holds them to it), the SELECT lists are made from the table
+# definitions, and rows are read by column name. Adding a column means adding it to the table
+# (and a migration) and to the record.
 
-_CASE_COLUMNS = (
-    "id, number, process_version_id, process_key, status, state, serializer_version,"
-    " customer_name, customer_phone, service_item, started_by, started_at, updated_at,"
-    " ended_at, next_timer_at, error_element, error_message, cancel_reason, version"
-)
-_CASE_SELECT = f'SELECT {_CASE_COLUMNS} FROM "case"'
+
+def _columns(table: Table) -> tuple[str, ...]:
+    return tuple(column.name for column in table.columns)
+
+
+def _reader(table: Table, record: type) -> Callable[[Sequence[Any]], Any]:
+    """Make a record from the first len(columns) values of a row selected with the table's
+    columns in their order, converting datetimes and JSON the way the ORM stores them."""
+    names = _columns(table)
+    convert = [
+        read_dt
+        if isinstance(column.type, UTCDateTime)
+        else read_json
+        if isinstance(column.type, JSON)
+        else None
+        for column in table.columns
+    ]
+    pairs = list(zip(names, convert, strict=True))
+
+    def from_row(row: Sequence[Any]) -> Any:
+        return record(
+            **{
+                name: value if conv is None else conv(value)
+                for (name, conv), value in zip(pairs, row, strict=False)
+            }
+        )
+
+    return from_row
+
+
+CASE_COLUMNS = _columns(Case.__table__)
+_CASE_SELECT = 'SELECT {} FROM "case"'.format(", ".join(CASE_COLUMNS))
 
 
 @dataclass(slots=True)
 class CaseRecord:
-    """The case row as a step reads and writes it (duck-compatible with store.Case)."""
+    """A row of table "case" as a step reads and writes it."""
 
     id: int | None
     number: str
@@ -388,6 +420,7 @@ class CaseRecord:
     started_by: str | None
     started_at: datetime
     updated_at: datetime
+    appointment_at: datetime | None = None
     ended_at: datetime | None = None
     next_timer_at: datetime | None = None
     error_element: str | None = None
@@ -395,43 +428,20 @@ class CaseRecord:
     cancel_reason: str | None = None
     version: int = 0
 
-    @classmethod
-    def from_row(cls, r: Sequence[Any]) -> CaseRecord:
-        return cls(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            read_dt(r[11]),
-            read_dt(r[12]),
-            read_dt(r[13]),
-            read_dt(r[14]),
-            r[15],
-            r[16],
-            r[17],
-            r[18],
-        )
+    from_row: ClassVar[Callable[[Sequence[Any]], CaseRecord]]
 
 
-_TASK_COLUMNS = (
-    "id, case_id, spiff_task_id, element_id, name, role, form_id, instructions, assignee,"
-    " status, created_at, due_at, claimed_at, completed_at, completed_by, data, version"
-)
+CaseRecord.from_row = staticmethod(_reader(Case.__table__, CaseRecord))  # type: ignore[assignment]
+
+TASK_COLUMNS = _columns(Task.__table__)
 # The same columns qualified with the alias "t", for joins (task lists, task with case number).
-TASK_COLUMNS_T = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
-_TASK_SELECT = f"SELECT {_TASK_COLUMNS} FROM task"
+TASK_COLUMNS_T = ", ".join("t." + c for c in TASK_COLUMNS)
+_TASK_SELECT = "SELECT {} FROM task".format(", ".join(TASK_COLUMNS))
 
 
 @dataclass(slots=True)
 class TaskRecord:
-    """A task row (duck-compatible with store.Task for views)."""
+    """A row of table "task" (views read it as they read store.Task)."""
 
     id: int | None
     case_id: int
@@ -451,27 +461,10 @@ class TaskRecord:
     data: dict[str, Any] | None = None
     version: int = 0
 
-    @classmethod
-    def from_row(cls, r: Sequence[Any]) -> TaskRecord:
-        return cls(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            read_dt(r[10]),
-            read_dt(r[11]),
-            read_dt(r[12]),
-            read_dt(r[13]),
-            r[14],
-            read_json(r[15]),
-            r[16],
-        )
+    from_row: ClassVar[Callable[[Sequence[Any]], TaskRecord]]
+
+
+TaskRecord.from_row = staticmethod(_reader(Task.__table__, TaskRecord))  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
