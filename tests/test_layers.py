@@ -76,3 +76,12 @@ def test_an_import_against_a_contract_fails(
     assert result.returncode != 0, result.stdout
     broken = [ln for ln in result.stdout.splitlines() if ln.endswith("BROKEN")]
     assert any(contract in ln for ln in broken), result.stdout
+
+
+def test_every_name_of_the_public_surface_resolves() -> None:
+    import engine
+
+    missing = [name for name in engine.__all__ if getattr(engine, name, None) is None]
+    assert missing == []
+    with pytest.raises(AttributeError):
+        engine.no_such_name  # noqa: B018

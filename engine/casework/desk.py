@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from engine.casework import attachments, metrics, privacy, queries
 from engine.identity import tokens, users
-from engine.runtime import versions
+from engine.runtime import compare, versions
 from engine.runtime.verbs import Runtime
 from engine.store.tables import WorkerHeartbeat
 
@@ -110,7 +110,7 @@ class Desk:
         return versions.get_process(self._db, key)
 
     def compare_versions(self, key: str, a: int, b: int) -> dict[str, list[dict[str, Any]]]:
-        return versions.compare_versions(self._db, key, a, b)
+        return compare.compare_versions(self._db, key, a, b)
 
     def deployed_forms(self) -> dict[str, Any]:
         return versions.deployed_forms(self._db)

@@ -10,16 +10,9 @@ from sqlalchemy import select
 
 from engine.core.errors import InvalidState, NotFound
 from engine.definitions.deploy import SourceFile
-from engine.runtime.versions import (
-    blank_diagram,
-    can_migrate,
-    check_diagram,
-    companion_files,
-    compare_versions,
-    list_processes,
-    migrate_case,
-    migration_candidates,
-)
+from engine.runtime.compare import compare_versions
+from engine.runtime.migration import can_migrate, migrate_case, migration_candidates
+from engine.runtime.versions import blank_diagram, check_diagram, companion_files, list_processes
 from engine.store.tables import Case
 from engine.worker.timers import fire_due_timers
 from tests.conftest import FIXTURES, fixture_files

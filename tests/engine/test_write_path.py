@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from engine.core.errors import Conflict
 from engine.definitions.deploy import SourceFile
+from engine.runtime.migration import migrate_case
 from engine.runtime.verbs import Runtime
-from engine.runtime.versions import migrate_case
 from engine.store.records import Rows
 from engine.store.tables import Case, Database, Event, Task
 from tests.conftest import FIXTURES, fixture_files
