@@ -36,7 +36,7 @@ from engine.core.errors import Conflict, Forbidden, InvalidState, NotFound, Vali
 from engine.core.settings import Settings, load_settings
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
 from engine.definitions import starting
-from engine.definitions.deploy import Deployed, SourceFile, read_paths
+from engine.definitions.deploy import Deployed
 from engine.definitions.deploy import deploy as deploy_files
 from engine.definitions.forms import (
     EXTRAS_REFUSE,
@@ -44,6 +44,7 @@ from engine.definitions.forms import (
     default_confirmation_schema,
     split_declared,
 )
+from engine.definitions.sources import SourceFile, read_paths
 from engine.identity.users import user_roles
 from engine.runtime.projection import (
     Projection,

@@ -26,17 +26,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core.errors import Conflict, InvalidState, NotFound
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus
-from engine.definitions.deploy import (
+from engine.definitions.deploy import Deployed, latest_forms
+from engine.definitions.sources import (
     BPMN_NS,
     CAMUNDA_NS,
     SPIFF_NS,
     DefinitionError,
-    Deployed,
     Problem,
     SourceFile,
-    latest_forms,
-    validate,
 )
+from engine.definitions.validation import validate
 from engine.runtime.projection import project
 from engine.spiff import adapter as spiff
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml

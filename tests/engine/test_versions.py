@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.core.errors import InvalidState, NotFound
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.versions import (
     blank_diagram,
     can_migrate,
