@@ -16,7 +16,7 @@ import click
 from engine.core.clock import FixedClock, SystemClock, parse_instant
 from engine.core.errors import CaseflowError, ValidationFailed
 from engine.core.settings import SettingsError, add_role, load_settings
-from engine.definitions.deploy import DefinitionError
+from engine.definitions.sources import DefinitionError
 from engine.store.tables import Database
 
 DEMO_PASSWORD = "caseflow-demo"

@@ -1,4 +1,4 @@
-"""engine/definitions/layout.py: every element gets a shape or an edge, shapes do not overlap, nodes
+"""engine/definitions/layout/: every element gets a shape or an edge, shapes do not overlap, nodes
 stay in their lane's band, flows go around shapes, SpiffWorkflow still reads the file, and a
 second run changes nothing."""
 

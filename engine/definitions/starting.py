@@ -21,7 +21,8 @@ from lxml import etree
 
 from engine.core.errors import Forbidden
 from engine.core.settings import Settings
-from engine.definitions.deploy import BPMN_NS, process_properties, start_roles
+from engine.definitions.properties import process_properties, start_roles
+from engine.definitions.sources import BPMN_NS
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml
 
 _CACHE_SIZE = 512

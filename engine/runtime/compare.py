@@ -6,7 +6,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.definitions.deploy import (
+from engine.definitions.sources import (
     BPMN_NS,
     CAMUNDA_NS,
     SPIFF_NS,

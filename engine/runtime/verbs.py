@@ -37,7 +37,7 @@ from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.settings import Settings, load_settings
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
 from engine.definitions import starting
-from engine.definitions.deploy import Deployed, SourceFile, read_paths
+from engine.definitions.deploy import Deployed
 from engine.definitions.deploy import deploy as deploy_files
 from engine.definitions.forms import (
     EXTRAS_REFUSE,
@@ -45,6 +45,7 @@ from engine.definitions.forms import (
     default_confirmation_schema,
     split_declared,
 )
+from engine.definitions.sources import SourceFile, read_paths
 from engine.runtime.projection import (
     Projection,
     case_data,

@@ -17,16 +17,15 @@ from sqlalchemy.orm import Session
 
 from engine.core.errors import NotFound
 from engine.core.status import ACTIVE_CASE
-from engine.definitions.deploy import (
+from engine.definitions.deploy import Deployed, latest_forms
+from engine.definitions.sources import (
     BPMN_NS,
     SPIFF_NS,
     DefinitionError,
-    Deployed,
     Problem,
     SourceFile,
-    latest_forms,
-    validate,
 )
+from engine.definitions.validation import validate
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml
 from engine.store.tables import Case, Database, Form, ProcessVersion
 

@@ -1,5 +1,5 @@
 """Every diagram renders in bpmn-js: processes/*.bpmn as they are, the layout samples and the
-test fixtures after engine/definitions/layout.py. No import error or warning, every flow node drawn,
+test fixtures after engine/definitions/layout/. No import error or warning, every flow node drawn,
 and a screenshot per diagram in test-artifacts/diagrams/ to look at."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.versions import blank_diagram
 from tests.conftest import fixture_files
 from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture

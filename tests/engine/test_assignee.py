@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from engine.core.errors import Conflict
-from engine.definitions.deploy import DefinitionError, SourceFile
+from engine.definitions.sources import DefinitionError, SourceFile
 
 
 def _flow(expression: str) -> SourceFile:

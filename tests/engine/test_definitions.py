@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions.deploy import DefinitionError, SourceFile, check_timer
+from engine.definitions.sources import DefinitionError, SourceFile
+from engine.definitions.timers import check_timer
 from engine.store.tables import Form, ProcessVersion
 from tests.conftest import FIXTURES
 

@@ -44,7 +44,7 @@ def test_bad_address_puts_the_case_in_error_and_queues_nothing(runtime, db):
 
 def test_only_the_failing_task_loses_its_messages(runtime, db):
     """The SMS of the first script stays (its task completed); the failing second notify is undone."""
-    from engine.definitions.deploy import SourceFile
+    from engine.definitions.sources import SourceFile
     from tests.conftest import FIXTURES
 
     text = (FIXTURES / "notify_flow.bpmn").read_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.verbs import Runtime
 from engine.store.tables import Case, Database, Event, Timer
 

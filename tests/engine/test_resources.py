@@ -29,7 +29,7 @@ from engine.casework.resources import (
     release_booking,
 )
 from engine.core import stepcontext
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.identity.users import add_user
 from engine.runtime.verbs import Runtime
 from engine.store.tables import Case, Database, Event, ProcessVersion

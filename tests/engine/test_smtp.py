@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine.core.settings import SMTP_PASSWORD_ENV, SettingsError, load_settings
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.store.tables import Outbox
 from engine.worker.outbox import deliver_outbox, message_id
 

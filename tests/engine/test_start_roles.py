@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.errors import Forbidden
-from engine.definitions.deploy import DefinitionError, SourceFile
+from engine.definitions.sources import DefinitionError, SourceFile
 from engine.definitions.starting import may_start
 from engine.identity.users import add_user
 from tests.conftest import FIXTURES, fixture_files
@@ -87,7 +87,9 @@ def test_an_unknown_role_is_refused_at_deploy_naming_it(runtime):
 
 def test_default_start_roles_of_every_process(runtime):
     """The processes in processes/ all begin at the service desk."""
-    from engine.definitions.deploy import process_properties, read_paths, start_roles, validate
+    from engine.definitions.properties import process_properties, start_roles
+    from engine.definitions.sources import read_paths
+    from engine.definitions.validation import validate
     from engine.spiff.xmlsafe import parse_xml
 
     plans, _ = validate(read_paths([ROOT / "processes", ROOT / "forms"]), runtime.settings, {})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.errors import InvalidState
-from engine.definitions.deploy import DefinitionError, SourceFile
+from engine.definitions.sources import DefinitionError, SourceFile
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 

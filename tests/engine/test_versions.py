@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.core.errors import InvalidState, NotFound
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.compare import compare_versions
 from engine.runtime.migration import can_migrate, migrate_case, migration_candidates
 from engine.runtime.versions import blank_diagram, check_diagram, companion_files, list_processes

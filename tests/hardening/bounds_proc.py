@@ -38,7 +38,7 @@ def main(spec_path: str) -> None:
 
     from engine.core.clock import FixedClock
     from engine.core.settings import load_settings
-    from engine.definitions.deploy import SourceFile
+    from engine.definitions.sources import SourceFile
     from engine.identity.users import add_user
     from engine.runtime.verbs import Runtime
     from engine.store.tables import Database

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.identity.tokens import issue_token
 from engine.identity.users import add_user
 from tests.hardening import summary_plugin

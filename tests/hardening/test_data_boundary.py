@@ -47,7 +47,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.verbs import Runtime
 from tests.hardening import conftest_web
 from tests.hardening.conftest_web import Web, build_app

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.store.tables import Attachment, Form, ProcessVersion
 from tests.conftest import FIXTURES, fixture_files
 from tests.engine.test_definitions import CORPUS, FORM

@@ -27,7 +27,7 @@ from engine.casework.privacy import (
 )
 from engine.core.errors import NotFound, ValidationFailed
 from engine.core.settings import REPO_SETTINGS, SettingsError, load_settings
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.store.tables import Attachment, Blob, Case, Event, Outbox, Task
 from tests.conftest import fixture_files
 from tests.hardening.helpers import HARDENING_FIXTURES, require_wiring

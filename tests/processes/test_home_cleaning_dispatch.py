@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
-from engine.definitions.deploy import DefinitionError
+from engine.definitions.sources import DefinitionError
 from engine.identity.users import add_user
 from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
@@ -168,7 +168,7 @@ def test_all_three_dispatch_and_booking_procedures_deploy_together(runtime):
 
 
 def test_a_broken_decision_table_is_refused(runtime):
-    from engine.definitions.deploy import SourceFile
+    from engine.definitions.sources import SourceFile
 
     dmn = FILES[1].read_bytes().replace(b"<text>15</text>", b"<text>().__class__</text>", 1)
     files = [SourceFile(p.name, p.read_bytes()) for p in FILES if p != FILES[1]]

@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from engine.casework.directory import add_person, get_person
 from engine.core.errors import ValidationFailed
-from engine.definitions.deploy import DefinitionError
 from engine.definitions.layout import missing_di
+from engine.definitions.sources import DefinitionError
 from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, settings
 from sqlalchemy import select
 
-from engine.definitions.deploy import SourceFile
 from engine.definitions.forms import load_form_schema
+from engine.definitions.sources import SourceFile
 from engine.identity.tokens import issue_token
 from engine.identity.users import add_user
 from engine.store.tables import Event

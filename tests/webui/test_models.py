@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.versions import blank_diagram
 from tests.conftest import FIXTURES, fixture_files
 from tests.webui.conftest import csrf_token

@@ -1,0 +1,209 @@
+"""BPMN checks: the XML itself (lanes are roles, timers, expressions, scripts, instructions) and
+each process as SpiffWorkflow parsed it (the lanes and forms of its user tasks, assignee
+expressions), giving the plan of the version to store."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.definitions.expressions import check_code, check_instructions
+from engine.definitions.properties import (
+    case_prefix,
+    check_start_roles,
+    portal_forms,
+    process_defaults,
+    startable,
+)
+from engine.definitions.sources import (
+    BPMN_NS,
+    CAMUNDA_NS,
+    SPIFF_NS,
+    FormPlan,
+    ProcessPlan,
+    Validation,
+    content_hash,
+    local_name,
+    namespace,
+    owner_id,
+)
+from engine.definitions.timers import check_timer, quote_bare_iso
+from engine.spiff import adapter as spiff
+
+
+def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
+    """Checks made on the XML itself: lanes, expressions, scripts, timers, instructions."""
+    for node in root.iter():
+        local, ns = local_name(node.tag), namespace(node.tag)
+        text = (node.text or "").strip()
+        owner = owner_id(node.getparent()) if node.getparent() is not None else None
+        if ns == BPMN_NS and local == "lane":
+            lane = node.get("name") or node.get("id")
+            if v.settings.role_for_lane(node.get("name")) is None:
+                known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
+                v.add(
+                    filename,
+                    node.get("id"),
+                    f"lane {lane!r} is not a known role; known roles: {known}",
+                )
+        elif ns == BPMN_NS and local in ("timeDuration", "timeDate", "timeCycle"):
+            quote_bare_iso(node)
+            problem = check_timer(local, node.text or "")
+            if problem:
+                v.add(filename, owner, problem)
+        elif not text:
+            continue
+        elif (
+            ns == BPMN_NS
+            and local == "script"
+            or ns == SPIFF_NS
+            and local in ("preScript", "postScript")
+        ):
+            owner = owner_id(node.getparent())
+            check_code(v, filename, owner, text, script=True, what=local)
+        elif ns == BPMN_NS and local in (
+            "conditionExpression",
+            "loopCardinality",
+            "completionCondition",
+            "loopCondition",
+        ):
+            check_code(v, filename, owner, text, script=False, what=local)
+        elif ns == BPMN_NS and local == "formalExpression":
+            check_code(v, filename, owner, text, script=False, what="correlation expression")
+        elif ns == SPIFF_NS and local in ("messagePayload", "loopCondition"):
+            check_code(v, filename, owner, text, script=False, what=local)
+        elif ns == SPIFF_NS and local == "instructionsForEndUser":
+            check_instructions(v, filename, owner_id(node.getparent()), text)
+
+
+def camunda_form_keys(root: etree._Element) -> dict[str, str]:
+    keys = {}
+    for node in root.iter():
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey") if isinstance(node.tag, str) else None
+        if key and node.get("id"):
+            # "camunda-forms:deployment:review.form" or "embedded:app:forms/x.json" → file name.
+            keys[node.get("id")] = re.split(r"[:/]", key)[-1]
+    return keys
+
+
+def validation_message(exc: ValidationException) -> str:
+    message = str(exc).split("\n")[0]
+    return message or exc.__class__.__name__
+
+
+def plan_process(
+    v: Validation,
+    parser: SpiffBpmnParser,
+    key: str,
+    filename: str,
+    trees: dict[str, tuple[str, etree._Element]],
+    forms: dict[str, FormPlan],
+) -> ProcessPlan | None:
+    try:
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except ValidationException as exc:
+        v.add(exc.file_name or filename, exc.id or key, validation_message(exc))
+        return None
+    except SpiffWorkflowException as exc:
+        v.add(filename, key, str(exc))
+        return None
+    root = trees[filename][1]
+    task_meta: dict[str, dict[str, Any]] = {}
+    used_forms: dict[str, str] = {}
+    for process_spec in [spec, *subprocess_specs.values()]:
+        spec_file = getattr(process_spec, "file", None) or filename
+        camunda_keys = camunda_form_keys(trees[spec_file][1]) if spec_file in trees else {}
+        for task_spec in process_spec.task_specs.values():
+            if not getattr(task_spec, "manual", False):
+                continue
+            element_id = task_spec.bpmn_id
+            extensions = getattr(task_spec, "extensions", {}) or {}
+            form = (extensions.get("properties") or {}).get(
+                "formJsonSchemaFilename"
+            ) or camunda_keys.get(element_id)
+            role = v.settings.role_for_lane(task_spec.lane)
+            if role is None:
+                v.add(spec_file, element_id, f"lane {task_spec.lane!r} is not a known role")
+            if form:
+                if form in forms:
+                    used_forms[form] = forms[form].content_hash
+                elif form in v.known_forms:
+                    used_forms[form] = content_hash(
+                        json.dumps(v.known_forms[form], sort_keys=True, ensure_ascii=False)
+                    )
+                else:
+                    v.add(
+                        spec_file,
+                        element_id,
+                        f"form {form!r} is not among the files deployed with it nor already deployed",
+                    )
+            assignee = (
+                (extensions.get("properties") or {}).get("assigneeExpression") or ""
+            ).strip()
+            if assignee:
+                check_code(
+                    v, spec_file, element_id, assignee, script=False, what="assigneeExpression"
+                )
+            task_meta[element_id] = {
+                "name": task_spec.bpmn_name or element_id,
+                "role": role,
+                "form": form,
+                "instructions": extensions.get("instructionsForEndUser"),
+                "assignee": assignee or None,
+            }
+    check_start_roles(v, filename, root, key, spec, subprocess_specs)
+    spec_json = spiff.dump_specs(spec, subprocess_specs)
+    bpmn_files = sorted(
+        {getattr(s, "file", None) or filename for s in [spec, *subprocess_specs.values()]}
+    )
+    dmn_files = sorted(
+        name
+        for name, (kind, droot) in trees.items()
+        if kind == "dmn"
+        and any(f'"{d.get("id")}"' in spec_json for d in droot if local_name(d.tag) == "decision")
+    )
+    sources = [
+        {
+            "filename": name,
+            "kind": trees[name][0],
+            "text": etree.tostring(trees[name][1], encoding="unicode"),
+        }
+        for name in bpmn_files + dmn_files
+        if name in trees
+    ]
+    plan = ProcessPlan(
+        key=key,
+        name=next(
+            (n.get("name") for n in root if local_name(n.tag) == "process" and n.get("id") == key),
+            None,
+        )
+        or key,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        spec_json=spec_json,
+        sources=sources,
+        task_meta=task_meta,
+        case_prefix=case_prefix(root, key),
+        defaults=process_defaults(v, filename, root, key),
+        portal=portal_forms(v, filename, root, key, forms, used_forms),
+        startable=startable(v, filename, root, key),
+        called_defaults={
+            name: found
+            for name, sub in subprocess_specs.items()
+            if (sub_file := getattr(sub, "file", None) or filename) in trees
+            and (found := process_defaults(v, sub_file, trees[sub_file][1], name))
+        },
+    )
+    plan.content_hash = content_hash(
+        spec_json,
+        *(s["text"] for s in sources),
+        *(f"{k}={h}" for k, h in sorted(used_forms.items())),
+    )
+    return plan

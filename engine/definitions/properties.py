@@ -1,0 +1,184 @@
+"""Process properties read at deploy and what they decide: variable defaults, the start forms
+and the customer booking page, whether a process starts on its own, who may start it, the case
+number prefix."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from lxml import etree
+
+from engine.core.settings import Settings
+from engine.definitions.sources import FormPlan, Validation, content_hash, local_name
+
+
+def process_properties(root: etree._Element, key: str) -> dict[str, str]:
+    """The `spiffworkflow:property` / `camunda:property` values of process `key`."""
+    for node in root:
+        if local_name(node.tag) == "process" and node.get("id") == key:
+            props = {}
+            for ext in node:
+                if local_name(ext.tag) != "extensionElements":
+                    continue
+                for prop in ext.iter():
+                    if local_name(prop.tag) == "property" and prop.get("name"):
+                        props[prop.get("name")] = prop.get("value") or ""
+            return props
+    return {}
+
+
+def process_defaults(
+    v: Validation, filename: str, root: etree._Element, key: str
+) -> dict[str, Any]:
+    """Process properties named "default:<variable>" hold JSON values (2, "abc", true, [..])."""
+    out: dict[str, Any] = {}
+    for name, value in process_properties(root, key).items():
+        if not name.startswith("default:"):
+            continue
+        variable = name.split(":", 1)[1].strip()
+        if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", variable):
+            v.add(filename, key, f"default {name!r}: {variable!r} is not a valid variable name")
+            continue
+        try:
+            out[variable] = json.loads(value)
+        except json.JSONDecodeError:
+            v.add(
+                filename,
+                key,
+                f"default {name!r}: {value!r} is not a JSON value (write strings in quotes)",
+            )
+    return out
+
+
+def portal_forms(
+    v: Validation,
+    filename: str,
+    root: etree._Element,
+    key: str,
+    forms: dict[str, FormPlan],
+    used_forms: dict[str, str],
+) -> dict[str, Any] | None:
+    """The forms a case starts with, and the customer booking page.
+
+    Process property `startForm` names the form a case starts with: a start may bring only its
+    fields (besides the process defaults), valid by it. With `portalTitle` too, customers can
+    book the process online with that form. `staffStartForm` names another form for starts by
+    staff (the API, the command line), for a process whose first task completes the request,
+    so that a phone call can start it with what is known so far. Stored as {"start_form",
+    "title" (only when bookable), "staff_start_form" (only when given)}; deploy adds the ids."""
+    props = process_properties(root, key)
+    title, start_form = props.get("portalTitle"), props.get("startForm")
+    staff_form = props.get("staffStartForm")
+    if not title and not start_form and not staff_form:
+        return None
+    if title and not start_form:
+        v.add(filename, key, "a customer booking page (portalTitle) needs a startForm")
+        return None
+    found: dict[str, Any] = {}
+    for what, name, field_name in (
+        ("start form", start_form, "start_form"),
+        ("staff start form", staff_form, "staff_start_form"),
+    ):
+        if not name:
+            continue
+        if name in forms:
+            used_forms[name] = forms[name].content_hash
+        elif name in v.known_forms:
+            used_forms[name] = content_hash(
+                json.dumps(v.known_forms[name], sort_keys=True, ensure_ascii=False)
+            )
+        else:
+            v.add(
+                filename,
+                key,
+                f"{what} {name!r} is not among the files deployed with it nor already deployed",
+            )
+            return None
+        found[field_name] = name
+    if title:
+        found["title"] = title
+    return found
+
+
+def startable(v: Validation, filename: str, root: etree._Element, key: str) -> bool:
+    """Process property `startable`: "false" for a process that only other processes call
+    (e.g. a shared matching step); it cannot be started on its own."""
+    value = process_properties(root, key).get("startable")
+    if value is None or value.strip().lower() == "true":
+        return True
+    if value.strip().lower() == "false":
+        return False
+    v.add(filename, key, f"property startable must be true or false, not {value!r}")
+    return True
+
+
+SUPERVISOR_ROLE = "supervisor"
+
+
+def start_roles(
+    props: dict[str, str], spec: Any, subprocess_specs: dict[str, Any], settings: Settings
+) -> tuple[list[str], list[str]]:
+    """(the roles that may start the process, the names in its `startRoles` that are no role).
+
+    Process property `startRoles`: role ids or lane names, comma-separated. Without it: the
+    role of the process's first user task (the lane of the first one reached from the start
+    event, looking into called and embedded subprocesses) and supervisor."""
+    written = (props.get("startRoles") or "").strip()
+    if written:
+        roles: list[str] = []
+        unknown: list[str] = []
+        for name in (n.strip() for n in re.split(r"[,，]", written)):
+            if not name:
+                continue
+            role = settings.role_for_lane(name)
+            if role is None:
+                unknown.append(name)
+            elif role not in roles:
+                roles.append(role)
+        return roles, unknown
+    first = _first_user_task(spec, subprocess_specs)
+    roles = [] if first is None else [settings.role_for_lane(first.lane) or settings.default_role]
+    return list(dict.fromkeys([*roles, SUPERVISOR_ROLE])), []
+
+
+def _first_user_task(spec: Any, subprocess_specs: dict[str, Any]) -> Any | None:
+    """The first user task reached from the start, breadth first (None when there is none)."""
+    queue, seen = [spec.start], set()
+    while queue:
+        task_spec = queue.pop(0)
+        if id(task_spec) in seen:
+            continue
+        seen.add(id(task_spec))
+        if getattr(task_spec, "manual", False):
+            return task_spec
+        called = getattr(task_spec, "spec", None)
+        if isinstance(called, str) and called in subprocess_specs:
+            queue.append(subprocess_specs[called].start)
+        queue.extend(task_spec.outputs)
+    return None
+
+
+def check_start_roles(
+    v: Validation, filename: str, root: etree._Element, key: str, spec: Any, subs: dict[str, Any]
+) -> None:
+    """Refuse a `startRoles` that names no known role (as an unknown lane is refused)."""
+    roles, unknown = start_roles(process_properties(root, key), spec, subs, v.settings)
+    known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
+    for name in unknown:
+        v.add(filename, key, f"startRoles: {name!r} is not a known role; known roles: {known}")
+    if not roles and not unknown:
+        v.add(filename, key, "startRoles names no role (leave it out for the default)")
+
+
+def case_prefix(root: etree._Element, key: str) -> str:
+    for node in root.iter():
+        if local_name(node.tag) == "process" and node.get("id") == key:
+            for prop in node.iter():
+                if local_name(prop.tag) == "property" and prop.get("name") == "casePrefix":
+                    value = (prop.get("value") or "").strip().upper()
+                    if re.match(r"^[A-Z]{1,6}$", value):
+                        return value
+    letters = "".join(word[0] for word in key.split("_") if word)[:3].upper()
+    return re.sub(r"[^A-Z]", "", letters) or "CASE"

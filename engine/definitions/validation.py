@@ -1,0 +1,122 @@
+"""Validation of a deploy: reads every file (size, XML safety, forms), checks BPMN and DMN,
+lets SpiffWorkflow parse them and plans each process; runs completely before anything is
+written, and one problem means nothing is deployed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from engine.core.settings import Settings
+from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
+from engine.definitions.dmn import check_dmn_tree
+from engine.definitions.forms import FormError, load_form_schema
+from engine.definitions.sources import (
+    BPMN_NS,
+    DefinitionError,
+    FormPlan,
+    ProcessPlan,
+    SourceFile,
+    Validation,
+    content_hash,
+    local_name,
+    namespace,
+)
+from engine.spiff.xmlsafe import UnsafeXML, parse_xml
+
+
+def validate(
+    files: Sequence[SourceFile], settings: Settings, known_forms: dict[str, dict[str, Any]]
+) -> tuple[list[ProcessPlan], list[FormPlan]]:
+    """Check every file and build what deploying them would store; raise DefinitionError."""
+    v = Validation(settings, known_forms)
+    trees: dict[str, tuple[str, etree._Element]] = {}
+    forms: dict[str, FormPlan] = {}
+    if not files:
+        return [], []
+    seen: set[str] = set()
+    for f in files:
+        if f.filename in seen:
+            v.add(f.filename, None, "two files with the same name")
+            continue
+        seen.add(f.filename)
+        if f.kind == "unknown":
+            v.add(f.filename, None, "not a BPMN (.bpmn), DMN (.dmn) or form (.json) file")
+        elif len(f.data) > settings.max_definition_bytes:
+            v.add(
+                f.filename,
+                None,
+                f"file is {len(f.data):,} bytes; the limit is {settings.max_definition_bytes:,} bytes",
+            )
+        elif f.kind == "form":
+            try:
+                schema = load_form_schema(f.data, f.filename)
+            except FormError as exc:
+                v.add(f.filename, None, str(exc))
+                continue
+            forms[f.filename] = FormPlan(
+                f.filename,
+                schema,
+                content_hash(json.dumps(schema, sort_keys=True, ensure_ascii=False)),
+            )
+        else:
+            try:
+                trees[f.filename] = (f.kind, parse_xml(f.data, settings.max_definition_bytes))
+            except UnsafeXML as exc:
+                v.add(f.filename, None, str(exc))
+            except etree.XMLSyntaxError as exc:
+                v.add(f.filename, None, f"not well-formed XML: {exc}")
+    if v.problems:
+        raise DefinitionError(v.problems)
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    process_files: dict[str, str] = {}
+    for filename, (kind, root) in trees.items():
+        if kind == "bpmn":
+            if local_name(root.tag) != "definitions" or namespace(root.tag) != BPMN_NS:
+                v.add(
+                    filename,
+                    None,
+                    "not a BPMN 2.0 file (the root element must be bpmn:definitions)",
+                )
+                continue
+            processes = [n for n in root if local_name(n.tag) == "process"]
+            if not processes:
+                v.add(filename, None, "the file contains no process")
+                continue
+            check_bpmn_tree(v, filename, root)
+            for node in processes:
+                process_files[node.get("id")] = filename
+        else:
+            check_dmn_tree(v, filename, root)
+        try:
+            if kind == "bpmn":
+                parser.add_bpmn_xml(root, filename)
+            else:
+                parser.add_dmn_xml(root, filename)
+        except ValidationException as exc:
+            v.add(filename, exc.id or None, validation_message(exc))
+        except (
+            SpiffWorkflowException,
+            etree.LxmlError,
+            ValueError,
+            KeyError,
+            AttributeError,
+        ) as exc:
+            v.add(filename, None, f"cannot be read as {kind.upper()}: {exc}")
+    if v.problems:
+        raise DefinitionError(v.problems)
+
+    plans = [
+        plan_process(v, parser, key, filename, trees, forms)
+        for key, filename in process_files.items()
+    ]
+    if v.problems:
+        raise DefinitionError(v.problems)
+    return [p for p in plans if p is not None], list(forms.values())
