@@ -101,8 +101,8 @@ def new_database(ws: Workspace, url: str, users: bool = True):
     from engine.core.clock import SystemClock
     from engine.identity.users import add_user, sync_roles
     from engine.runtime.verbs import Runtime
+    from engine.store.database import Database
     from engine.store.migrate import upgrade
-    from engine.store.tables import Database
 
     db = Database(url)
     ws.databases.append(db)

@@ -72,7 +72,7 @@ def _sample(fn: Any, count: int) -> list[float]:
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
     from engine.casework.queries import CaseFilter, list_cases
-    from engine.store.tables import Database
+    from engine.store.database import Database
     from engine.worker.timers import claim_due_cases
 
     source = build_dataset(ws, open_cases=20_000 if quick else OPEN_CASES)

@@ -16,7 +16,7 @@ def main() -> None:
     url = sys.argv[1]
     from engine.core.settings import load_settings
     from engine.runtime.verbs import Runtime
-    from engine.store.tables import Database
+    from engine.store.database import Database
     from engine.worker.timers import Worker
 
     db = Database(url)

@@ -110,7 +110,7 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
             elapsed, reports = _run_workers(url, str(ws.settings_path), n)
             busy1, total1 = _cpu_times()
             busy_pct = round(100 * (busy1 - busy0) / max(1, total1 - total0), 1)
-            from engine.store.tables import Database
+            from engine.store.database import Database
 
             check = Database(url)
             report = fired_report(check, count)

@@ -80,7 +80,7 @@ def lifecycle(client: Client, timings: dict[str, list[float]] | None = None) -> 
 def _tokens(url: str, names: list[str]) -> dict[str, str]:
     from engine.core.clock import SystemClock
     from engine.identity.tokens import issue_token
-    from engine.store.tables import Database
+    from engine.store.database import Database
 
     db = Database(url)
     try:

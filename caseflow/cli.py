@@ -17,7 +17,7 @@ from engine.core.clock import FixedClock, SystemClock, parse_instant
 from engine.core.errors import CaseflowError, ValidationFailed
 from engine.core.settings import SettingsError, add_role, load_settings
 from engine.definitions.sources import DefinitionError
-from engine.store.tables import Database
+from engine.store.database import Database
 
 DEMO_PASSWORD = "caseflow-demo"
 
@@ -634,7 +634,7 @@ def backup(ctx: Context, as_json: bool, path: str) -> None:
     """Copy the SQLite database to PATH (a file, or a folder for a dated file in it); safe
     while the app and the worker run. PostgreSQL: use pg_dump (see the README)."""
     from engine.store.backup import backup as run_backup
-    from engine.store.tables import database_url
+    from engine.store.database import database_url
 
     info = run_backup(database_url(), path, ctx.clock.now())
     _emit(
@@ -658,7 +658,7 @@ def backup(ctx: Context, as_json: bool, path: str) -> None:
 def restore(ctx: Context, as_json: bool, path: str, force: bool) -> None:
     """Put a backup made by `caseflow backup` in place of the SQLite database."""
     from engine.store.backup import restore as run_restore
-    from engine.store.tables import database_url
+    from engine.store.database import database_url
 
     info = run_restore(path, database_url(), force=force, now=ctx.clock.now())
     _emit(

@@ -17,7 +17,7 @@ from engine.casework.directory import Person, add_person, add_rating
 from engine.casework.resources import Resource, ServiceItem, Shift, add_resource, add_service_item
 from engine.core.calendar import BusinessCalendar
 from engine.core.settings import Settings
-from engine.store.tables import Database
+from engine.store.database import Database
 
 SHIFT_DAYS = 14
 

@@ -73,7 +73,7 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "migrate_case": ("engine.runtime.migration", False),
     "migration_candidates": ("engine.runtime.migration", False),
     "templating": ("engine.spiff.templating", True),
-    "Database": ("engine.store.tables", False),
+    "Database": ("engine.store.database", False),
     "WorkerHeartbeat": ("engine.store.tables", False),
     "Worker": ("engine.worker.timers", False),
 }

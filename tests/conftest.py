@@ -14,8 +14,8 @@ from engine.core.clock import FixedClock
 from engine.core.settings import REPO_SETTINGS, Settings, load_settings
 from engine.identity.users import add_user
 from engine.runtime.verbs import Runtime
+from engine.store.database import Database
 from engine.store.migrate import upgrade
-from engine.store.tables import Database
 
 pytest_plugins = ["tests.ci_guard"]
 

@@ -133,7 +133,7 @@ def test_roles_add_writes_the_settings_file(cli, settings):
 
 def test_api_token_is_issued_and_revoked(cli, db_url):
     from engine.identity.tokens import user_for_token
-    from engine.store.tables import Database
+    from engine.store.database import Database
 
     cli("users", "add", "api-client", "--role", "service_desk")
     token = cli.json("users", "token", "api-client")["token"]

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from engine.core.errors import NotFound, ValidationFailed
 from engine.identity.users import user_roles
 from engine.store.audit import record
-from engine.store.tables import Attachment, Blob, Case, Database, Task
+from engine.store.database import Database
+from engine.store.tables import Attachment, Blob, Case, Task
 
 MAX_BYTES = 10 * 1024 * 1024
 # extension -> (content type, magic prefixes; empty = plain text checked separately)

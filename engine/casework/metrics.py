@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from engine.core.status import ACTIVE_TASK, CaseStatus, TaskStatus
-from engine.store.tables import Case, Database, Task
+from engine.store.database import Database
+from engine.store.tables import Case, Task
 
 SCORE_FIELDS = ("satisfaction", "satisfaction_score", "rating", "score")
 COMPLAINT_PROCESSES = ("complaint_handling",)

@@ -47,16 +47,8 @@ from engine.core.errors import NotFound, ValidationFailed
 from engine.core.settings import Settings
 from engine.core.status import CaseStatus, OutboxStatus
 from engine.store.audit import record
-from engine.store.tables import (
-    Attachment,
-    Blob,
-    Case,
-    Database,
-    Event,
-    Outbox,
-    ProcessVersion,
-    Task,
-)
+from engine.store.database import Database
+from engine.store.tables import Attachment, Blob, Case, Event, Outbox, ProcessVersion, Task
 
 log = logging.getLogger("caseflow.privacy")
 

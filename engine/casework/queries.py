@@ -12,7 +12,8 @@ from sqlalchemy import Integer, and_, exists, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from engine.core.status import ACTIVE_TASK
-from engine.store.tables import Case, Database, ProcessVersion, Task
+from engine.store.database import Database
+from engine.store.tables import Case, ProcessVersion, Task
 
 PAGE_SIZE = 50
 

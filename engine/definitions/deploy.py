@@ -19,7 +19,8 @@ from engine.core.settings import Settings
 from engine.definitions.sources import SourceFile
 from engine.definitions.validation import validate
 from engine.spiff import adapter as spiff
-from engine.store.tables import Database, Form, ProcessVersion
+from engine.store.database import Database
+from engine.store.tables import Form, ProcessVersion
 
 
 @dataclass(frozen=True)

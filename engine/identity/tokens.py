@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from engine.core.errors import InvalidState, NotFound
 from engine.identity.users import UserInfo
-from engine.store import records as rawsql
 from engine.store.audit import record
-from engine.store.tables import Database, User
+from engine.store.database import Database
+from engine.store.rows import read as read_rows
+from engine.store.tables import User
 
 TOKEN_PREFIX = "cf_"
 # The stored form names its hash, so a later change of scheme can tell old rows apart.
@@ -29,7 +30,7 @@ MAX_TOKEN_LENGTH = 200
 
 
 # Built once: composing the statement costs more than running it, and this runs per request.
-# Plain SQL (engine.store.records): this runs on every API request, where an ORM session for it cost
+# Plain SQL (engine.store.rows): this runs on every API request, where an ORM session for it cost
 # more than the rest of a small request.
 _USER_BY_DIGEST = (
     'SELECT u.name, u.display_name, u.api_token_hash, r.role_id FROM "user" u'
@@ -88,7 +89,7 @@ def user_for_token(db: Database, token: str | None) -> UserInfo | None:
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
         return None
     digest = _digest(token)
-    with rawsql.read(db) as rows:
+    with read_rows(db) as rows:
         found = rows.all(_USER_BY_DIGEST, (digest, True))
     # The lookup is by the hash, so timing can only tell about hashes, never about the token;
     # the comparison is constant-time all the same.

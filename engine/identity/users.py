@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from engine.core.errors import CaseflowError, NotFound
 from engine.core.settings import Settings
-from engine.store.tables import Database, Role, User, UserRole
+from engine.store.database import Database
+from engine.store.tables import Role, User, UserRole
 
 USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,100}$")
 

@@ -13,7 +13,8 @@ from engine.definitions.sources import (
 )
 from engine.runtime.versions import version_row
 from engine.spiff.xmlsafe import parse_xml
-from engine.store.tables import Database, ProcessVersion
+from engine.store.database import Database
+from engine.store.tables import ProcessVersion
 
 # ----- comparing two versions -----------------------------------------------------------------
 

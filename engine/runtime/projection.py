@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from engine.core.status import CaseStatus, TaskStatus, TimerStatus
 from engine.spiff import adapter as spiff
-from engine.store.records import Rows, TaskRecord, TimerRecord
+from engine.store.records import TaskRecord, TimerRecord
+from engine.store.rows import Rows
 from engine.store.tables import Task, Timer
 
 
@@ -157,8 +158,8 @@ def project(
 ) -> Projection:
     """Bring task rows, timer rows and the case's status and search fields up to date.
 
-    `case` is a store.Case or a rawsql.CaseRecord, `version` anything with `task_meta`; the
-    rows are written with plain SQL in the session's transaction (see engine.store.records), or on
+    `case` is a store Case or a CaseRecord, `version` anything with `task_meta`; the
+    rows are written with plain SQL in the session's transaction (see engine.store.rows), or on
     `rows` when given (then `session` may be None)."""
     rows = rows or Rows.of(session)
     pending = pending_tasks(workflow)

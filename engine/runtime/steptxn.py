@@ -15,8 +15,10 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
-from engine.store.records import CaseRecord, Rows
-from engine.store.tables import Case, Database
+from engine.store.database import Database
+from engine.store.records import CaseRecord
+from engine.store.rows import Rows
+from engine.store.tables import Case
 
 held_connection_var: ContextVar[Any] = ContextVar("caseflow_held_connection", default=None)
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from engine.runtime.views import TaskView
-from engine.store.records import TASK_COLUMNS_T, Rows, TaskRecord
+from engine.store.records import TASK_COLUMNS_T, TaskRecord
+from engine.store.rows import Rows
 
 
 def task_query(

@@ -69,9 +69,11 @@ from engine.spiff import adapter as spiff
 from engine.spiff import evaluator
 from engine.spiff.scripts import make_script_engine
 from engine.store.audit import record
-from engine.store.records import TASK_COLUMNS_T, CaseRecord, Rows, TaskRecord, read_json
-from engine.store.records import read as read_rows
-from engine.store.tables import Case, Database, Form, ProcessVersion, Task, Timer
+from engine.store.database import Database
+from engine.store.records import TASK_COLUMNS_T, CaseRecord, TaskRecord, read_json
+from engine.store.rows import Rows
+from engine.store.rows import read as read_rows
+from engine.store.tables import Case, Form, ProcessVersion, Task, Timer
 
 # Cycle timers with tiny periods must not keep one step busy for ever.
 MAX_FIRINGS_PER_STEP = 500

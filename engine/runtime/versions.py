@@ -27,7 +27,8 @@ from engine.definitions.sources import (
 )
 from engine.definitions.validation import validate
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml
-from engine.store.tables import Case, Database, Form, ProcessVersion
+from engine.store.database import Database
+from engine.store.tables import Case, Form, ProcessVersion
 
 # ----- what is deployed -----------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.errors import CaseflowError
-from engine.store.tables import _normalise_url, database_url, sqlite_path
+from engine.store.database import _normalise_url, database_url, sqlite_path
 
 ALEMBIC_TABLE = "alembic_version"
 PG_HINT = (

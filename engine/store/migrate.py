@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from engine.store.tables import Database
+from engine.store.database import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -1,43 +1,17 @@
-"""Plain SQL for the paths that run on every step: the case row, its task, timer and event
-rows, task lists.
-
-On a 2-core machine SQLAlchemy costs 0.1–0.3 ms per Core statement and 0.3–0.6 ms per ORM
-query or flush, while the statement itself takes 10–30 µs; a case step needs about ten of
-them. So the hot paths use the DBAPI cursor of the step's own connection (engine.runtime.steptxn):
-the statements run inside the step's transaction (BEGIN IMMEDIATE on SQLite) and commit or roll
-back with it, together with whatever service helpers wrote through the ORM Session that is
-joined to the same connection when a helper first needs one. While there is such a Session it
-is flushed before every statement (free when nothing is pending), so rows are written in the
-order the step made them and ORM writes are visible to these reads.
-
-Values are stored exactly as the ORM stores them: naive UTC datetimes (on SQLite the text
-'YYYY-MM-DD HH:MM:SS.ffffff'), JSON columns as JSON, version counters incremented by one.
-"""
+"""Records: one row of a table as a plain object, made from the table definitions and read
+by column name (the step path's SQL is in engine.store.rows)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Table
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.tables import Case, Database, Task, UTCDateTime
-
-_PG_SQL: dict[str, str] = {}
-
-
-def _pg(sql: str) -> str:
-    out = _PG_SQL.get(sql)
-    if out is None:
-        out = _PG_SQL[sql] = sql.replace("?", "%s")
-    return out
+from engine.store.tables import Case, Task, UTCDateTime
 
 
 def read_dt(value: Any) -> datetime | None:
@@ -53,313 +27,6 @@ def read_json(value: Any) -> Any:
     if isinstance(value, str | bytes):
         return json.loads(value)
     return value
-
-
-class Rows:
-    """Statements on a connection inside a transaction (a Session's, or a plain read)."""
-
-    __slots__ = ("session", "sqlite", "cursor", "_error", "_dialect", "_json")
-
-    def __init__(self, session: Session | None, dbapi_connection: Any, dialect: Any):
-        self.session = session
-        self._dialect = dialect
-        self.sqlite = dialect.name == "sqlite"
-        self.cursor = dbapi_connection.cursor()
-        self._error = dialect.loaded_dbapi.Error
-        self._json = None
-        if not self.sqlite:
-            from psycopg.types.json import Json
-
-            self._json = Json
-
-    @classmethod
-    def of(cls, session: Session) -> Rows:
-        """Rows on the connection of `session` (begins its transaction if need be)."""
-        conn = session.connection()
-        return cls(session, conn.connection.driver_connection, conn.dialect)
-
-    # ----- running statements -------------------------------------------------------------
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if self.session is not None:
-            self.session.flush()
-        cursor = self.cursor
-        try:
-            cursor.execute(sql if self.sqlite else _pg(sql), params)
-        except self._error as exc:
-            raise sa_exc.DBAPIError.instance(
-                sql, params, exc, self._error, dialect=self._dialect
-            ) from exc
-        return cursor
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.run(sql, params).fetchall()
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return self.run(sql, params).fetchone()
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if self.session is not None:
-            self.session.flush()
-        try:
-            self.cursor.executemany(sql if self.sqlite else _pg(sql), rows)
-        except self._error as exc:
-            raise sa_exc.DBAPIError.instance(
-                sql, rows, exc, self._error, dialect=self._dialect
-            ) from exc
-
-    # ----- values -------------------------------------------------------------------------
-
-    def dt(self, value: datetime | None) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else value
-
-    def js(self, value: Any) -> Any:
-        if value is None:
-            return None
-        return json.dumps(value) if self.sqlite else self._json(value)
-
-    # ----- cases ----------------------------------------------------------------------------
-
-    def case_by_number(self, number: str) -> CaseRecord | None:
-        row = self.one(_CASE_SELECT + " WHERE number = ?", (number,))
-        return CaseRecord.from_row(row) if row else None
-
-    def case_by_id(self, case_id: int) -> CaseRecord | None:
-        row = self.one(_CASE_SELECT + " WHERE id = ?", (case_id,))
-        return CaseRecord.from_row(row) if row else None
-
-    def insert_case(self, case: CaseRecord) -> int:
-        case.version = 1
-        case.id = self.one(
-            'INSERT INTO "case" (number, process_version_id, process_key, status, state,'
-            " serializer_version, customer_name, customer_phone, service_item, started_by,"
-            " started_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " RETURNING id",
-            (
-                case.number,
-                case.process_version_id,
-                case.process_key,
-                case.status,
-                case.state,
-                case.serializer_version,
-                case.customer_name,
-                case.customer_phone,
-                case.service_item,
-                case.started_by,
-                self.dt(case.started_at),
-                self.dt(case.updated_at),
-                1,
-            ),
-        )[0]
-        return case.id
-
-    def save_case(self, case: CaseRecord) -> None:
-        """Write what a step changes on the case row; a concurrent change raises
-        StaleDataError (as the ORM's version counter does)."""
-        cursor = self.run(
-            'UPDATE "case" SET status = ?, state = ?, serializer_version = ?, customer_name = ?,'
-            " customer_phone = ?, service_item = ?, next_timer_at = ?, error_element = ?,"
-            " error_message = ?, ended_at = ?, updated_at = ?, version = ?"
-            " WHERE id = ? AND version = ?",
-            (
-                case.status,
-                case.state,
-                case.serializer_version,
-                case.customer_name,
-                case.customer_phone,
-                case.service_item,
-                self.dt(case.next_timer_at),
-                case.error_element,
-                case.error_message,
-                self.dt(case.ended_at),
-                self.dt(case.updated_at),
-                case.version + 1,
-                case.id,
-                case.version,
-            ),
-        )
-        if cursor.rowcount != 1:
-            raise StaleDataError(f"case {case.number} was changed by another transaction")
-        case.version += 1
-
-    # ----- events ---------------------------------------------------------------------------
-
-    def event(
-        self,
-        kind: str,
-        *,
-        at: datetime,
-        actor: str | None = None,
-        case_id: int | None = None,
-        element_id: str | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        self.run(
-            "INSERT INTO event (case_id, at, actor, kind, element_id, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (case_id, self.dt(at), actor, kind, element_id, self.js(detail)),
-        )
-
-    def latest_events(self, case_id: int, limit: int | None) -> list[EventRecord]:
-        sql = (
-            "SELECT at, kind, actor, element_id, detail FROM event WHERE case_id = ?"
-            " ORDER BY id DESC"
-        )
-        rows = self.all(sql + " LIMIT ?", (case_id, limit)) if limit is not None else None
-        if rows is None:
-            rows = self.all(sql, (case_id,))
-        return [
-            EventRecord(read_dt(r[0]), r[1], r[2], r[3], read_json(r[4])) for r in reversed(rows)
-        ]
-
-    def notifications(self, case_id: int) -> list[NotificationRecord]:
-        return [
-            NotificationRecord(r[0], r[1], r[2], r[3], r[4], read_dt(r[5]), read_dt(r[6]), r[7])
-            for r in self.all(
-                "SELECT channel, recipient, subject, status, attempts, created_at, sent_at,"
-                " last_error FROM outbox WHERE case_id = ? ORDER BY id",
-                (case_id,),
-            )
-        ]
-
-    # ----- tasks ----------------------------------------------------------------------------
-
-    def active_tasks(self, case_id: int) -> list[TaskRecord]:
-        return [
-            TaskRecord.from_row(r)
-            for r in self.all(
-                _TASK_SELECT + " WHERE case_id = ? AND status IN ('open', 'claimed') ORDER BY id",
-                (case_id,),
-            )
-        ]
-
-    def task_and_number(self, task_id: int) -> tuple[TaskRecord, str] | None:
-        row = self.one(
-            "SELECT " + TASK_COLUMNS_T + ', c.number FROM task t JOIN "case" c'
-            " ON c.id = t.case_id WHERE t.id = ?",
-            (task_id,),
-        )
-        if row is None:
-            return None
-        return TaskRecord.from_row(row), row[-1]
-
-    def insert_task(self, task: TaskRecord) -> int:
-        task.version = 1
-        task.id = self.one(
-            "INSERT INTO task (case_id, spiff_task_id, element_id, name, role, form_id,"
-            " instructions, assignee, status, created_at, due_at, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                task.case_id,
-                task.spiff_task_id,
-                task.element_id,
-                task.name,
-                task.role,
-                task.form_id,
-                task.instructions,
-                task.assignee,
-                task.status,
-                self.dt(task.created_at),
-                self.dt(task.due_at),
-                1,
-            ),
-        )[0]
-        return task.id
-
-    def update_task(self, task: TaskRecord, **changes: Any) -> None:
-        """Set columns of a task row (with its version check) and on the record."""
-        names = list(changes)
-        values = [
-            self.dt(v) if isinstance(v, datetime) else self.js(v) if n == "data" else v
-            for n, v in changes.items()
-        ]
-        cursor = self.run(
-            "UPDATE task SET "
-            + ", ".join(f"{n} = ?" for n in names)
-            + ", version = ? WHERE id = ? AND version = ?",
-            (*values, task.version + 1, task.id, task.version),
-        )
-        if cursor.rowcount != 1:
-            raise StaleDataError(f"task {task.id} was changed by another transaction")
-        for name, value in changes.items():
-            setattr(task, name, value)
-        task.version += 1
-
-    # ----- timers ---------------------------------------------------------------------------
-
-    def waiting_timers(self, case_id: int) -> list[TimerRecord]:
-        """The case's waiting timers, earliest first. Found by the case_id index: on SQLite
-        "+status" keeps the planner from walking every waiting timer of every case in the
-        (status, due_at) index instead."""
-        status = "+status" if self.sqlite else "status"
-        found = [
-            TimerRecord(r[0], r[1], r[2], r[3], r[4], read_dt(r[5]), r[6])
-            for r in self.all(
-                "SELECT id, spiff_task_id, element_id, name, kind, due_at, status FROM timer"
-                f" WHERE case_id = ? AND {status} = 'waiting'",
-                (case_id,),
-            )
-        ]
-        found.sort(key=lambda t: (t.due_at, t.id))
-        return found
-
-    def insert_timer(self, case_id: int, timer: TimerRecord, now: datetime) -> int:
-        timer.id = self.one(
-            "INSERT INTO timer (case_id, spiff_task_id, element_id, name, kind, due_at, status,"
-            " created_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
-            (
-                case_id,
-                timer.spiff_task_id,
-                timer.element_id,
-                timer.name,
-                timer.kind,
-                self.dt(timer.due_at),
-                timer.status,
-                self.dt(now),
-            ),
-        )[0]
-        return timer.id
-
-    def end_timer(self, timer: TimerRecord, status: str, fired_at: datetime | None) -> None:
-        self.run(
-            "UPDATE timer SET status = ?, fired_at = ? WHERE id = ?",
-            (status, self.dt(fired_at), timer.id),
-        )
-        timer.status = status
-
-    # ----- users ----------------------------------------------------------------------------
-
-    def user_roles(self, name: str) -> set[str] | None:
-        """The roles of an active user; None for an unknown or inactive one."""
-        rows = self.all(
-            'SELECT r.role_id FROM "user" u LEFT JOIN user_role r ON r.user_id = u.id'
-            " WHERE u.name = ? AND u.active = ?",
-            (name, True),
-        )
-        if not rows:
-            return None
-        return {r[0] for r in rows if r[0] is not None}
-
-
-@contextmanager
-def read(db: Database) -> Iterator[Rows]:
-    """A read-only transaction straight on a pooled connection (no Session, no ORM)."""
-    raw = db.engine.raw_connection()
-    try:
-        rows = Rows(None, raw.driver_connection, db.engine.dialect)
-        if rows.sqlite:
-            raw.driver_connection.execute("BEGIN")
-        yield rows
-    finally:
-        try:
-            raw.rollback()
-        finally:
-            raw.close()
 
 
 # ----- records ------------------------------------------------------------------------------
@@ -400,7 +67,7 @@ def _reader(table: Table, record: type) -> Callable[[Sequence[Any]], Any]:
 
 
 CASE_COLUMNS = _columns(Case.__table__)
-_CASE_SELECT = 'SELECT {} FROM "case"'.format(", ".join(CASE_COLUMNS))
+CASE_SELECT = 'SELECT {} FROM "case"'.format(", ".join(CASE_COLUMNS))
 
 
 @dataclass(slots=True)
@@ -436,7 +103,7 @@ CaseRecord.from_row = staticmethod(_reader(Case.__table__, CaseRecord))  # type:
 TASK_COLUMNS = _columns(Task.__table__)
 # The same columns qualified with the alias "t", for joins (task lists, task with case number).
 TASK_COLUMNS_T = ", ".join("t." + c for c in TASK_COLUMNS)
-_TASK_SELECT = "SELECT {} FROM task".format(", ".join(TASK_COLUMNS))
+TASK_SELECT = "SELECT {} FROM task".format(", ".join(TASK_COLUMNS))
 
 
 @dataclass(slots=True)

@@ -48,7 +48,8 @@ from engine.core.clock import Clock, SystemClock
 from engine.core.settings import SMTP_PASSWORD_ENV, Settings, SmtpSettings
 from engine.core.status import OutboxStatus
 from engine.store.audit import record
-from engine.store.tables import Database, Outbox
+from engine.store.database import Database
+from engine.store.tables import Outbox
 from engine.worker.sms import SmsSender, sms_sender
 
 log = logging.getLogger("caseflow.outbox")

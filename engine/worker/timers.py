@@ -54,7 +54,7 @@ def claim_due_cases(runtime: Runtime, limit: int = 200, worker_id: str | None = 
     """Lease the due timers (up to `limit`) and return the numbers of their cases."""
     now = runtime.clock.now()
     worker_id = worker_id or default_worker_id()
-    # Plain SQL on one connection: this runs every second in every worker (see engine.store.records).
+    # Plain SQL on one connection: this runs every second in every worker (see engine.store.rows).
     with runtime._transaction() as txn:
         rows = txn.rows
         stamp = rows.dt(now)

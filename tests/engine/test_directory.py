@@ -27,7 +27,8 @@ from engine.casework.directory import (
 from engine.casework.resources import Resource, Shift, add_service_item, book_slot, free_slots
 from engine.core import stepcontext
 from engine.definitions.sources import SourceFile
-from engine.store.tables import Case, Database, Event, ProcessVersion
+from engine.store.database import Database
+from engine.store.tables import Case, Event, ProcessVersion
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # the clock fixture's Monday 09:30 Shanghai
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from engine.core.clock import FixedClock
 from engine.core.settings import SettingsError
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Database, Event, Outbox
+from engine.store.database import Database
+from engine.store.tables import Event, Outbox
 from engine.worker import outbox as outbox_module
 from engine.worker.outbox import (
     CLAIM_LEASE,

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from engine.definitions.sources import SourceFile
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Case, Database, Event, Timer
+from engine.store.database import Database
+from engine.store.tables import Case, Event, Timer
 
 pytestmark = pytest.mark.postgres
 
@@ -48,7 +49,7 @@ WORKER = textwrap.dedent(
     from engine.core.clock import FixedClock
     from engine.runtime.verbs import Runtime
     from engine.core.settings import load_settings
-    from engine.store.tables import Database
+    from engine.store.database import Database
     from engine.worker.timers import Worker
 
     db = Database(sys.argv[1])

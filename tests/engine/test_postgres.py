@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from engine.core.errors import Conflict
 from engine.identity.users import add_user
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Database, Event
+from engine.store.database import Database
+from engine.store.tables import Event
 from engine.worker.timers import claim_due_cases, fire_due_timers
 from tests.conftest import fixture_files
 

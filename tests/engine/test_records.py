@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.store.records import CaseRecord, TaskRecord, read
+from engine.store.records import CaseRecord, TaskRecord
+from engine.store.rows import read
 from engine.store.tables import Case, Task
 
 

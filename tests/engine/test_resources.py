@@ -32,7 +32,8 @@ from engine.core import stepcontext
 from engine.definitions.sources import SourceFile
 from engine.identity.users import add_user
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Case, Database, Event, ProcessVersion
+from engine.store.database import Database
+from engine.store.tables import Case, Event, ProcessVersion
 from tests.conftest import FIXTURES, fixture_files
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)  # 08:00 local

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.store.tables import Database
+from engine.store.database import Database
 from engine.store.walcheckpoint import BACKSTOP_PAGES, Checkpointer
 
 

@@ -19,8 +19,9 @@ from engine.core.errors import Conflict
 from engine.definitions.deploy import SourceFile
 from engine.runtime.migration import migrate_case
 from engine.runtime.verbs import Runtime
-from engine.store.records import Rows
-from engine.store.tables import Case, Database, Event, Task
+from engine.store.database import Database
+from engine.store.rows import Rows
+from engine.store.tables import Case, Event, Task
 from tests.conftest import FIXTURES, fixture_files
 
 pytestmark = pytest.mark.usefixtures("users")

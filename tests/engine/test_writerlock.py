@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.store import writerlock
-from engine.store.tables import Database
+from engine.store.database import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_a_second_process_waits_for_the_turn_and_both_writes_land(sqlite_db, tmp
         import fcntl, os, sys
         from sqlalchemy import text
         from engine.store import writerlock
-        from engine.store.tables import Database
+        from engine.store.database import Database
         db = Database(sys.argv[1])
         print("ready", flush=True)
         sys.stdin.readline()

@@ -41,7 +41,7 @@ def main(spec_path: str) -> None:
     from engine.definitions.sources import SourceFile
     from engine.identity.users import add_user
     from engine.runtime.verbs import Runtime
-    from engine.store.tables import Database
+    from engine.store.database import Database
     from tests.hardening.conftest_web import PASSWORD, build_app, csrf_token, one_task_bpmn
 
     db = Database(spec["db_url"])

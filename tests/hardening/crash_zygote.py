@@ -35,7 +35,8 @@ import engine.worker.timers as timers
 from engine.core.clock import FixedClock
 from engine.core.settings import load_settings
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Database, ProcessVersion
+from engine.store.database import Database
+from engine.store.tables import ProcessVersion
 
 
 def main() -> None:

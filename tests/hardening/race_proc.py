@@ -30,7 +30,7 @@ def contend(
         from engine.core.errors import Conflict, InvalidState
         from engine.core.settings import load_settings
         from engine.runtime.verbs import Runtime
-        from engine.store.tables import Database
+        from engine.store.database import Database
 
         db = Database(db_url)
         runtime = Runtime(db, load_settings(Path(settings_path)), FixedClock(now))

@@ -26,7 +26,8 @@ from sqlalchemy import func, select
 from engine.casework import attachments, portal
 from engine.core.settings import REPO_SETTINGS, load_settings
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Case, Database, ProcessVersion, Task
+from engine.store.database import Database
+from engine.store.tables import Case, ProcessVersion, Task
 from tests.conftest import fixture_files
 from tests.hardening import conftest_web, summary_plugin
 from tests.hardening.conftest_web import PASSWORD, Web, build_app, csrf_token

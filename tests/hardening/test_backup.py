@@ -21,7 +21,8 @@ from engine.core.errors import NotFound
 from engine.identity.users import add_user
 from engine.runtime.verbs import Runtime
 from engine.store.backup import BackupError, backup, check_file, restore
-from engine.store.tables import Case, Database, Event, Task
+from engine.store.database import Database
+from engine.store.tables import Case, Event, Task
 from tests.hardening.helpers import HARDENING_FIXTURES, HERE, require_wiring
 
 REPO = HERE.parent.parent

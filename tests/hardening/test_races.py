@@ -192,7 +192,8 @@ def test_cancel_racing_a_claim_is_a_clear_conflict(pg_db_url, settings, clock):
 
     from engine.core.errors import Conflict
     from engine.runtime.verbs import Runtime
-    from engine.store.tables import Database, Timer
+    from engine.store.database import Database
+    from engine.store.tables import Timer
 
     db = Database(pg_db_url)
     try:

@@ -12,7 +12,7 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from engine.store.tables import Database
+        from engine.store.database import Database
 
         db = Database(config.get_main_option("sqlalchemy.url"))
         with db.engine.begin() as connection:
