@@ -59,7 +59,7 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "end_sessions": ("engine.identity.users", False),
     "get_user": ("engine.identity.users", False),
     "UserInfo": ("engine.identity.users", False),
-    "RECENT_HISTORY": ("engine.runtime.verbs", False),
+    "RECENT_HISTORY": ("engine.runtime.step", False),
     "Runtime": ("engine.runtime.verbs", False),
     "blank_diagram": ("engine.runtime.versions", False),
     "check_diagram": ("engine.runtime.versions", False),

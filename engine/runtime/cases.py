@@ -1,0 +1,175 @@
+"""Case verbs: deliver a message, cancel, retry a case in error, and read a case."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine.core.errors import InvalidState, NotFound, ValidationFailed
+from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from engine.runtime.projection import (
+    Projection,
+    waiting_messages,
+)
+from engine.runtime.step import (
+    RECENT_HISTORY,
+    StepState,
+    checked_data,
+)
+from engine.runtime.steptxn import (
+    Savepoints,
+)
+from engine.runtime.views import CaseView
+from engine.spiff import adapter as spiff
+from engine.store.audit import record
+from engine.store.rows import read as read_rows
+from engine.store.tables import Case, ProcessVersion, Task, Timer
+
+
+class CaseVerbs:
+    """Case verbs (a mixin of Runtime)."""
+
+    # ----- messages, cancel, retry ---------------------------------------------------------
+
+    def send_message(
+        self, number: str, name: str, data: dict[str, Any] | None = None, actor: str | None = None
+    ) -> CaseView:
+        """Deliver a message to the case (correlation is by case number)."""
+        if data is not None and not isinstance(data, dict):
+            raise ValidationFailed(
+                "message data must be a JSON object", {"": ["must be an object"]}
+            )
+        data = checked_data(data, "message data")
+
+        def action(st: StepState, sp: Savepoints) -> None:
+            workflow = st.workflow
+            listening = waiting_messages(workflow)
+            matching = [(t, d) for t, d in listening if d.name == name]
+            if not matching:
+                names = sorted({d.name for _, d in listening})
+                raise InvalidState(
+                    f"case {number} is not waiting for message {name!r}"
+                    + (
+                        f"; it waits for: {', '.join(names)}"
+                        if names
+                        else "; it waits for no message"
+                    )
+                )
+            task, definition = matching[0]
+            event = BpmnEvent(
+                definition,
+                payload=copy.deepcopy(dict(data or {})),
+                correlations=dict(workflow.correlations),
+            )
+            now = self.clock.now()
+            sp.stage(
+                lambda: st.rows.event(
+                    "message_received",
+                    at=now,
+                    actor=actor,
+                    case_id=st.case.id,
+                    element_id=task.task_spec.bpmn_id,
+                    detail={"message": name, "data": data or {}},
+                )
+            )
+            workflow.send_event(event)
+
+        return self._step(number, actor, "message", action, view=True)
+
+    def cancel_case(self, number: str, reason: str, actor: str | None = None) -> CaseView:
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationFailed("a cancellation needs a reason", {"reason": ["required"]})
+
+        now = self.clock.now()
+        conflict = f"case {number} was changed at the same time; nothing was saved, try again"
+        with self.write_step(lambda: conflict) as txn:
+            session = txn.session()
+            case = session.scalars(select(Case).where(Case.number == number)).first()
+            if case is None:
+                raise NotFound(f"no case numbered {number!r}")
+            if case.status not in ACTIVE_CASE:
+                raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
+            version = session.get(ProcessVersion, case.process_version_id)
+            workflow = self._load(case, version)
+            workflow.cancel()
+            for row in session.scalars(
+                select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
+            ):
+                row.status, row.completed_at = TaskStatus.CANCELLED, now
+            for timer in session.scalars(
+                select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
+            ):
+                timer.status = TimerStatus.CANCELLED
+            case.cancel_reason = reason
+            record(
+                session,
+                "case_cancelled",
+                at=now,
+                actor=actor,
+                case_id=case.id,
+                detail={"reason": reason},
+            )
+            case.status, case.ended_at = CaseStatus.CANCELLED, now
+            case.next_timer_at = None
+            case.state = spiff.dump_case_state(workflow)
+            case.updated_at = now
+        return self.get_case(number, history_limit=RECENT_HISTORY)
+
+    def retry_case(
+        self, number: str, actor: str | None = None, data: dict[str, Any] | None = None
+    ) -> CaseView:
+        """Run the failed step of a case in error again, optionally with corrected data."""
+        data = checked_data(data, "retry data")
+
+        def action(st: StepState, sp: Savepoints) -> None:
+            case, workflow = st.case, st.workflow
+            if case.status != CaseStatus.ERROR:
+                raise InvalidState(f"case {number} is not in error")
+            failed = workflow.get_tasks(state=TaskState.ERROR)
+            now = self.clock.now()
+            element = case.error_element
+            sp.stage(
+                lambda: st.rows.event(
+                    "retry",
+                    at=now,
+                    actor=actor,
+                    case_id=case.id,
+                    element_id=element,
+                    detail={"data": data or {}},
+                )
+            )
+            case.status, case.error_element, case.error_message = (
+                CaseStatus.RUNNING.value,
+                None,
+                None,
+            )
+            for task in failed:
+                task.data.update(copy.deepcopy(data or {}))
+                spiff.make_ready(task)
+
+        return self._step(number, actor, "retry", action, view=True)
+
+    # ----- reading -------------------------------------------------------------------------
+
+    def get_case(self, number: str, history_limit: int | None = None) -> CaseView:
+        """Status, open tasks, waiting timers, history (all, or the latest `history_limit`
+        events) and data of one case."""
+        with read_rows(self.db) as rows:
+            case = rows.case_by_number(number)
+            if case is None:
+                raise NotFound(f"no case numbered {number!r}")
+            version = self._version_info(case.process_version_id)
+            projection = Projection(rows.active_tasks(case.id), rows.waiting_timers(case.id))
+            workflow = self._load(case, version)
+            try:
+                return self._view(rows, case, version, workflow, projection, history_limit)
+            finally:
+                self._return_live(case.id, case.state, workflow)
+
+
+# ----- who may act on a task -------------------------------------------------------------------

@@ -1,0 +1,355 @@
+"""The step: one case in one transaction. Fire the case's due timers, apply the verb's change,
+run the engine until the case waits, write its state with its task, timer and event rows, and
+commit; a version check turns a concurrent change into Conflict. Also the shared constants
+and records of a step (VersionInfo, StepState) and the check of data entering a case."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.core import datacodec, stepcontext
+from engine.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from engine.core.rules import check_task_action
+from engine.core.status import ACTIVE_CASE, CaseStatus
+from engine.runtime.projection import (
+    Projection,
+    case_data,
+    pending_tasks,
+    project,
+    waiting_messages,
+    waiting_timers,
+)
+from engine.runtime.steptxn import (
+    HelperSession,
+    Savepoints,
+    StepTransaction,
+    absorb_orm_case,
+    engine_steps,
+)
+from engine.runtime.views import CaseView, EventView, NotificationView, TaskView, TimerView
+from engine.spiff import adapter as spiff
+from engine.spiff import evaluator
+from engine.store.records import CaseRecord, TaskRecord
+from engine.store.rows import Rows
+from engine.store.tables import Task
+
+# Cycle timers with tiny periods must not keep one step busy for ever.
+MAX_FIRINGS_PER_STEP = 500
+
+# Modules whose @service helpers BPMN scripts may call; they register on import.
+SERVICE_MODULES: tuple[str, ...] = (
+    "engine.worker.notify",
+    "engine.casework.resources",
+    "engine.casework.directory",
+    "engine.runtime.taskhelpers",
+)
+
+
+def load_service_modules() -> None:
+    import importlib
+    import importlib.util
+
+    for name in SERVICE_MODULES:
+        # A module not written yet is skipped; one that exists but fails to import raises.
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+
+
+# History events that mean the element was passed (the tree may be compacted).
+_DONE_EVENTS = {"task_completed", "timer_fired", "message_received"}
+
+# Verbs that change a case return it with this many of its latest events.
+RECENT_HISTORY = 50
+
+# What a process without a start form accepts at its start: nothing but its defaults.
+NO_START_FORM: dict[str, Any] = {"type": "object", "properties": {}}
+
+# How many cases' live workflow objects a runtime keeps between steps (see Runtime._take_live).
+LIVE_CASES = 256
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a step needs of a process version. Versions are immutable, so it is read once."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    case_prefix: str
+    task_meta: dict[str, Any]
+    defaults: dict[str, Any] | None
+
+
+@dataclass
+class StepState:
+    """Everything one step works on; handed to the step's action."""
+
+    txn: StepTransaction
+    rows: Rows
+    case: CaseRecord
+    version: VersionInfo
+    workflow: BpmnWorkflow
+    now: datetime
+    actor: str | None
+    helpers_session: HelperSession
+
+    @property
+    def session(self) -> Session:
+        """The step's ORM session (made on first use)."""
+        return self.txn.session()
+
+
+Action = Callable[[StepState, Savepoints], Any]
+
+
+class StepVerbs:
+    """The step: one case, one transaction (see Runtime)."""
+
+    # ----- the step ------------------------------------------------------------------------
+
+    def _step(
+        self,
+        number: str | None,
+        actor: str | None,
+        kind: str,
+        action: Action | None,
+        *,
+        conflict_hint: Callable[[], str] | None = None,
+        prepare: Callable[[Rows], str] | None = None,
+        view: bool = False,
+    ) -> Any:
+        """One step on one case in one transaction: fire its due timers, run `action`, run the
+        engine until the case waits, write state and rows, commit. `prepare` (checks before
+        the case is loaded) may name the case; with `view` the case's view is returned."""
+        now = self.clock.now()
+        try:
+            with self._transaction() as txn:
+                rows = txn.rows
+                if prepare is not None:
+                    number = prepare(rows)
+                case = rows.case_by_number(number)
+                if case is None:
+                    raise NotFound(f"no case numbered {number!r}")
+                if case.status not in ACTIVE_CASE:
+                    if conflict_hint is not None:
+                        raise Conflict(conflict_hint())
+                    raise InvalidState(
+                        f"case {number} is {case.status}; nothing can change it any more"
+                    )
+                version = self._version_info(case.process_version_id)
+                workflow = self._load(case, version)
+                st = StepState(txn, rows, case, version, workflow, now, actor, HelperSession(txn))
+                with stepcontext.step(self._context(st)), self._budget():
+                    fired_until, result = self._fire_due(st)
+                    if action is not None:
+                        with spiff.engine_time(now):
+                            result = self._run_engine(
+                                st, lambda sp: sp.around(lambda: action(st, sp))
+                            )
+                            if case.status != CaseStatus.ERROR or kind == "retry":
+                                self._run_engine(st, engine_steps(workflow))
+                    projection = self._finish_step(st, fired_until)
+                txn.commit()
+                if view:  # after the commit (and the writer's turn), as get_case would show it
+                    result = self._view(rows, case, version, workflow, projection, RECENT_HISTORY)
+            self._keep_live(case.id, case.state, workflow)
+            return result
+        except StaleDataError as exc:
+            raise Conflict(
+                conflict_hint()
+                if conflict_hint
+                else f"case {number} was changed by someone else at the same time; nothing was saved, reload and try again"
+            ) from exc
+        except OperationalError as exc:
+            if "locked" in str(exc).lower():
+                raise Conflict(f"case {number} is busy; nothing was saved, try again") from exc
+            raise
+
+    def _budget(self) -> AbstractContextManager[None]:
+        """The time all owner code of one step may take together (engine.spiff.evaluator)."""
+        return evaluator.step_budget(self.settings.script_step_budget_s)
+
+    def _context(self, st: StepState) -> stepcontext.StepContext:
+        return stepcontext.StepContext(
+            session=st.helpers_session,  # type: ignore[arg-type] - a Session in all but name
+            case_id=st.case.id,
+            case_number=st.case.number,
+            process_key=st.case.process_key,
+            actor=st.actor,
+            now=st.now,
+            calendar=self.calendar,
+        )
+
+    def _run_engine(self, st: StepState, fn: Callable[[Savepoints], Any]) -> Any:
+        """Run engine code; a failing script or expression puts the case in error, with the
+        element and message in its history, instead of losing the step. What the failing task
+        wrote (outbox rows, bookings) is rolled back to its savepoint; what earlier tasks of the
+        step wrote stays, matching the workflow state that is saved."""
+        savepoints = Savepoints(st.txn, st.helpers_session)
+        try:
+            return fn(savepoints)
+        except SpiffWorkflowException as exc:
+            savepoints.rollback()
+            task = getattr(exc, "task", None)
+            element = task.task_spec.bpmn_id if task is not None else None
+            message = _error_message(exc)
+            case = st.case
+            case.status = CaseStatus.ERROR.value
+            case.error_element = element
+            case.error_message = message
+            st.rows.event(
+                "error",
+                at=st.now,
+                case_id=case.id,
+                element_id=element,
+                detail={"message": message},
+            )
+            return None
+        finally:
+            savepoints.close()
+
+    def fire_timers(self, number: str) -> int:
+        """Fire the timers of one case that are due now; returns how many fired."""
+        return self._step(number, "timer", "timers", None)
+
+    def _fire_due(self, st: StepState) -> tuple[datetime | None, int]:
+        """Fire the case's timers that are due by `now`, earliest first, each at its own due
+        time, so a late worker does not push later timers back."""
+        case, workflow, now = st.case, st.workflow, st.now
+        fired_until, count = None, 0
+        while count < MAX_FIRINGS_PER_STEP and case.status != CaseStatus.ERROR:
+            due = [(task, when) for task, when in waiting_timers(workflow) if when <= now]
+            if not due:
+                break
+            task, fired_until = due[0]
+            with spiff.engine_time(fired_until):
+                self._run_engine(
+                    st, lambda sp: (workflow.refresh_timers(), engine_steps(workflow)(sp))
+                )
+            count += 1
+            if any(t.id == task.id and w == fired_until for t, w in waiting_timers(workflow)):
+                break  # it did not fire (e.g. the case went into error): do not spin
+        return fired_until, count
+
+    def _finish_step(self, st: StepState, fired_until: datetime | None = None) -> Projection:
+        case, workflow, now, txn = st.case, st.workflow, st.now, st.txn
+        error = (
+            (case.error_element, case.error_message) if case.status == CaseStatus.ERROR else None
+        )
+        was = case.status
+        projection = project(
+            txn._session,
+            case,
+            st.version,
+            workflow,
+            now,
+            self.settings.default_role,
+            fired_until,
+            rows=st.rows,
+        )
+        if error:
+            # An error of this step (or one not yet retried) stands even where SpiffWorkflow
+            # left no task in ERROR (a timer or multi-instance expression that failed).
+            case.status = CaseStatus.ERROR.value
+            case.error_element, case.error_message = error
+        if case.status != was or case.status == CaseStatus.COMPLETED:
+            if case.status == CaseStatus.COMPLETED:
+                st.rows.event("case_completed", at=now, case_id=case.id)
+        ctx = stepcontext.current()
+        for callback in ctx.before_commit:
+            callback(ctx)
+        ctx.before_commit.clear()
+        spiff.compact(workflow)
+        try:
+            case.state = spiff.dump_case_state(workflow)
+        except datacodec.DataError as exc:
+            # Nothing is saved; the case stays as it was before this step.
+            raise InvalidState(
+                f"case {case.number}: this step left a value that cannot be stored ({exc});"
+                " nothing was saved"
+            ) from None
+        case.serializer_version = spiff.SERIALIZER_VERSION
+        case.updated_at = now
+        if txn.has_session:
+            absorb_orm_case(txn.session(), case)
+        st.rows.save_case(case)
+        return projection
+
+    def _view(
+        self,
+        rows: Rows,
+        case: CaseRecord,
+        version: VersionInfo,
+        workflow: BpmnWorkflow,
+        projection: Projection,
+        history_limit: int | None,
+    ) -> CaseView:
+        """The case as get_case shows it, from rows and the workflow in hand."""
+        events = rows.latest_events(case.id, history_limit)
+        pending = projection.pending
+        if pending is None:
+            pending = pending_tasks(workflow)
+        data = projection.data
+        if data is None:
+            data = case_data(workflow, pending)
+        active = sorted({t.task_spec.bpmn_id for t in pending if t.task_spec.bpmn_id})
+        return CaseView.of(
+            case,
+            version.version,
+            # A copy: the workflow object may live on for the next step.
+            data=copy.deepcopy(data),
+            open_tasks=[TaskView.of(t, case.number) for t in projection.open_tasks],
+            timers=[TimerView.of(t) for t in projection.timers],
+            history=[EventView.of(e) for e in events],
+            active_elements=active,
+            waiting_messages=sorted({d.name for _, d in waiting_messages(workflow)}),
+            completed_elements=sorted(
+                {
+                    t.task_spec.bpmn_id
+                    for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                    if t.task_spec.bpmn_id
+                }
+                | {e.element_id for e in events if e.element_id and e.kind in _DONE_EVENTS}
+            ),
+            notifications=[NotificationView.of(n) for n in rows.notifications(case.id)],
+        )
+
+
+def checked_data(data: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    """A plain copy of data entering a case (form post, API body, message): JSON values,
+    dates and decimals only (engine.core.datacodec), or ValidationFailed naming the field."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{what} must be a JSON object", {"": ["must be an object"]})
+    try:
+        return datacodec.plain(data)
+    except datacodec.DataError as exc:
+        raise ValidationFailed(
+            f"{what} cannot be stored: {exc}; nothing was saved", {exc.path: [exc.problem]}
+        ) from None
+
+
+def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> None:
+    check_task_action(task, roles, user, "complete")
+
+
+def _error_message(exc: SpiffWorkflowException) -> str:
+    message = str(exc).strip()
+    cause = getattr(exc, "exception", None) or exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in message:
+        message = f"{message}: {cause}"
+    return message[:2000]

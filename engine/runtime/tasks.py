@@ -1,0 +1,354 @@
+"""Task verbs and task reads: lists and inboxes, one task, claim, unclaim, reassign and complete
+(the rules of who may act are in engine.core.rules)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+
+from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.core.rules import Refusal, check_task_action, task_refusal
+from engine.core.status import TaskStatus
+from engine.definitions.forms import (
+    EXTRAS_REFUSE,
+    declared_submission,
+    split_declared,
+)
+from engine.runtime.projection import (
+    case_data,
+)
+from engine.runtime.step import (
+    StepState,
+    _check_task_actor,
+    checked_data,
+)
+from engine.runtime.steptxn import (
+    Savepoints,
+)
+from engine.runtime.taskqueries import merge_parts, ordered_part, task_query, task_views
+from engine.runtime.views import CaseView, TaskView
+from engine.store.records import TASK_COLUMNS_T, TaskRecord
+from engine.store.rows import Rows
+from engine.store.rows import read as read_rows
+from engine.store.tables import Task
+
+
+class TaskVerbs:
+    """Task verbs (a mixin of Runtime)."""
+
+    # ----- tasks ---------------------------------------------------------------------------
+
+    def list_tasks(
+        self,
+        *,
+        role: str | None = None,
+        roles: Sequence[str] | None = None,
+        assignee: str | None = None,
+        case: str | None = None,
+        status: str | Sequence[str] | None = None,
+        due_before: datetime | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[TaskView]:
+        """Tasks by role(s), assignee, case number, status and due time, earliest due first."""
+        statuses = None
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            unknown = [s for s in statuses if s not in {t.value for t in TaskStatus}]
+            if unknown:
+                raise ValidationFailed(
+                    f"unknown task status {', '.join(unknown)}; use one of: open, claimed, done, cancelled",
+                    {"status": ["unknown status"]},
+                )
+        role_set: list[str] | None = None
+        if role:
+            role_set = [role]
+        if roles is not None:
+            role_set = [r for r in dict.fromkeys(roles) if role_set is None or r in role_set]
+        with read_rows(self.db) as rows:
+            return task_views(
+                task_query(rows, role_set, assignee, case, statuses, due_before, limit, offset),
+            )
+
+    def inbox(
+        self,
+        user: str,
+        limit: int = 200,
+        *,
+        roles: Sequence[str] | None = None,
+        role: str | None = None,
+        case: str | None = None,
+        status: str | None = None,
+    ) -> list[TaskView]:
+        """Open tasks of the user's roles and the tasks the user claimed, earliest due first.
+
+        `roles`: the user's roles when the caller knows them already (else they are read);
+        `role`, `case`, `status` ("open" or "claimed") narrow the list. One query: the open
+        tasks of each role and the user's claimed tasks are read in due order from their
+        indexes and merged, so an inbox costs the same with 100 or 100,000 open tasks."""
+        if status not in (None, TaskStatus.OPEN, TaskStatus.CLAIMED):
+            raise ValidationFailed(
+                f"an inbox lists open or claimed tasks, not {status!r}", {"status": ["unknown"]}
+            )
+        with read_rows(self.db) as rows:
+            if roles is None:
+                roles = self._roles(rows, user)
+            open_roles = sorted(r for r in roles if role is None or r == role)
+            if status == TaskStatus.CLAIMED:
+                open_roles = []
+            claimed = status != TaskStatus.OPEN
+            if case is not None:
+                # One case: its few tasks, by the case index.
+                mine, params = [], []
+                if open_roles:
+                    marks = ", ".join("?" * len(open_roles))
+                    mine.append(f"(t.status = 'open' AND t.role IN ({marks}))")
+                    params += open_roles
+                if claimed:
+                    mine.append(
+                        "(t.status = 'claimed' AND t.assignee = ?"
+                        + (" AND t.role = ?" if role else "")
+                        + ")"
+                    )
+                    params += [user, role] if role else [user]
+                if not mine:
+                    return []
+                found_rows = rows.all(
+                    f'SELECT {TASK_COLUMNS_T}, c.number FROM task t JOIN "case" c'
+                    " ON c.id = t.case_id WHERE c.number = ? AND (" + " OR ".join(mine) + ")"
+                    " ORDER BY (t.due_at IS NULL), t.due_at, t.id LIMIT ?",
+                    (case, *params, limit),
+                )
+                return task_views(found_rows)
+            parts = [
+                ordered_part(rows, "t.role = ? AND t.status = ?", [r, TaskStatus.OPEN.value], limit)
+                for r in open_roles
+            ]
+            if claimed:
+                where, params = "t.assignee = ? AND t.status = ?", [user, TaskStatus.CLAIMED.value]
+                if role:
+                    where, params = where + " AND t.role = ?", [*params, role]
+                parts.append(ordered_part(rows, where, params, limit))
+            if not parts:
+                return []
+            return task_views(merge_parts(rows, parts, limit, 0))
+
+    def get_task(self, task_id: int, user: str | None = None) -> TaskView:
+        """One task with its form schema; with `user`, only if the user holds the task's role."""
+        with read_rows(self.db) as rows:
+            task, number = self._task_record(rows, task_id)
+            if user is not None and task.role not in self._roles(rows, user):
+                raise Forbidden(
+                    f"task {task_id} belongs to role {task.role}, which {user} does not hold"
+                )
+        return TaskView.of(task, number, form=copy.deepcopy(self._form(task.form_id)))
+
+    def task_refusal(self, task_id: int, user: str, action: str = "complete") -> Refusal | None:
+        """Why `user` may not `action` the task now (engine.core.rules), or None: the web layer
+        asks this before showing a form, and the verb itself checks the same rule."""
+        with read_rows(self.db) as rows:
+            task, _number = self._task_record(rows, task_id)
+            return task_refusal(task, rows.user_roles(user) or set(), user, action)  # type: ignore[arg-type]
+
+    def task_data(self, task_id: int) -> dict[str, Any]:
+        """The data as the task itself sees it (its own branch of the case), for rendering its
+        instructions; the case's data once the task is no longer open."""
+        with read_rows(self.db) as rows:
+            task, number = self._task_record(rows, task_id)
+            case = rows.case_by_id(task.case_id)
+        workflow = self._load(case, self._version_info(case.process_version_id))
+        try:
+            try:
+                data = dict(workflow.get_task_from_id(UUID(task.spiff_task_id)).data)
+            except Exception:  # noqa: BLE001 - compacted or finished: the case's data
+                data = case_data(workflow)
+            return copy.deepcopy(data)
+        finally:
+            self._return_live(case.id, case.state, workflow)
+
+    def _task_record(self, rows: Rows, task_id: int) -> tuple[TaskRecord, str]:
+        found = rows.task_and_number(task_id)
+        if found is None:
+            raise NotFound(f"no task {task_id}")
+        return found
+
+    def claim(self, task_id: int, user: str) -> TaskView:
+        return self._assign(task_id, user, claim=True)
+
+    def reassign(self, task_id: int, to_user: str, actor: str) -> TaskView:
+        """A supervisor gives an open or claimed task to someone holding its role."""
+        now = self.clock.now()
+        with self.write_step(lambda: self._task_conflict(task_id)) as txn:
+            rows = txn.rows
+            task, number = self._task_record(rows, task_id)
+            check_task_action(
+                task,
+                rows.user_roles(actor) or set(),
+                actor,
+                "reassign",
+                to_user=to_user,
+                to_user_roles=rows.user_roles(to_user) or set(),
+            )
+            previous = task.assignee
+            rows.update_task(
+                task, status=TaskStatus.CLAIMED.value, assignee=to_user, claimed_at=now
+            )
+            rows.event(
+                "task_reassigned",
+                at=now,
+                actor=actor,
+                case_id=task.case_id,
+                element_id=task.element_id,
+                detail={"task": task.id, "from": previous, "to": to_user},
+            )
+        return TaskView.of(task, number)
+
+    def unclaim(self, task_id: int, user: str) -> TaskView:
+        return self._assign(task_id, user, claim=False)
+
+    def _assign(self, task_id: int, user: str, *, claim: bool) -> TaskView:
+        now = self.clock.now()
+        with self.write_step(lambda: self._task_conflict(task_id)) as txn:
+            rows = txn.rows
+            task, number = self._task_record(rows, task_id)
+            self._check_actor_rows(rows, task, user)
+            if claim:
+                if task.status == TaskStatus.CLAIMED and task.assignee == user:
+                    return TaskView.of(task, number)
+                rows.update_task(
+                    task, status=TaskStatus.CLAIMED.value, assignee=user, claimed_at=now
+                )
+            else:
+                if task.status == TaskStatus.OPEN:
+                    return TaskView.of(task, number)
+                rows.update_task(task, status=TaskStatus.OPEN.value, assignee=None, claimed_at=None)
+            rows.event(
+                "task_claimed" if claim else "task_unclaimed",
+                at=now,
+                actor=user,
+                case_id=task.case_id,
+                element_id=task.element_id,
+                detail={"task": task.id},
+            )
+        return TaskView.of(task, number)
+
+    def _task_conflict(self, task_id: int) -> str:
+        with self.db.read() as session:
+            task = session.get(Task, task_id)
+            if task is not None and task.status == TaskStatus.DONE:
+                return f"task {task_id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC"
+            if task is not None and task.status == TaskStatus.CLAIMED:
+                return f"task {task_id} was just claimed by {task.assignee}"
+        return f"task {task_id} was changed by someone else at the same time; nothing was saved"
+
+    def _roles(self, rows: Rows, user: str) -> set[str]:
+        roles = rows.user_roles(user)
+        if roles is None:
+            raise NotFound(f"no active user named {user!r}")
+        return roles
+
+    def _check_actor_rows(self, rows: Rows, task: TaskRecord, user: str) -> None:
+        """_check_actor on a task record, inside the step's transaction."""
+        _check_task_actor(task, self._roles(rows, user), user)
+
+    def complete_task(
+        self,
+        task_id: int,
+        data: dict[str, Any] | None,
+        user: str,
+        lang: str = "zh",
+        *,
+        extras: str = EXTRAS_REFUSE,
+    ) -> CaseView:
+        """Validate `data` against the task's form, then complete the task and run the case on
+        (all in one transaction, so nothing can change the task between check and step).
+
+        Only the fields the form declares are stored (engine.definitions.forms.declared_submission). Keys
+        it does not declare (or marks readOnly) are refused with a ValidationFailed naming
+        them when `extras` is "refuse" (the API, the command line), or dropped when it is
+        "drop" (an HTML form post, where the browser sends only the form's fields); either
+        way the audit trail names them (the completion's event, or a
+        "task_submission_refused" event when nothing was saved)."""
+        raw = checked_data(data, "task data")
+        found: list[TaskRecord] = []
+        checked: dict[str, Any] = {}
+        refused: list[tuple[TaskRecord, list[str]]] = []
+
+        def prepare(rows: Rows) -> str:
+            task, number = self._task_record(rows, task_id)
+            self._check_actor_rows(rows, task, user)
+            schema = self._form(task.form_id)
+            try:
+                kept, dropped = declared_submission(schema, raw, extras=extras, lang=lang)
+            except ValidationFailed as exc:
+                undeclared = split_declared(schema, raw)[1] if extras == EXTRAS_REFUSE else []
+                if undeclared:
+                    refused.append((task, undeclared))
+                raise ValidationFailed(f"task {task_id}: {exc}", exc.errors) from None
+            checked.update(data=kept, dropped=dropped)
+            found.append(task)
+            return number
+
+        def action(st: StepState, sp: Savepoints) -> None:
+            row = found[0]
+            spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
+            if not spiff_task.has_state(TaskState.READY):
+                raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
+            now = self.clock.now()
+            stored, dropped = checked["data"], checked["dropped"]
+
+            def write() -> None:
+                st.rows.update_task(
+                    row,
+                    status=TaskStatus.DONE.value,
+                    completed_at=now,
+                    completed_by=user,
+                    data=stored,
+                    assignee=row.assignee or user,
+                )
+                detail: dict[str, Any] = {"task": row.id, "data": stored}
+                if dropped:
+                    detail["dropped"] = dropped
+                st.rows.event(
+                    "task_completed",
+                    at=now,
+                    actor=user,
+                    case_id=st.case.id,
+                    element_id=row.element_id,
+                    detail=detail,
+                )
+
+            sp.stage(write)
+            # A copy: the workflow object may outlive the step, the caller keeps `data`.
+            spiff_task.data.update(copy.deepcopy(stored))
+            spiff_task.run()
+
+        try:
+            return self._step(
+                None,
+                user,
+                "complete",
+                action,
+                conflict_hint=lambda: self._task_conflict(task_id),
+                prepare=prepare,
+                view=True,
+            )
+        except ValidationFailed:
+            if refused:  # nothing was saved; who tried to set what is kept in the audit trail
+                task, names = refused[0]
+                with self._transaction() as txn:
+                    txn.rows.event(
+                        "task_submission_refused",
+                        at=self.clock.now(),
+                        actor=user,
+                        case_id=task.case_id,
+                        element_id=task.element_id,
+                        detail={"task": task.id, "refused": names},
+                    )
+                    txn.commit()
+            raise
