@@ -38,7 +38,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
-# Names a timer expression may call (see engine.core.calendar.BusinessCalendar.script_helpers).
+# Names a timer expression may call (see engine.core.calendar_scripts.script_helpers).
 DATE_HELPERS = {
     "now",
     "working_days_from_now",
