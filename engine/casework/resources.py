@@ -27,7 +27,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, del
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine.core.calendar import BusinessCalendar, parse_when
+from engine.core.calendar import BusinessCalendar
+from engine.core.instants import parse_when
 from engine.core.settings import load_settings
 from engine.core.stepcontext import StepContext, current, service
 from engine.store.audit import record

@@ -11,11 +11,13 @@ Conventions, so that nothing depends on the server's own zone:
 * public holidays come from the `holidays` package (CN by default). For mainland China the
   package also knows the official make-up working days (调休, e.g. a Saturday that is worked to
   bridge a holiday week); those count as working days here.
+
+Reading the instants and numbers scripts pass in is engine.core.instants; the functions BPMN
+scripts call are built in engine.core.calendar_scripts.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,87 +27,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from engine.core import calendar_scripts
+from engine.core.instants import finite_number, whole_number
+
 if TYPE_CHECKING:
     from engine.core.settings import Settings
 
-# Scripts can pass any number; these bounds keep a typo ("2000000 working days") from
-# looping for minutes or loading centuries of holiday tables.
-MAX_WORKING_DAYS = 5000
+# Like MAX_WORKING_DAYS (engine.core.instants): a typo must not load centuries of holidays.
 MAX_SPAN_DAYS = 366 * 25
 # How far to look for the next working day before deciding the configuration has none.
 _SEARCH_LIMIT_DAYS = 366
-
-When = datetime | date | str
-
-
-def parse_when(value: When, tz: ZoneInfo | str) -> datetime:
-    """Read an instant handed over by a script, a form or task data; return it as aware UTC.
-
-    Accepts an aware or naive datetime, a date, or an ISO 8601 string with or without an
-    offset ("2026-10-08T10:00:00+00:00", "2026-10-08 10:00", "2026-10-08"). A value without
-    an offset is company-local time, because that is how people write times in procedures
-    and forms; a bare date means local midnight. A trailing "Z" means UTC.
-    """
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time(0))
-    elif isinstance(value, str):
-        text = value.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"not an ISO 8601 date or time: {value!r}") from exc
-    else:
-        raise TypeError(f"expected an ISO 8601 string, a date or a datetime, got {value!r}")
-    if parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
-
-
-def _iso(when: datetime) -> str:
-    """ISO 8601 with a +00:00 offset: fits JSON task data and is a valid BPMN timeDate
-    (SpiffWorkflow reads timeDate with datetime.fromisoformat and would take a naive value
-    as the *server's* zone, so the offset is always written)."""
-    return when.astimezone(UTC).isoformat()
-
-
-def _whole(n: Any, what: str = "n") -> int:
-    """A whole number from a script value (int, integral float or numeric string)."""
-    if isinstance(n, bool):
-        raise TypeError(f"{what} must be a whole number, got {n!r}")
-    if isinstance(n, int):
-        value = n
-    elif isinstance(n, float):
-        if not n.is_integer():
-            raise ValueError(f"{what} must be a whole number, got {n!r}")
-        value = int(n)
-    elif isinstance(n, str):
-        try:
-            value = int(n.strip())
-        except ValueError as exc:
-            raise ValueError(f"{what} must be a whole number, got {n!r}") from exc
-    else:
-        raise TypeError(f"{what} must be a whole number, got {n!r}")
-    if abs(value) > MAX_WORKING_DAYS:
-        raise ValueError(f"{what}={value} is out of range (at most {MAX_WORKING_DAYS})")
-    return value
-
-
-def _number(n: Any, what: str = "n") -> float:
-    """A finite number from a script value (int, float or numeric string)."""
-    if isinstance(n, bool) or not isinstance(n, int | float | str):
-        raise TypeError(f"{what} must be a number, got {n!r}")
-    try:
-        value = float(n)
-    except ValueError as exc:
-        raise ValueError(f"{what} must be a number, got {n!r}") from exc
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {n!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -294,7 +225,7 @@ class BusinessCalendar:
         (the next opening would be Thursday and give Wednesday, the appointment's own day).
         The result keeps start's time of day and may lie outside office hours.
         """
-        n = _whole(n)
+        n = whole_number(n)
         base = self.local(self.next_office_time(start) if n >= 0 else start)
         day = base.date()
         direction = 1 if n >= 0 else -1
@@ -327,117 +258,15 @@ class BusinessCalendar:
     def hours_before(self, when: datetime, n: float) -> datetime:
         """Plain clock hours earlier (UTC arithmetic, so DST changes do not bend it); for
         reminders such as "24 hours before the appointment"."""
-        return self._aware(when).astimezone(UTC) - timedelta(hours=_number(n))
+        return self._aware(when).astimezone(UTC) - timedelta(hours=finite_number(n))
 
     def hours_after(self, when: datetime, n: float) -> datetime:
         """Plain clock hours later (UTC arithmetic)."""
-        return self._aware(when).astimezone(UTC) + timedelta(hours=_number(n))
+        return self._aware(when).astimezone(UTC) + timedelta(hours=finite_number(n))
 
     # ---- for BPMN expressions, scripts and timers -------------------------------------------
 
     def script_helpers(self, now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:
-        """The calendar functions BPMN expressions, scripts and timer expressions may call.
-
-        `now` is the engine's clock (fixed in tests and drills), called on every use, so the
-        helpers never read the system clock. Instants come back as ISO 8601 strings with a
-        +00:00 offset: they sit in JSON task data as they are and serve directly as a
-        timeDate timer expression. Instants going in may be ISO strings (naive = company
-        local time), dates or datetimes.
-        """
-        zone = self.zone
-
-        def current() -> datetime:
-            value = now()
-            if not isinstance(value, datetime) or value.utcoffset() is None:
-                raise ValueError(f"the engine clock must give an aware datetime, got {value!r}")
-            return value.astimezone(UTC)
-
-        def read(value: When) -> datetime:
-            return parse_when(value, zone)
-
-        def now_() -> str:
-            """The current instant."""
-            return _iso(current())
-
-        def today() -> str:
-            """The company's local date, YYYY-MM-DD."""
-            return current().astimezone(zone).date().isoformat()
-
-        def working_days_from_now(n: int) -> str:
-            """n working days from now (counting from the next office opening)."""
-            return _iso(self.add_working_days(current(), n))
-
-        def days_from_now(n: float) -> str:
-            """n calendar days from now, same local wall-clock time."""
-            return _iso(current().astimezone(zone) + timedelta(days=_number(n)))
-
-        def add_working_days(when: When, n: int) -> str:
-            """n working days from `when` (negative: before it)."""
-            return _iso(self.add_working_days(read(when), n))
-
-        def hours_before(when: When, n: float) -> str:
-            """n clock hours before `when`."""
-            return _iso(self.hours_before(read(when), n))
-
-        def hours_after(when: When, n: float) -> str:
-            """n clock hours after `when`."""
-            return _iso(self.hours_after(read(when), n))
-
-        def is_working_day(when: When) -> bool:
-            """Whether the local day of `when` is a working day."""
-            return self.is_working_day(read(when))
-
-        def working_days_between(a: When, b: When) -> int:
-            """Working days from a's local date to b's (a's day not counted)."""
-            return self.working_days_between(read(a), read(b))
-
-        def is_office_time(when: When) -> bool:
-            """Whether the office is open at `when`."""
-            return self.is_office_time(read(when))
-
-        def days_after(when: When, n: float) -> str:
-            """n calendar days after `when`, same local wall-clock time (follow-ups on day 3,
-            day 8, day 15 after a start date)."""
-            return _iso(read(when).astimezone(zone) + timedelta(days=_number(n)))
-
-        def days_before(when: When, n: float) -> str:
-            """n calendar days before `when`, same local wall-clock time."""
-            return _iso(read(when).astimezone(zone) - timedelta(days=_number(n)))
-
-        def next_holiday(after: When | None = None, at: str = "09:00") -> str:
-            """The next public holiday strictly after `after` (default: now), at local time `at`."""
-            start = read(after) if after is not None else current()
-            day = start.astimezone(zone).date()
-            hour, minute = (int(p) for p in str(at).split(":"))
-            for _ in range(400):
-                day += timedelta(days=1)
-                if self.holiday_name(day):
-                    return _iso(datetime.combine(day, time(hour, minute), zone))
-            raise ValueError("no public holiday in the next 400 days")
-
-        def local_time(when: When, fmt: str = "%Y-%m-%d %H:%M") -> str:
-            """`when` as the company's local wall-clock time, formatted (for messages)."""
-            fmt = str(fmt)
-            if len(fmt) > 40 or "%" not in fmt:
-                raise ValueError(
-                    "local_time format: up to 40 characters with % codes, e.g. '%m月%d日 %H:%M'"
-                )
-            return read(when).astimezone(zone).strftime(fmt)
-
-        now_.__name__ = now_.__qualname__ = "now"
-        return {
-            "now": now_,
-            "today": today,
-            "working_days_from_now": working_days_from_now,
-            "days_from_now": days_from_now,
-            "add_working_days": add_working_days,
-            "hours_before": hours_before,
-            "hours_after": hours_after,
-            "is_working_day": is_working_day,
-            "working_days_between": working_days_between,
-            "is_office_time": is_office_time,
-            "days_after": days_after,
-            "days_before": days_before,
-            "next_holiday": next_holiday,
-            "local_time": local_time,
-        }
+        """The calendar functions BPMN expressions, scripts and timer expressions may call;
+        `now` is the engine's clock (see engine.core.calendar_scripts)."""
+        return calendar_scripts.script_helpers(self, now)

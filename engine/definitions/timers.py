@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.spiff.scripts import ScriptError, check_expression
 
-# Names a timer expression may call (see engine.core.calendar.BusinessCalendar.script_helpers).
+# Names a timer expression may call (see engine.core.calendar_scripts.script_helpers).
 DATE_HELPERS = {
     "now",
     "working_days_from_now",

@@ -17,7 +17,7 @@ from typing import Any
 
 import icalendar
 
-from engine.core.calendar import parse_when
+from engine.core.instants import parse_when
 from engine.core.status import OutboxStatus
 from engine.core.stepcontext import current, service
 from engine.definitions.forms import is_email_address

@@ -3,7 +3,7 @@ provider is plugged in.
 
 A provider is a class with `from_settings(settings)` and `send(to, body, key) -> provider_id`,
 listed in PROVIDERS under the name that `[sms] provider` in settings.toml selects. `send` raises
-on failure (the outbox retries with back-off) or `PermanentFailure` from engine.worker.outbox when a
+on failure (the outbox retries with back-off) or `PermanentFailure` from engine.worker.outgoing when a
 retry cannot help (e.g. the number does not exist).
 
 `key` is the outbox idempotency key, and it is what makes a resend harmless. The outbox hands a
@@ -13,7 +13,7 @@ provider's client message id / dedupe token (Aliyun `OutId`, Tencent Cloud `Sess
 and where the provider does not itself drop a repeated token, keep the same check on our side
 as DevSmsSender does: a key already accepted is not sent again, and `send` returns the provider
 id given the first time. (E-mail does the same with a stable Message-ID derived from the key,
-`engine.worker.outbox.message_id`, so receiving servers and clients can drop a repeat.)
+`engine.worker.mail.message_id`, so receiving servers and clients can drop a repeat.)
 """
 
 from __future__ import annotations

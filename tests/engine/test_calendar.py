@@ -12,8 +12,9 @@ import holidays
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.core.calendar import BusinessCalendar, parse_when
+from engine.core.calendar import BusinessCalendar
 from engine.core.clock import FixedClock
+from engine.core.instants import parse_when
 from engine.core.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

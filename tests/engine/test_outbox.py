@@ -17,15 +17,9 @@ from engine.runtime.verbs import Runtime
 from engine.store.database import Database
 from engine.store.tables import Event, Outbox
 from engine.worker import outbox as outbox_module
-from engine.worker.outbox import (
-    CLAIM_LEASE,
-    LEASE,
-    DevMailSender,
-    OutgoingMessage,
-    PermanentFailure,
-    deliver_outbox,
-    retry_delay,
-)
+from engine.worker.mail import DevMailSender
+from engine.worker.outbox import CLAIM_LEASE, LEASE, deliver_outbox, retry_delay
+from engine.worker.outgoing import OutgoingMessage, PermanentFailure
 from engine.worker.sms import DevSmsSender, sms_sender
 from tests.conftest import fixture_files
 from tests.engine.test_smtp import one_script_flow

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from engine.core.settings import SMTP_PASSWORD_ENV, SettingsError, load_settings
 from engine.definitions.sources import SourceFile
 from engine.store.tables import Outbox
-from engine.worker.outbox import deliver_outbox, message_id
+from engine.worker.mail import message_id
+from engine.worker.outbox import deliver_outbox
 
 FROM = "Caseflow 客服中心 <noreply@caseflow.example>"
 BOOKING_SCRIPT = """notify("email", email, "test_reminder",

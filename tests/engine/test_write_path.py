@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from engine.core.errors import Conflict
-from engine.definitions.deploy import SourceFile
+from engine.definitions.sources import SourceFile
 from engine.runtime.migration import migrate_case
 from engine.runtime.verbs import Runtime
 from engine.store.database import Database

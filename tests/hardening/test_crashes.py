@@ -32,7 +32,7 @@ import pytest
 from sqlalchemy import select as sql_select
 
 from engine.store.tables import Case, Event, Outbox, Timer
-from engine.worker.outbox import DevMailSender
+from engine.worker.mail import DevMailSender
 from engine.worker.sms import DevSmsSender
 from tests.conftest import fixture_files
 from tests.hardening.helpers import DB_BACKEND, HARDENING_FIXTURES, HERE
