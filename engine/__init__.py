@@ -25,7 +25,7 @@ from typing import Any
 
 # public name -> (module, whether the name is that module itself)
 _SURFACE: dict[str, tuple[str, bool]] = {
-    "attachments": ("engine.casework.attachments", True),
+    "attachments": ("engine.runtime.attachments", True),
     "portal": ("engine.casework.portal", True),
     "MonthKpi": ("engine.casework.metrics", False),
     "monthly_kpis": ("engine.casework.metrics", False),

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from engine.casework import attachments, metrics, privacy, queries
+from engine.casework import metrics, privacy, queries
 from engine.identity import tokens, users
-from engine.runtime import compare, versions
+from engine.runtime import attachments, compare, versions
 from engine.runtime.verbs import Runtime
 from engine.store.tables import WorkerHeartbeat
 

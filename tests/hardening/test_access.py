@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine.casework import attachments, portal
+from engine.casework import portal
 from engine.core.settings import REPO_SETTINGS, load_settings
+from engine.runtime import attachments
 from engine.runtime.verbs import Runtime
 from engine.store.database import Database
 from engine.store.tables import Case, ProcessVersion, Task

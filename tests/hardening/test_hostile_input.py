@@ -256,7 +256,7 @@ def _upload(web: Web, client: Any, task: int, name: str, content: bytes, **field
 
 
 def test_only_allowed_files_are_stored_with_a_form(web: Web) -> None:
-    from engine.casework import attachments
+    from engine.runtime import attachments
 
     web.runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     number = web.runtime.start_case("review_flow", {"customer_name": "王"}).number
@@ -280,7 +280,7 @@ def test_only_allowed_files_are_stored_with_a_form(web: Web) -> None:
 
 
 def test_a_refused_form_keeps_no_file(web: Web) -> None:
-    from engine.casework import attachments
+    from engine.runtime import attachments
 
     web.runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     number = web.runtime.start_case("review_flow", {"customer_name": "王"}).number
@@ -292,7 +292,7 @@ def test_a_refused_form_keeps_no_file(web: Web) -> None:
 
 
 def test_a_booking_stores_only_allowed_files(web: Web) -> None:
-    from engine.casework import attachments
+    from engine.runtime import attachments
 
     web.runtime.deploy(fixture_files("portal_flow.bpmn", "portal_start.json"))
     customer = web.app.test_client()

@@ -60,7 +60,7 @@ def finish(runtime, number: str, user: str = "alice", extra: dict | None = None)
 
 
 def add_file(db, number: str, content: bytes, name: str, at) -> str:
-    from engine.casework import attachments
+    from engine.runtime import attachments
 
     data = b"\xff\xd8\xff" + content  # a JPEG by its first bytes
     attachments.store(db, number, name, data, "alice", at)

@@ -50,6 +50,6 @@ def test_refused_types_change_nothing(app, login, runtime):
     fake = post(alice, task_id, evidence=("report.pdf", b"<script>alert(1)</script>"))
     assert fake.status_code == 422 and "does not match" in fake.text
     assert runtime.get_task(task_id).status == "open"
-    from engine.casework import attachments
+    from engine.runtime import attachments
 
     assert attachments.for_case(runtime.db, number) == []
