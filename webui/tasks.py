@@ -19,7 +19,6 @@ from engine import (
     form_fields,
     templating,
     undeclared_posted,
-    validate_submission,
 )
 
 from .auth import _safe_next, desk, runtime
@@ -133,50 +132,39 @@ def task(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def complete(task_id: int) -> Any:
+    """One call: the engine checks the data and the files together, stores the files and
+    completes the task in one step, or changes nothing and says why."""
     task = runtime().get_task(task_id, user=current_user.name)
     schema = task.form or {}
-    uploads = {
-        key[: -len("__file")]: upload
+    files = {
+        key[: -len("__file")]: (upload.filename, upload.read(attachments.MAX_BYTES + 1))
         for key, upload in request.files.items()
         if key.endswith("__file") and upload and upload.filename
     }
     form = request.form.copy()
-    for field in uploads:
-        form[field] = "att-0"  # stands in for the file while the form is checked
-    data = coerce_form_data(schema, form)
-    # Everything is checked before anything is stored: bad input changes nothing.
-    errors = validate_submission(schema, data, lang=_lang())
-    contents = {}
-    for field, upload in uploads.items():
-        contents[field] = upload.read(attachments.MAX_BYTES + 1)
-        try:
-            attachments.check_file(upload.filename, contents[field])
-        except ValidationFailed as exc:
-            detail = "; ".join(exc.errors.get("", []))
-            errors[field] = [f"{exc} ({detail})" if detail else str(exc)]
-    shown = {k: v for k, v in data.items() if k not in uploads}
-    if errors:
-        return _page(task_id, values=shown, errors=errors, status=422)
-    blocked = _blocked(task, current_user.name)
-    if blocked:
-        return _page(task_id, values=shown, status=409, conflict=blocked)
-    for field, upload in uploads.items():
-        info = desk().store_attachment(
-            task.case_number, upload.filename, contents[field], current_user.name, task_id=task_id
-        )
-        data[field] = info.reference
+    for field in files:
+        form[field] = "att-0"  # the form's field for the file, while the data is coerced
+    data = {k: v for k, v in coerce_form_data(schema, form).items() if k not in files}
+    shown = dict(data)
     # A field the form does not have (hand-made; the browser sends only the form's own) goes
     # to the engine too, which drops it and notes it in the case's history.
     extra = undeclared_posted(schema, request.form)
     extra.pop("csrf_token", None)
     try:
         case = runtime().complete_task(
-            task_id, {**extra, **data}, current_user.name, lang=_lang(), extras=EXTRAS_DROP
+            task_id,
+            {**extra, **data},
+            current_user.name,
+            lang=_lang(),
+            extras=EXTRAS_DROP,
+            files=files,
         )
     except ValidationFailed as exc:
         return _page(task_id, values=shown, errors=exc.errors, status=422)
     except Conflict as exc:
-        return _page(task_id, values=shown, status=409, conflict=str(exc))
+        refusal = runtime().task_refusal(task_id, current_user.name)
+        message = refusal_text(refusal) if refusal is not None else str(exc)
+        return _page(task_id, values=shown, status=409, conflict=message)
     flash(
         _(
             "Task completed. Case %(number)s is now %(status)s.",
@@ -185,13 +173,6 @@ def complete(task_id: int) -> Any:
         )
     )
     return redirect(url_for("tasks.inbox"))
-
-
-def _blocked(task: Any, user: str) -> str | None:
-    """Why `user` cannot complete `task` now, as the engine's rule says (engine.core.rules),
-    in the page's language; None when they can."""
-    refusal = runtime().task_refusal(task.id, user)
-    return None if refusal is None else refusal_text(refusal)
 
 
 def refusal_text(refusal: Any) -> str:
@@ -203,8 +184,6 @@ def refusal_text(refusal: Any) -> str:
         return _("This task was cancelled: the case moved on without it.")
     if refusal.code == "claimed_by_other":
         return _("This task is claimed by %(user)s.", user=p.get("user"))
-    if refusal.code == "role_missing":
-        return _("This task belongs to role %(role)s, which you do not hold.", role=p.get("role"))
     return refusal.message
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core.errors import NotFound, ValidationFailed
 from engine.identity.users import user_roles
@@ -92,38 +93,56 @@ def store(
     now: datetime,
     task_id: int | None = None,
 ) -> AttachmentInfo:
-    """Store a file for a case (content-addressed: the same bytes are kept once)."""
-    name, content_type = check_file(filename, data)
-    digest = hashlib.sha256(data).hexdigest()
+    """Store a file for a case in a transaction of its own (a customer's booking page, after
+    the booking). A task form's files are stored in the step that completes the task (add)."""
+    check_file(filename, data)
     with db.write() as session:
         case = session.scalars(select(Case).where(Case.number == case_number)).first()
         if case is None:
             raise NotFound(f"no case numbered {case_number!r}")
-        if session.get(Blob, digest) is None:
-            session.add(Blob(sha256=digest, data=data, size=len(data)))
-            session.flush()  # the attachment row refers to it
-        row = Attachment(
-            case_id=case.id,
-            task_id=task_id,
-            sha256=digest,
-            filename=name,
-            content_type=content_type,
-            size=len(data),
-            uploaded_by=actor,
-            uploaded_at=now,
-        )
-        session.add(row)
-        session.flush()
-        record(
-            session,
-            "attachment_added",
-            at=now,
-            actor=actor,
-            case_id=case.id,
-            detail={"attachment": row.id, "filename": name, "size": len(data)},
-        )
+        info = add(session, case.id, case.number, filename, data, actor, now, task_id)
         session.commit()
-        return AttachmentInfo(row.id, case.number, name, content_type, len(data), actor, now)
+        return info
+
+
+def add(
+    session: Session,
+    case_id: int,
+    case_number: str,
+    filename: str,
+    data: bytes,
+    actor: str | None,
+    now: datetime,
+    task_id: int | None = None,
+) -> AttachmentInfo:
+    """Add a checked file to a case inside the caller's transaction (content-addressed: the
+    same bytes are kept once). Nothing is committed here."""
+    name, content_type = check_file(filename, data)
+    digest = hashlib.sha256(data).hexdigest()
+    if session.get(Blob, digest) is None:
+        session.add(Blob(sha256=digest, data=data, size=len(data)))
+        session.flush()  # the attachment row refers to it
+    row = Attachment(
+        case_id=case_id,
+        task_id=task_id,
+        sha256=digest,
+        filename=name,
+        content_type=content_type,
+        size=len(data),
+        uploaded_by=actor,
+        uploaded_at=now,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        "attachment_added",
+        at=now,
+        actor=actor,
+        case_id=case_id,
+        detail={"attachment": row.id, "filename": name, "size": len(data)},
+    )
+    return AttachmentInfo(row.id, case_number, name, content_type, len(data), actor, now)
 
 
 def for_case(db: Database, case_number: str) -> list[AttachmentInfo]:

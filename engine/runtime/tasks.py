@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,6 +19,7 @@ from engine.definitions.forms import (
     declared_submission,
     split_declared,
 )
+from engine.runtime import attachments
 from engine.runtime.projection import (
     case_data,
 )
@@ -264,9 +265,14 @@ class TaskVerbs:
         lang: str = "zh",
         *,
         extras: str = EXTRAS_REFUSE,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> CaseView:
         """Validate `data` against the task's form, then complete the task and run the case on
         (all in one transaction, so nothing can change the task between check and step).
+
+        `files` maps a form field to an uploaded file (name, bytes): each is checked with the
+        data (one answer naming every problem) and stored in the same step, its reference
+        ("att-N") becoming the field's value; a step that does not commit stores no file.
 
         Only the fields the form declares are stored (engine.definitions.forms.declared_submission). Keys
         it does not declare (or marks readOnly) are refused with a ValidationFailed naming
@@ -275,6 +281,15 @@ class TaskVerbs:
         way the audit trail names them (the completion's event, or a
         "task_submission_refused" event when nothing was saved)."""
         raw = checked_data(data, "task data")
+        files = dict(files or {})
+        file_errors: dict[str, list[str]] = {}
+        for field, (filename, content) in files.items():
+            raw[field] = "att-0"  # stands in for the file's reference while the data is checked
+            try:
+                attachments.check_file(filename, content)
+            except ValidationFailed as exc:
+                detail = "; ".join(exc.errors.get("", []))
+                file_errors[field] = [f"{exc} ({detail})" if detail else str(exc)]
         found: list[TaskRecord] = []
         checked: dict[str, Any] = {}
         refused: list[tuple[TaskRecord, list[str]]] = []
@@ -289,7 +304,11 @@ class TaskVerbs:
                 undeclared = split_declared(schema, raw)[1] if extras == EXTRAS_REFUSE else []
                 if undeclared:
                     refused.append((task, undeclared))
-                raise ValidationFailed(f"task {task_id}: {exc}", exc.errors) from None
+                raise ValidationFailed(
+                    f"task {task_id}: {exc}", {**exc.errors, **file_errors}
+                ) from None
+            if file_errors:
+                raise ValidationFailed(f"task {task_id}: a file was refused", file_errors)
             checked.update(data=kept, dropped=dropped)
             found.append(task)
             return number
@@ -300,7 +319,14 @@ class TaskVerbs:
             if not spiff_task.has_state(TaskState.READY):
                 raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
             now = self.clock.now()
-            stored, dropped = checked["data"], checked["dropped"]
+            stored, dropped = dict(checked["data"]), checked["dropped"]
+            for field, (filename, content) in files.items():
+                if field not in stored:  # a field the form does not declare: dropped
+                    continue
+                info = attachments.add(
+                    st.session, st.case.id, st.case.number, filename, content, user, now, row.id
+                )
+                stored[field] = info.reference
 
             def write() -> None:
                 st.rows.update_task(

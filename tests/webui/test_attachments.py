@@ -53,3 +53,46 @@ def test_refused_types_change_nothing(app, login, runtime):
     from engine.runtime import attachments
 
     assert attachments.for_case(runtime.db, number) == []
+
+
+def test_a_file_sent_with_a_form_that_loses_to_another_user_is_not_kept(app, login, runtime):
+    """The files are stored in the step that completes the task: when someone else completed
+    it first (the page was open in two browsers), the answer is 409 and no file stays."""
+    from engine.runtime import attachments
+
+    number, task_id = open_review(runtime)
+    alice, carol = login("alice"), login("carol")
+    token = csrf_token(carol.get(f"/tasks/{task_id}").text)  # carol opens the page ...
+    assert post(alice, task_id).status_code == 302  # ... alice completes the task first
+    late = carol.post(
+        f"/tasks/{task_id}",
+        data={
+            "approve": "on",
+            "csrf_token": token,
+            "evidence__file": (io.BytesIO(PDF), "晚到.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert late.status_code == 409 and "alice" in late.text
+    assert attachments.for_case(runtime.db, number) == []
+
+
+def test_the_form_is_checked_once_per_post(app, login, runtime, monkeypatch):
+    from engine.definitions import forms
+
+    number, task_id = open_review(runtime)
+    calls = []
+    check = forms.validate_submission
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return check(*args, **kwargs)
+
+    import engine
+    import webui.tasks
+
+    monkeypatch.setattr(forms, "validate_submission", counted)
+    monkeypatch.setattr(engine, "validate_submission", counted, raising=False)
+    monkeypatch.setattr(webui.tasks, "validate_submission", counted, raising=False)
+    assert post(login("alice"), task_id, evidence=("a.pdf", PDF)).status_code == 302
+    assert len(calls) == 1
