@@ -41,11 +41,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine.core.errors import NotFound, ValidationFailed
+from engine.core.errors import Conflict, NotFound, ValidationFailed
 from engine.core.settings import Settings
 from engine.core.status import CaseStatus, OutboxStatus
+from engine.runtime.steptxn import write_step
 from engine.store.audit import record
 from engine.store.database import Database
 from engine.store.tables import Attachment, Blob, Case, Event, Outbox, ProcessVersion, Task
@@ -465,27 +465,30 @@ def purge(
                 case = session.get(Case, case_id)
                 report.add(_purge_case(session, case, now, apply=False))
             continue
+        counts = None
         try:
-            with db.write() as session:
+            # A step like any other: the step transaction with the case's version check.
+            with write_step(db, lambda number=number: f"case {number} changed meanwhile") as txn:
+                session = txn.session()
                 already = session.scalar(
                     select(Event.id)
                     .where(Event.case_id == case_id, Event.kind == PURGED_EVENT)
                     .limit(1)
                 )
-                if already is not None:
-                    continue  # another purge took it meanwhile
-                case = session.get(Case, case_id)
-                counts = _purge_case(session, case, now, apply=True)
-                session.commit()
-        except StaleDataError:
+                if already is None:  # else another purge took it meanwhile
+                    case = session.get(Case, case_id)
+                    counts = _purge_case(session, case, now, apply=True)
+        except Conflict:
             report.skipped += 1
+            continue
+        if counts is None:
             continue
         report.add(counts)
         report.numbers.append(number)
     if not dry_run:
-        with db.write() as session:
+        with write_step(db, lambda: "the purge could not note its run") as txn:
             record(
-                session,
+                txn.session(),
                 RUN_EVENT,
                 at=now,
                 actor=actor or PURGE_ACTOR,
@@ -496,7 +499,6 @@ def purge(
                     "skipped": report.skipped,
                 },
             )
-            session.commit()
     return report
 
 

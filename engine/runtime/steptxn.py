@@ -7,14 +7,18 @@ from __future__ import annotations
 import collections
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.exc import StaleDataError
 
+from engine.core.errors import Conflict
 from engine.store.database import Database
 from engine.store.records import CaseRecord
 from engine.store.rows import Rows
@@ -269,3 +273,34 @@ def engine_steps(workflow: BpmnWorkflow) -> Callable[[Savepoints], None]:
     return lambda sp: workflow.do_engine_steps(
         will_complete_task=sp.before, did_complete_task=sp.after
     )
+
+
+def step_transaction(db: Database) -> StepTransaction:
+    """A step transaction on `db` for code that has no Runtime (the retention purge): the same
+    object, writer's turn and BEGIN IMMEDIATE as a runtime's steps."""
+    engine = db.engine.execution_options(sqlite_begin="IMMEDIATE") if db.is_sqlite else db.engine
+    return StepTransaction(engine, sqlite_writer_lock(db) if db.is_sqlite else None)
+
+
+@contextmanager
+def committed(
+    begin: Callable[[], StepTransaction], conflict: Callable[[], str]
+) -> Iterator[StepTransaction]:
+    """Run the block in a step transaction and commit when it ends without an exception; a
+    concurrent change found by a version check (StaleDataError) or a busy database becomes
+    Conflict(conflict()), and nothing of the block is saved."""
+    try:
+        with begin() as txn:
+            yield txn
+            txn.commit()
+    except StaleDataError as exc:
+        raise Conflict(conflict()) from exc
+    except OperationalError as exc:
+        if "locked" in str(exc).lower():
+            raise Conflict(conflict()) from exc
+        raise
+
+
+def write_step(db: Database, conflict: Callable[[], str]) -> Any:
+    """committed() on a step transaction of `db` (see step_transaction)."""
+    return committed(lambda: step_transaction(db), conflict)

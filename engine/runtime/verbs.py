@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core import stepcontext
 from engine.core.calendar import BusinessCalendar
 from engine.core.clock import Clock, SystemClock
-from engine.core.errors import Conflict, NotFound
+from engine.core.errors import NotFound
 from engine.core.settings import Settings, load_settings
 from engine.definitions.deploy import Deployed
 from engine.definitions.deploy import deploy as deploy_files
@@ -41,6 +39,7 @@ from engine.runtime.step import (
 )
 from engine.runtime.steptxn import (
     StepTransaction,
+    committed,
     held_connection_var,
     sqlite_writer_lock,
 )
@@ -166,16 +165,8 @@ class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
         turn and version checks as a step. Commits when the block ends without an exception; a
         concurrent change found by a version check (StaleDataError) or a busy database becomes
         Conflict(conflict()), and nothing of the block is saved."""
-        try:
-            with self._transaction() as txn:
-                yield txn
-                txn.commit()
-        except StaleDataError as exc:
-            raise Conflict(conflict()) from exc
-        except OperationalError as exc:
-            if "locked" in str(exc).lower():
-                raise Conflict(conflict()) from exc
-            raise
+        with committed(self._transaction, conflict) as txn:
+            yield txn
 
     # ----- live workflow objects -----------------------------------------------------------
     #

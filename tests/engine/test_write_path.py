@@ -1,5 +1,5 @@
 """One write path: every verb that changes a case or a task (start, complete, claim, unclaim,
-reassign, cancel, retry, message, migrate) runs in the step transaction, with its version
+reassign, cancel, retry, message, migrate, purge) runs in the step transaction, with its version
 check. Each verb is shown to open exactly one step transaction and no other write session, and,
 when another writer changes the same row between the verb's read and its write, to answer
 Conflict and save nothing of its own (no lost update)."""
@@ -274,3 +274,54 @@ def test_migrate_and_complete_at_once_lose_nothing(db, settings, clock, rounds):
         if result["migrate"] == "ok":
             assert after.version == 2
     assert sum(outcomes.values()) == rounds
+
+
+def ended_long_ago(runtime: Runtime, settings: Any) -> tuple[str, Any]:
+    from datetime import timedelta
+
+    number = runtime.start_case("review_flow", {"customer_name": "王小明"}).number
+    runtime.cancel_case(number, "客戶取消", actor="sue")
+    return number, runtime.clock.now() + timedelta(days=settings.privacy.retention_days + 1)
+
+
+def test_the_retention_purge_writes_each_case_in_a_step_transaction(
+    runtime, db, settings, monkeypatch
+):
+    from engine.casework import privacy
+    from engine.runtime import steptxn
+
+    deploy(runtime)
+    number, later = ended_long_ago(runtime, settings)
+    seen = {"steps": 0, "other_writes": 0}
+    make, write = steptxn.step_transaction, db.write
+
+    def step(database: Database) -> Any:
+        seen["steps"] += 1
+        return make(database)
+
+    @contextmanager
+    def other() -> Iterator[Session]:
+        seen["other_writes"] += 1
+        with write() as session:
+            yield session
+
+    monkeypatch.setattr(steptxn, "step_transaction", step)
+    monkeypatch.setattr(db, "write", other)
+    report = privacy.purge(db, settings, later)
+    assert report.numbers == [number]
+    assert seen == {"steps": 2, "other_writes": 0}  # the case, then the run's own event
+
+
+def test_a_purge_that_meets_a_change_by_another_writer_skips_the_case(
+    runtime, db, settings, monkeypatch
+):
+    from engine.casework import privacy
+
+    deploy(runtime)
+    number, later = ended_long_ago(runtime, settings)
+    before = case_row(db, number)
+    with another_writer_after_the_read(monkeypatch) as bumped:
+        report = privacy.purge(db, settings, later)
+    assert bumped and report.skipped == 1 and report.numbers == []
+    assert case_row(db, number) == before
+    assert privacy.purge(db, settings, later).numbers == [number]  # the next run takes it
