@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from engine.core.errors import InvalidState, NotFound, ValidationFailed
 from engine.core.status import ACTIVE_TASK
-from engine.definitions.forms import EXTRAS_DROP, declared_submission
+from engine.definitions.submission import EXTRAS_DROP, declared_submission
 from engine.runtime.verbs import Runtime
 from engine.store.tables import Case, Form, ProcessVersion, Task
 

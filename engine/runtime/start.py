@@ -14,10 +14,7 @@ from engine.core import stepcontext
 from engine.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from engine.core.status import CaseStatus
 from engine.definitions import starting
-from engine.definitions.forms import (
-    EXTRAS_REFUSE,
-    declared_submission,
-)
+from engine.definitions.submission import EXTRAS_REFUSE, declared_submission
 from engine.runtime.step import (
     NO_START_FORM,
     RECENT_HISTORY,

@@ -14,11 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.status import TaskStatus
-from engine.definitions.forms import (
-    EXTRAS_REFUSE,
-    declared_submission,
-    split_declared,
-)
+from engine.definitions.submission import EXTRAS_REFUSE, declared_submission, split_declared
 from engine.runtime import attachments
 from engine.runtime.projection import (
     case_data,
@@ -274,7 +270,7 @@ class TaskVerbs:
         data (one answer naming every problem) and stored in the same step, its reference
         ("att-N") becoming the field's value; a step that does not commit stores no file.
 
-        Only the fields the form declares are stored (engine.definitions.forms.declared_submission). Keys
+        Only the fields the form declares are stored (engine.definitions.submission.declared_submission). Keys
         it does not declare (or marks readOnly) are refused with a ValidationFailed naming
         them when `extras` is "refuse" (the API, the command line), or dropped when it is
         "drop" (an HTML form post, where the browser sends only the form's fields); either

@@ -20,7 +20,7 @@ import icalendar
 from engine.core.instants import parse_when
 from engine.core.status import OutboxStatus
 from engine.core.stepcontext import current, service
-from engine.definitions.forms import is_email_address
+from engine.definitions.formchecks import is_email_address
 from engine.spiff import adapter as spiff
 from engine.spiff import templating
 from engine.store.audit import record

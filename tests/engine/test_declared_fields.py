@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
-from engine.definitions.forms import (
+from engine.definitions.forms import load_form_schema
+from engine.definitions.submission import (
     EXTRAS_DROP,
     EXTRAS_REFUSE,
     declared_submission,
-    load_form_schema,
     split_declared,
 )
 from engine.store.tables import Event

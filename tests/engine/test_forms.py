@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from engine.definitions.coercion import coerce_form_data
 from engine.definitions.forms import (
     FormError,
-    coerce_form_data,
     default_confirmation_schema,
     form_fields,
     load_form_schema,
-    validate_submission,
 )
+from engine.definitions.submission import validate_submission
 
 SERVICE_FORM = r"""
 {

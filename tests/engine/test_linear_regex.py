@@ -9,12 +9,9 @@ import time
 import pytest
 
 from engine.core.linear_re import PatternError, compile_pattern
-from engine.definitions.forms import (
-    FormError,
-    is_email_address,
-    load_form_schema,
-    validate_submission,
-)
+from engine.definitions.formchecks import is_email_address
+from engine.definitions.forms import FormError, load_form_schema
+from engine.definitions.submission import validate_submission
 
 
 def _form(pattern: str) -> str:

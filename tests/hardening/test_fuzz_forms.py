@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from werkzeug.datastructures import MultiDict
 
-from engine.definitions.forms import coerce_form_data, validate_submission
+from engine.definitions.coercion import coerce_form_data
 from engine.definitions.sources import SourceFile
+from engine.definitions.submission import validate_submission
 from tests.hardening import conftest_web, summary_plugin
 from tests.hardening.conftest_web import Web
 

@@ -78,7 +78,7 @@ def test_a_file_sent_with_a_form_that_loses_to_another_user_is_not_kept(app, log
 
 
 def test_the_form_is_checked_once_per_post(app, login, runtime, monkeypatch):
-    from engine.definitions import forms
+    from engine.definitions import submission as forms
 
     number, task_id = open_review(runtime)
     calls = []

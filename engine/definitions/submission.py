@@ -1,0 +1,283 @@
+"""Checking a submission against its form: per-field messages (Traditional Chinese by default, English on request), and only the fields the form declares."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import ValidationError
+from referencing.exceptions import Unresolvable
+
+from engine.definitions.coercion import _items, _match_key, _resolve, _type
+from engine.definitions.formchecks import _NO_REMOTE, FORMAT_CHECKER, FormValidator
+from engine.definitions.forms import LANGS, FormError
+
+_TYPE_WORDS = {
+    "zh": {
+        "integer": "整數",
+        "number": "數字",
+        "string": "文字",
+        "boolean": "「是」或「否」",
+        "array": "清單",
+        "object": "物件",
+        "null": "空值",
+    },
+    "en": {
+        "integer": "a whole number",
+        "number": "a number",
+        "string": "text",
+        "boolean": "true or false",
+        "array": "a list",
+        "object": "an object",
+        "null": "empty",
+    },
+}
+
+
+_FORMAT_WORDS = {
+    "zh": {
+        "date": "不是有效的日期",
+        "date-time": "不是有效的日期時間",
+        "time": "不是有效的時間",
+        "email": "不是有效的電子郵件地址",
+    },
+    "en": {
+        "date": "not a valid date",
+        "date-time": "not a valid date and time",
+        "time": "not a valid time",
+        "email": "not a valid email address",
+    },
+}
+
+
+REQUIRED_MESSAGE = {"zh": "此欄位必填", "en": "this field is required"}
+
+
+def validate_submission(schema: dict, data: dict, lang: str = "zh") -> dict[str, list[str]]:
+    """Check a (coerced) submission and return messages per field; ``{}`` means valid.
+
+    Keys are field paths as the form names them: "name", "address.city", "items.0.qty".
+    A missing required field is keyed by its own name (not by the object that lacks it), so
+    the message lands next to the empty input. Errors about the whole form go under "".
+    ``lang`` is "zh" (Traditional Chinese) or "en".
+    """
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
+    validator = FormValidator(schema, format_checker=FORMAT_CHECKER, registry=_NO_REMOTE)
+    errors: dict[str, list[str]] = {}
+
+    def add(key: str, message: str) -> None:
+        messages = errors.setdefault(key, [])
+        if message not in messages:
+            messages.append(message)
+
+    try:
+        found = sorted(
+            validator.iter_errors(data),
+            key=lambda e: ([_sort_part(p) for p in e.absolute_path], str(e.validator)),
+        )
+    except Unresolvable as exc:
+        raise FormError(f"form schema has a $ref that cannot be resolved: {exc}") from None
+    # A wrong type already says it all; "must be one of" on top of it is noise.
+    wrong_type = {tuple(e.absolute_path) for e in found if e.validator == "type"}
+    for error in found:
+        prefix = ".".join(str(part) for part in error.absolute_path)
+        if error.validator in ("const", "enum") and tuple(error.absolute_path) in wrong_type:
+            continue
+        if error.validator in ("required", "dependentRequired"):
+            for missing in _missing_names(error):
+                add(f"{prefix}.{missing}" if prefix else missing, REQUIRED_MESSAGE[lang])
+        else:
+            add(prefix, _message(error, lang))
+    return errors
+
+
+def _sort_part(part: str | int) -> str:
+    return f"{part:012d}" if isinstance(part, int) else part
+
+
+def _missing_names(error: ValidationError) -> list[str]:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    if error.validator == "required":
+        wanted = list(error.validator_value)
+    else:  # dependentRequired: {"present": ["also", "needed"]}
+        wanted = [
+            name
+            for trigger, names in error.validator_value.items()
+            if trigger in instance
+            for name in names
+        ]
+    return [name for name in wanted if name not in instance]
+
+
+def _message(error: ValidationError, lang: str) -> str:
+    """A sentence for a clerk; jsonschema's own text when we have nothing better."""
+    zh = lang == "zh"
+    kind, value = error.validator, error.validator_value
+    if kind == "type":
+        names = [value] if isinstance(value, str) else list(value)
+        words = [_TYPE_WORDS[lang].get(n, n) for n in names]
+        return f"必須是{'或'.join(words)}" if zh else f"must be {' or '.join(words)}"
+    if kind == "minimum":
+        return f"至少 {_num(value)}" if zh else f"must be at least {_num(value)}"
+    if kind == "maximum":
+        return f"最多 {_num(value)}" if zh else f"must be at most {_num(value)}"
+    if kind == "exclusiveMinimum":
+        return f"必須大於 {_num(value)}" if zh else f"must be greater than {_num(value)}"
+    if kind == "exclusiveMaximum":
+        return f"必須小於 {_num(value)}" if zh else f"must be less than {_num(value)}"
+    if kind == "multipleOf":
+        return f"必須是 {_num(value)} 的倍數" if zh else f"must be a multiple of {_num(value)}"
+    if kind == "minLength":
+        return f"至少需要 {value} 個字" if zh else f"must be at least {_plural(value, 'character')}"
+    if kind == "maxLength":
+        return f"最多 {value} 個字" if zh else f"must be at most {_plural(value, 'character')}"
+    if kind == "pattern":
+        return "格式不正確" if zh else "is not in the expected format"
+    if kind == "enum":
+        choices = ", ".join(_show(v) for v in value)
+        return f"必須是以下之一: {choices}" if zh else f"must be one of: {choices}"
+    if kind == "const":
+        if value is True:
+            return "必須勾選" if zh else "must be checked"
+        return f"必須是 {_show(value)}" if zh else f"must be {_show(value)}"
+    if kind == "format":
+        default = f"格式不正確 ({value})" if zh else f"not a valid {value}"
+        return _FORMAT_WORDS[lang].get(value, default)
+    if kind == "minItems":
+        return f"至少需要 {value} 項" if zh else f"must have at least {_plural(value, 'item')}"
+    if kind == "maxItems":
+        return f"最多 {value} 項" if zh else f"must have at most {_plural(value, 'item')}"
+    if kind == "uniqueItems":
+        return "項目不可重複" if zh else "must not contain the same item twice"
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        extra = ", ".join(sorted(k for k in error.instance if k not in known))
+        return f"不允許的欄位: {extra}" if zh else f"unexpected fields: {extra}"
+    return error.message
+
+
+def _num(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _show(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- declared fields
+#
+# A submission may only set the fields its form declares. JSON Schema lets any other key pass
+# unless the form says "additionalProperties": false (none of ours does), so without this a
+# clerk completing a task could set a field the process reads later (a price, a decision, a
+# flag). The engine applies `declared_submission` to every task completion and every start;
+# the caller only picks whether undeclared keys are refused (the API, the command line) or
+# dropped (an HTML form post, where the browser only sends the form's own fields).
+
+EXTRAS_REFUSE = "refuse"
+
+
+EXTRAS_DROP = "drop"
+
+
+EXTRAS_MODES = (EXTRAS_REFUSE, EXTRAS_DROP)
+
+
+UNDECLARED_MESSAGE = {
+    "zh": "表單沒有這個欄位，不可提交",
+    "en": "not a field of this form; it cannot be submitted",
+}
+
+
+def split_declared(schema: dict, data: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """(the submission with only what the form lets a submitter set, the paths left out).
+
+    Kept: the top-level ``properties`` of the form, and inside a declared object (or the
+    objects of a declared array) its own ``properties``. Left out, by dotted path as
+    ``validate_submission`` names fields ("note", "parts.0.price"): every other key, and any
+    property marked ``"readOnly": true`` (shown to the clerk, computed by the process, never
+    taken from the submitter). An object whose schema says ``"additionalProperties": true``
+    (or gives a schema for them, or has ``patternProperties``) accepts other keys, and one
+    without ``properties`` is free-form: those are the form author's explicit choice.
+    """
+    dropped: list[str] = []
+    kept = _keep_declared(schema, schema, dict(data), "", dropped)
+    return (kept if isinstance(kept, dict) else {}), sorted(dropped)
+
+
+def declared_submission(
+    schema: dict, data: Mapping[str, Any], *, extras: str, lang: str = "zh"
+) -> tuple[dict, list[str]]:
+    """Check a submission against its form: only declared fields, then the schema.
+
+    Returns (the data to store, the undeclared paths that were dropped). With ``extras`` =
+    "refuse" undeclared keys are errors (each named, next to the schema's own errors) and
+    nothing is dropped silently; with "drop" they are left out and returned, so the caller
+    can note them in the audit trail. Raises ``ValidationFailed`` (its ``errors`` map field
+    paths to messages) when anything is wrong.
+    """
+    from engine.core.errors import ValidationFailed
+
+    if extras not in EXTRAS_MODES:
+        raise ValueError(f"extras must be one of {EXTRAS_MODES}, not {extras!r}")
+    kept, undeclared = split_declared(schema, data)
+    errors = validate_submission(schema, kept, lang=lang)
+    if undeclared and extras == EXTRAS_REFUSE:
+        for path in undeclared:
+            errors.setdefault(path, []).insert(0, UNDECLARED_MESSAGE[lang])
+        raise ValidationFailed(
+            f"fields not on the form: {', '.join(undeclared)}; nothing was saved", errors
+        )
+    if errors:
+        raise ValidationFailed("the form has errors; nothing was saved", errors)
+    return kept, undeclared
+
+
+def _open_object(schema: dict) -> bool:
+    extra = schema.get("additionalProperties")
+    return extra is True or isinstance(extra, dict) or bool(schema.get("patternProperties"))
+
+
+def _keep_declared(root: dict, raw: object, value: Any, prefix: str, dropped: list[str]) -> Any:
+    schema = _resolve(root, raw)
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        props, open_ = schema["properties"], _open_object(schema)
+        kept: dict = {}
+        for key, sub in value.items():
+            path = f"{prefix}{key}"
+            if key in props:
+                if _resolve(root, props[key]).get("readOnly") is True:
+                    dropped.append(path)
+                else:
+                    kept[key] = _keep_declared(root, props[key], sub, f"{path}.", dropped)
+            elif open_:
+                kept[key] = sub
+            else:
+                dropped.append(path)
+        return kept
+    if isinstance(value, list) and _type(schema) == "array":
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return [
+                _keep_declared(root, items, item, f"{prefix}{index}.", dropped)
+                for index, item in enumerate(value)
+            ]
+    return value
+
+
+def undeclared_posted(schema: dict, form: Mapping[str, str | list[str]]) -> dict[str, Any]:
+    """The posted names ``coerce_form_data`` does not map onto a field of the form, with
+    their values, so an HTML post can hand them to the engine to be dropped and noted
+    (instead of vanishing before anyone sees them)."""
+    extra: dict[str, Any] = {}
+    for key, values in _items(form):
+        if _match_key(schema, schema, key) is None:
+            extra[key] = values[0] if len(values) == 1 else values
+    return extra
