@@ -21,24 +21,22 @@ PROCESS = "bench_script"
 @contextmanager
 def _in_process() -> Any:
     """Owner code evaluated in the server process (the comparison), for the duration."""
-    from engine.spiff import scripts
+    from engine.spiff import environment, guards
 
-    original = scripts.RestrictedEnvironment._isolated
+    original = environment.RestrictedEnvironment._isolated
 
     def here(self: Any, request: dict[str, Any]) -> Any:
         context = dict(request["context"])
         if request["op"] == "eval":
-            return scripts.evaluate_here(
-                request["code"], context, request["external"], self.globals
-            )
-        scripts.execute_here(request["code"], context, request["external"], self.globals)
+            return guards.evaluate_here(request["code"], context, request["external"], self.globals)
+        guards.execute_here(request["code"], context, request["external"], self.globals)
         return context
 
-    scripts.RestrictedEnvironment._isolated = here
+    environment.RestrictedEnvironment._isolated = here
     try:
         yield
     finally:
-        scripts.RestrictedEnvironment._isolated = original
+        environment.RestrictedEnvironment._isolated = original
 
 
 def _per_eval_us(env: Any, count: int) -> float:
@@ -62,7 +60,7 @@ def _case_rate(rt: Any, count: int) -> float:
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    from engine.spiff.scripts import RestrictedEnvironment
+    from engine.spiff.environment import RestrictedEnvironment
 
     env = RestrictedEnvironment()
     evals = 300 if quick else 2000

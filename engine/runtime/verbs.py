@@ -45,7 +45,7 @@ from engine.runtime.steptxn import (
 )
 from engine.runtime.tasks import TaskVerbs
 from engine.spiff import adapter as spiff
-from engine.spiff.scripts import make_script_engine
+from engine.spiff.environment import make_script_engine
 from engine.store.database import Database
 from engine.store.tables import Form, ProcessVersion
 

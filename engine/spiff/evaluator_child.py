@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from engine.core import datacodec
-from engine.spiff import scripts, templating
+from engine.spiff import guards, scripts, templating
 
 HEADER = struct.Struct(">I")
 MAX_MESSAGE = 16 * 2**20  # bytes of one message in either direction
@@ -134,10 +134,10 @@ def _handle(pipe: _Pipe, request: dict[str, Any]) -> dict[str, Any]:
     context = request.get("context") or {}
     external = request.get("external") or {}
     if op == "eval":
-        value = scripts.evaluate_here(request["code"], context, external, helpers, limit)
+        value = guards.evaluate_here(request["code"], context, external, helpers, limit)
         return {"t": "ok", "value": datacodec.encode(value, "result")}
     if op == "exec":
-        scripts.execute_here(request["code"], context, external, helpers, limit)
+        guards.execute_here(request["code"], context, external, helpers, limit)
         return {"t": "ok", "value": datacodec.encode(context, "data")}
     raise ValueError(f"unknown request {op!r}")
 

@@ -10,13 +10,8 @@ import pytest
 
 from engine.core.errors import Conflict
 from engine.spiff import evaluator, templating
-from engine.spiff.scripts import (
-    RestrictedEnvironment,
-    ScriptError,
-    ScriptLimitExceeded,
-    ScriptTimeout,
-    is_bounded,
-)
+from engine.spiff.environment import RestrictedEnvironment, is_bounded
+from engine.spiff.scripts import ScriptError, ScriptLimitExceeded, ScriptTimeout
 
 
 def test_a_single_long_c_call_is_stopped_at_the_deadline_and_the_next_call_works() -> None:

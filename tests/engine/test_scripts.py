@@ -17,16 +17,14 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironm
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff import scripts
+from engine.spiff.environment import CaseflowScriptEngine, RestrictedEnvironment, make_script_engine
 from engine.spiff.scripts import (
-    CaseflowScriptEngine,
-    RestrictedEnvironment,
     ScriptError,
     ScriptLimitExceeded,
     ScriptRejected,
     ScriptTimeout,
     check_expression,
     check_script,
-    make_script_engine,
 )
 
 FIXED_NOW = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
