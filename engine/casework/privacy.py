@@ -569,6 +569,8 @@ def _case_data(case: Case, version: ProcessVersion, specs: dict[int, Any]) -> di
     from engine.runtime.projection import case_data
     from engine.spiff import adapter as spiff
 
+    spiff.install()  # reading a case's state walks its task tree (no depth limit)
+
     try:
         if version.id not in specs:
             specs[version.id] = spiff.load_specs(version.spec_json)

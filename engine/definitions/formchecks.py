@@ -1,4 +1,5 @@
-"""Checks of single values in forms: dates, times, e-mail addresses (email-validator), patterns in linear time (RE2), and the JSON Schema validator that uses them."""
+"""Checks of single values in forms: dates, times, e-mail addresses (email-validator), patterns in
+linear time (RE2), and the JSON Schema validator that uses them."""
 
 from __future__ import annotations
 

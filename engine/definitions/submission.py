@@ -1,4 +1,5 @@
-"""Checking a submission against its form: per-field messages (Traditional Chinese by default, English on request), and only the fields the form declares."""
+"""Checking a submission against its form: per-field messages (Traditional Chinese by default,
+English on request), and only the fields the form declares."""
 
 from __future__ import annotations
 

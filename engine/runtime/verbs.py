@@ -57,6 +57,7 @@ class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
         self.db = db
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
+        spiff.install()  # Caseflow's changes to SpiffWorkflow (engine.spiff.patches)
         spiff.set_company_timezone(self.settings.timezone)
         self.calendar = BusinessCalendar.from_settings(self.settings)
         load_service_modules()

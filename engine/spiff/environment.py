@@ -1,4 +1,6 @@
-"""The script environment SpiffWorkflow uses: bounded expressions (engine.spiff.environment.is_bounded) run in this process, everything else in an evaluator process; helper functions are passed by name."""
+"""The script environment SpiffWorkflow uses: bounded expressions
+(engine.spiff.environment.is_bounded) run in this process, everything else in an evaluator
+process; helper functions are passed by name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Running restricted code in this process: the guards RestrictedPython calls (attribute access, operators that grow values, star-unpacking, formatting), the builtins scripts get, and the size, width and time checks. An evaluator process (engine.spiff.evaluator_child) runs owner code through evaluate_here and execute_here."""
+"""Running restricted code in this process: the guards RestrictedPython calls (attribute access,
+operators that grow values, star-unpacking, formatting), the builtins scripts get, and the size,
+width and time checks. An evaluator process (engine.spiff.evaluator_child) runs owner code
+through evaluate_here and execute_here."""
 
 from __future__ import annotations
 

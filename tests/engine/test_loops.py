@@ -35,7 +35,9 @@ STOCK_LOOP = textwrap.dedent(
 
 
 def run_loop(patched: bool) -> str:
-    code = ("import engine.spiff.adapter\n" if patched else "") + STOCK_LOOP
+    code = (
+        "import engine.spiff.adapter; engine.spiff.adapter.install()\n" if patched else ""
+    ) + STOCK_LOOP
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip()
 

@@ -1,0 +1,144 @@
+"""Changes Caseflow makes to SpiffWorkflow's behaviour, installed by one explicit call (install(),
+made by the Runtime): timers read the engine's clock and fire when due (not one refresh later),
+naive timer dates are in the company's zone, the task iterators have no depth limit, and a
+called process's defaults fill what its caller did not give. Importing this module changes
+nothing."""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+from SpiffWorkflow.bpmn.util import task as bpmn_task_util
+from SpiffWorkflow.util import task as task_util
+
+_engine_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
+    "caseflow_engine_now", default=None
+)
+
+
+class _EngineDatetime(datetime):
+    """`datetime` as seen by SpiffWorkflow's timer module: `now()` is the engine's clock."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        current = _engine_now.get()
+        if current is None:
+            return datetime.now(tz)
+        return current.astimezone(tz) if tz is not None else current
+
+
+@contextmanager
+def engine_time(now: datetime) -> Iterator[None]:
+    """Run SpiffWorkflow code with `now` as the current instant (aware datetime)."""
+    token = _engine_now.set(now.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _engine_now.reset(token)
+
+
+def engine_now() -> datetime:
+    current = _engine_now.get()
+    return current if current is not None else datetime.now(UTC)
+
+
+def set_company_timezone(name: str) -> None:
+    """Naive timer dates are read in the company's zone, not the server's."""
+    timer_module.LOCALTZ = ZoneInfo(name)
+
+
+def _lift_depth_limit() -> None:
+    for cls in (task_util.TaskIterator, bpmn_task_util.BpmnTaskIterator):
+        defaults = list(cls.__init__.__defaults__)
+        # max_depth is the second keyword of both signatures (after end_at_spec).
+        defaults[1] = sys.maxsize
+        cls.__init__.__defaults__ = tuple(defaults)
+
+
+def _due_now(due: datetime) -> bool:
+    # Stock compares with "<": a timer due exactly now would wait for the next refresh.
+    return due <= _EngineDatetime.now(UTC)
+
+
+def _time_date_has_fired(self: Any, my_task: Any) -> bool:
+    event_value = my_task._get_internal_data("event_value")
+    if event_value is None:
+        event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        my_task._set_internal_data(event_value=event_value)
+    if _due_now(timer_module.TimerEventDefinition.parse_time_or_duration(event_value)):
+        my_task._set_internal_data(event_fired=True)
+    return my_task._get_internal_data("event_fired", False)
+
+
+def _duration_has_fired(self: Any, my_task: Any) -> bool:
+    event_value = my_task._get_internal_data("event_value")
+    if event_value is None:
+        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        parsed = timer_module.TimerEventDefinition.parse_iso_duration(expression)
+        start = _EngineDatetime.now(UTC)
+        event_value = (
+            start + timer_module.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        ).isoformat()
+        my_task._set_internal_data(event_value=event_value)
+    if _due_now(timer_module.TimerEventDefinition.get_datetime(event_value)):
+        my_task._set_internal_data(event_fired=True)
+    return my_task._get_internal_data("event_fired", False)
+
+
+def set_called_defaults(
+    subprocess_specs: dict[str, Any], defaults: dict[str, dict[str, Any]] | None
+) -> None:
+    """Give each called process spec its own "default:" properties (see _copy_data_with_
+    defaults), as starting that process on its own would apply them."""
+    for name, values in (defaults or {}).items():
+        spec = subprocess_specs.get(name)
+        if spec is not None:
+            spec.caseflow_defaults = values
+
+
+def _copy_data_with_defaults(self: Any, my_task: Any, subworkflow: Any) -> None:
+    """A call activity hands the caller's data to the called process (SpiffWorkflow); the
+    called process's own defaults then fill what the caller did not give."""
+    _stock_copy_data(self, my_task, subworkflow)
+    defaults = getattr(subworkflow.spec, "caseflow_defaults", None)
+    if defaults:
+        start = subworkflow.get_next_task(
+            subworkflow.task_tree, skip_subprocesses=True, spec_name="Start"
+        )
+        for name, value in defaults.items():
+            if name not in start.data:
+                start.data[name] = copy.deepcopy(value)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Install the changes above into SpiffWorkflow (once per process; later calls do
+    nothing). The Runtime calls it before it runs any workflow."""
+    global _installed, _stock_copy_data
+    if _installed:
+        return
+    timer_module.datetime = _EngineDatetime
+    timer_module.TimeDateEventDefinition.has_fired = _time_date_has_fired
+    timer_module.DurationTimerEventDefinition.has_fired = _duration_has_fired
+    _lift_depth_limit()
+    _stock_copy_data = CallActivity.copy_data
+    CallActivity.copy_data = _copy_data_with_defaults
+    _installed = True
+
+
+def installed() -> bool:
+    return _installed
+
+
+_stock_copy_data: Any = None
