@@ -33,7 +33,7 @@ def demo_data(ctx: Context, as_json: bool) -> None:
 def purge(ctx: Context, as_json: bool, dry_run: bool, actor: str | None) -> None:
     """Remove customers' personal data from cases that ended more than [privacy]
     retention_days ago (the worker also does this once a day)."""
-    from engine.casework.privacy import purge as run_purge
+    from engine.casework.retention import purge as run_purge
 
     report = run_purge(ctx.db, load_settings(), ctx.clock.now(), dry_run=dry_run, actor=actor)
     emit(
@@ -69,7 +69,7 @@ def export_customer_cmd(
     messages, events, attachments. The export is recorded on each case."""
     from pathlib import Path
 
-    from engine.casework.privacy import export_customer
+    from engine.casework.customer_export import export_customer
 
     data = export_customer(ctx.db, phone, name, actor=actor, now=ctx.clock.now())
     text = json.dumps(data, ensure_ascii=False, indent=2)

@@ -131,7 +131,7 @@ class Worker:
         self.last_run: Any = None
         self.last_error: str | None = None
         self._beat_at: Any = None
-        from engine.casework.privacy import DailyPurge
+        from engine.casework.retention import DailyPurge
 
         self.purge = DailyPurge()  # personal data past [privacy] retention_days, once a day
 

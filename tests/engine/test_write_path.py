@@ -287,7 +287,7 @@ def ended_long_ago(runtime: Runtime, settings: Any) -> tuple[str, Any]:
 def test_the_retention_purge_writes_each_case_in_a_step_transaction(
     runtime, db, settings, monkeypatch
 ):
-    from engine.casework import privacy
+    from engine.casework import retention as privacy
     from engine.runtime import steptxn
 
     deploy(runtime)
@@ -315,7 +315,7 @@ def test_the_retention_purge_writes_each_case_in_a_step_transaction(
 def test_a_purge_that_meets_a_change_by_another_writer_skips_the_case(
     runtime, db, settings, monkeypatch
 ):
-    from engine.casework import privacy
+    from engine.casework import retention as privacy
 
     deploy(runtime)
     number, later = ended_long_ago(runtime, settings)

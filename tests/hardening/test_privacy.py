@@ -14,17 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine.casework import privacy
-from engine.casework.privacy import (
-    PURGED_EVENT,
-    RUN_EVENT,
-    VIEW_EVENT,
-    DailyPurge,
-    export_customer,
-    purge,
-    record_view,
-    run_daily_purge,
-    view_log,
-)
+from engine.casework.customer_export import export_customer
+from engine.casework.privacy import PURGED_EVENT, RUN_EVENT, VIEW_EVENT, record_view, view_log
+from engine.casework.retention import DailyPurge, purge, run_daily_purge
 from engine.core.errors import NotFound, ValidationFailed
 from engine.core.settings import REPO_SETTINGS, SettingsError, load_settings
 from engine.definitions.sources import SourceFile
