@@ -28,7 +28,8 @@ from engine import RECENT_HISTORY, Forbidden, NotFound, UserInfo
 from . import csrf
 from .auth import desk, runtime
 from .errors import unstorable
-from .openapi import (
+from .openapi import document
+from .openapi_schemas import (
     DEFAULT_LIMIT,
     INBOX_STATUSES,
     MAX_BODY,
@@ -36,7 +37,6 @@ from .openapi import (
     MAX_ID,
     MAX_LIMIT,
     MAX_PROCESS_KEY,
-    document,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -19,7 +19,7 @@ from engine import (
 )
 
 from .auth import desk, role_required, runtime
-from .openapi import MAX_ID
+from .openapi_schemas import MAX_ID
 from .tasks import attachment_list
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")

@@ -1,8 +1,9 @@
-"""The OpenAPI 3.1 description of the JSON API (webui/api.py), served at /api/openapi.json.
+"""The OpenAPI 3.1 description of the JSON API (webui/api.py), served at /api/openapi.json: its
+paths (one operation per route) and the document that joins them with the components of
+webui/openapi_schemas.py.
 
-Built in code so that it sits beside the views it describes; the schemas follow the engine's
-`to_dict()` views (engine/views.py). A test checks that every route of the API blueprint is
-described here and that real responses match these schemas.
+Built in code so that it sits beside the views it describes. A test checks that every route of
+the API blueprint is described here and that real responses match the schemas.
 """
 
 from __future__ import annotations
@@ -10,221 +11,20 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-# The limits the API enforces, stated once here (webui/api.py imports them).
-MAX_ID = 2**63 - 1  # the largest id the databases store (BIGINT)
-MAX_BODY = 1024 * 1024  # request bodies are small JSON; the app-wide limit is sized for uploads
-MAX_DEPTH = 32  # nesting of a request body
-MAX_PROCESS_KEY = 200
-INBOX_STATUSES = ["open", "claimed"]
-DEFAULT_LIMIT, MAX_LIMIT = 200, 500
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-STRING = {"type": "string"}
-INTEGER = {"type": "integer"}
-DATE_TIME = {"type": "string", "format": "date-time"}
-OBJECT = {"type": "object"}
-
-
-def _object(required: list[str], properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties, **extra}
-
-
-SCHEMAS: dict[str, Any] = {
-    "Task": _object(
-        [
-            "id",
-            "case",
-            "element_id",
-            "name",
-            "role",
-            "status",
-            "assignee",
-            "due_at",
-            "created_at",
-            "completed_at",
-            "completed_by",
-            "instructions",
-            "data",
-        ],
-        {
-            "id": INTEGER,
-            "case": {**STRING, "description": "The case number, e.g. BK-20261123-0001."},
-            "element_id": {**STRING, "description": "The BPMN user task's id."},
-            "name": STRING,
-            "role": {**STRING, "description": "The role (lane) that works the task."},
-            "status": {"type": "string", "enum": ["open", "claimed", "done", "cancelled"]},
-            "assignee": _nullable(STRING),
-            "due_at": _nullable(DATE_TIME),
-            "created_at": DATE_TIME,
-            "completed_at": _nullable(DATE_TIME),
-            "completed_by": _nullable(STRING),
-            "instructions": {
-                **_nullable(STRING),
-                "description": "Instructions for the person working the task (a Jinja template "
-                "over the case data).",
-            },
-            "data": {**_nullable(OBJECT), "description": "What was submitted when completed."},
-            "form": {
-                **OBJECT,
-                "description": "The JSON Schema the submitted data must match; only in the "
-                "answer of GET /api/tasks/{task_id}.",
-            },
-        },
-    ),
-    "TaskWithForm": {"allOf": [_ref("Task"), {"required": ["form"]}]},
-    "TaskList": _object(["tasks"], {"tasks": {"type": "array", "items": _ref("Task")}}),
-    "Timer": _object(
-        ["id", "element_id", "name", "kind", "due_at", "status"],
-        {
-            "id": INTEGER,
-            "element_id": STRING,
-            "name": _nullable(STRING),
-            "kind": STRING,
-            "due_at": DATE_TIME,
-            "status": {"type": "string", "enum": ["waiting", "fired", "cancelled"]},
-        },
-    ),
-    "Event": _object(
-        ["at", "kind", "actor", "element_id", "detail"],
-        {
-            "at": DATE_TIME,
-            "kind": STRING,
-            "actor": _nullable(STRING),
-            "element_id": _nullable(STRING),
-            "detail": _nullable(OBJECT),
-        },
-    ),
-    "Notification": _object(
-        [
-            "channel",
-            "recipient",
-            "subject",
-            "status",
-            "attempts",
-            "created_at",
-            "sent_at",
-            "last_error",
-        ],
-        {
-            "channel": STRING,
-            "recipient": STRING,
-            "subject": _nullable(STRING),
-            "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
-            "attempts": INTEGER,
-            "created_at": DATE_TIME,
-            "sent_at": _nullable(DATE_TIME),
-            "last_error": _nullable(STRING),
-        },
-    ),
-    "Case": _object(
-        [
-            "number",
-            "process",
-            "version",
-            "status",
-            "started_at",
-            "ended_at",
-            "error",
-            "cancel_reason",
-            "data",
-            "open_tasks",
-            "timers",
-            "history",
-            "active_elements",
-            "notifications",
-        ],
-        {
-            "number": {**STRING, "description": "The case number people quote."},
-            "process": {**STRING, "description": "The process key."},
-            "version": {**INTEGER, "description": "The process version the case runs on."},
-            "status": {"type": "string", "enum": ["running", "completed", "cancelled", "error"]},
-            "started_at": DATE_TIME,
-            "ended_at": _nullable(DATE_TIME),
-            "error": {
-                "type": ["object", "null"],
-                "description": "Where and why the case stopped, when its status is error.",
-                "required": ["element_id", "message"],
-                "properties": {"element_id": _nullable(STRING), "message": STRING},
-            },
-            "cancel_reason": _nullable(STRING),
-            "data": OBJECT,
-            "open_tasks": {"type": "array", "items": _ref("Task")},
-            "timers": {"type": "array", "items": _ref("Timer")},
-            "history": {
-                "type": "array",
-                "items": _ref("Event"),
-                "description": "The latest 50 events, oldest first.",
-            },
-            "active_elements": {"type": "array", "items": STRING},
-            "notifications": {"type": "array", "items": _ref("Notification")},
-        },
-    ),
-    "Error": _object(
-        ["error", "message"],
-        {
-            "error": {**STRING, "description": "A stable name, e.g. not_found, conflict."},
-            "message": {**STRING, "description": "What went wrong, for a person to act on."},
-        },
-    ),
-    "ValidationError": _object(
-        ["error", "message", "errors"],
-        {
-            "error": {"const": "validation_failed"},
-            "message": STRING,
-            "errors": {
-                "type": "object",
-                "description": "Field name (a path for nested fields) → messages.",
-                "additionalProperties": {"type": "array", "items": STRING},
-            },
-        },
-    ),
-    "StartCase": _object(
-        ["process"],
-        {
-            "process": {**STRING, "minLength": 1, "maxLength": MAX_PROCESS_KEY},
-            "data": {**OBJECT, "description": "The case's starting data."},
-        },
-        additionalProperties=False,
-    ),
-    "CompleteTask": _object(
-        [],
-        {"data": {**OBJECT, "description": "The form's fields; checked against the task's form."}},
-        additionalProperties=False,
-    ),
-}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-RESPONSES: dict[str, Any] = {
-    "BadRequest": _json(
-        _ref("Error"), "The body is not a JSON object of the documented fields, or a bad parameter."
-    ),
-    "Unauthorized": {
-        **_json(_ref("Error"), "No API token, or an unknown or revoked one."),
-        "headers": {"WWW-Authenticate": {"schema": STRING}},
-    },
-    "Forbidden": _json(_ref("Error"), "The task or case belongs to a role you do not hold."),
-    "NotFound": _json(_ref("Error"), "No such task, case or process."),
-    "Conflict": _json(
-        _ref("Error"),
-        "Someone else completed or claimed it first, or the case moved on; nothing was saved.",
-    ),
-    "TooLarge": _json(_ref("Error"), f"The request body is larger than {MAX_BODY} bytes."),
-    "ValidationFailed": _json(
-        _ref("ValidationError"), "The data does not match the task's form; nothing was saved."
-    ),
-}
+from .openapi_schemas import (
+    DEFAULT_LIMIT,
+    INBOX_STATUSES,
+    MAX_BODY,
+    MAX_DEPTH,
+    MAX_ID,
+    MAX_LIMIT,
+    OBJECT,
+    RESPONSES,
+    SCHEMAS,
+    STRING,
+    json_response,
+    ref,
+)
 
 TASK_ID = {
     "name": "task_id",
@@ -248,7 +48,7 @@ def _errors(*names: str) -> dict[str, Any]:
 
 
 def _body(schema_name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(schema_name)}}}
+    return {"required": True, "content": {"application/json": {"schema": ref(schema_name)}}}
 
 
 PATHS: dict[str, Any] = {
@@ -263,7 +63,7 @@ PATHS: dict[str, Any] = {
             "requestBody": _body("StartCase"),
             "responses": {
                 "201": {
-                    **_json(_ref("Case"), "The new case, after it ran to its first wait."),
+                    **json_response(ref("Case"), "The new case, after it ran to its first wait."),
                     "headers": {"Location": {"schema": STRING}},
                 },
                 **_errors(
@@ -287,7 +87,7 @@ PATHS: dict[str, Any] = {
                 {"name": "number", "in": "path", "required": True, "schema": STRING},
             ],
             "responses": {
-                "200": _json(_ref("Case"), "The case."),
+                "200": json_response(ref("Case"), "The case."),
                 **_errors("Unauthorized", "Forbidden", "NotFound"),
             },
         }
@@ -316,7 +116,7 @@ PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(_ref("TaskList"), "The tasks."),
+                "200": json_response(ref("TaskList"), "The tasks."),
                 **_errors("BadRequest", "Unauthorized"),
             },
         }
@@ -327,7 +127,7 @@ PATHS: dict[str, Any] = {
             "summary": "One task with its form (a JSON Schema)",
             "parameters": [TASK_ID],
             "responses": {
-                "200": _json(_ref("TaskWithForm"), "The task."),
+                "200": json_response(ref("TaskWithForm"), "The task."),
                 **_errors("Unauthorized", "Forbidden", "NotFound"),
             },
         }
@@ -338,7 +138,7 @@ PATHS: dict[str, Any] = {
             "summary": "Take the task, so it leaves the inboxes of others with the role",
             "parameters": [TASK_ID],
             "responses": {
-                "200": _json(_ref("Task"), "The claimed task."),
+                "200": json_response(ref("Task"), "The claimed task."),
                 **_errors("Unauthorized", "Forbidden", "NotFound", "Conflict"),
             },
         }
@@ -349,7 +149,7 @@ PATHS: dict[str, Any] = {
             "summary": "Give the task back to the role",
             "parameters": [TASK_ID],
             "responses": {
-                "200": _json(_ref("Task"), "The task, open again."),
+                "200": json_response(ref("Task"), "The task, open again."),
                 **_errors("Unauthorized", "Forbidden", "NotFound", "Conflict"),
             },
         }
@@ -364,7 +164,7 @@ PATHS: dict[str, Any] = {
             "parameters": [TASK_ID],
             "requestBody": _body("CompleteTask"),
             "responses": {
-                "200": _json(_ref("Case"), "The case after the step."),
+                "200": json_response(ref("Case"), "The case after the step."),
                 **_errors(
                     "BadRequest",
                     "Unauthorized",
@@ -382,7 +182,7 @@ PATHS: dict[str, Any] = {
             "operationId": "openapi",
             "summary": "This description",
             "security": [],
-            "responses": {"200": _json(OBJECT, "The OpenAPI document.")},
+            "responses": {"200": json_response(OBJECT, "The OpenAPI document.")},
         }
     },
 }

@@ -22,7 +22,7 @@ from engine import (
 )
 
 from .auth import _safe_next, desk, runtime
-from .openapi import MAX_ID
+from .openapi_schemas import MAX_ID
 
 bp = Blueprint("tasks", __name__)
 
