@@ -117,7 +117,7 @@ def free_slots(
 ) -> list[str]:
     """Free start times (ISO UTC) of a service item on a local day, as the booking step sees
     them; an unknown item or a bad day gives none."""
-    from engine.casework import resources
+    from engine.casework import slots
     from engine.core import stepcontext
 
     with runtime.db.read() as session:
@@ -132,7 +132,7 @@ def free_slots(
         )
         with stepcontext.step(ctx):
             try:
-                return resources.free_slots(service_item, day, store or None)
+                return slots.free_slots(service_item, day, store or None)
             except ValueError:
                 return []
 

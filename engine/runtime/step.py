@@ -52,6 +52,7 @@ MAX_FIRINGS_PER_STEP = 500
 SERVICE_MODULES: tuple[str, ...] = (
     "engine.worker.notify",
     "engine.casework.resources",
+    "engine.casework.slots",
     "engine.casework.directory",
     "engine.runtime.taskhelpers",
 )

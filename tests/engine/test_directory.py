@@ -24,7 +24,8 @@ from engine.casework.directory import (
     record_rating,
     set_available,
 )
-from engine.casework.resources import Resource, Shift, add_service_item, book_slot, free_slots
+from engine.casework.resources import Resource, Shift, add_service_item
+from engine.casework.slots import book_slot, free_slots
 from engine.core import stepcontext
 from engine.definitions.sources import SourceFile
 from engine.store.database import Database

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.casework import resources
+from engine.casework import resources, slots
 from engine.casework.resources import (
     BookingError,
     Resource,
@@ -22,12 +22,9 @@ from engine.casework.resources import (
     add_resource,
     add_service_item,
     add_shift,
-    book_slot,
     bookings_for_case,
-    free_slots,
-    rebook_slot,
-    release_booking,
 )
+from engine.casework.slots import book_slot, free_slots, rebook_slot, release_booking
 from engine.core import stepcontext
 from engine.definitions.sources import SourceFile
 from engine.identity.users import add_user
@@ -356,7 +353,7 @@ def test_a_slot_taken_between_check_and_insert_is_answered_not_raised(shop, db, 
     PostgreSQL would see) ends in ok False with alternatives, and the step carries on."""
     with shop("T-2"):
         assert book_slot("facial", local(TUESDAY, "10:00"), store="靜安店")["ok"]
-    real_board, stale = resources._Request.board, []
+    real_board, stale = slots._Request.board, []
 
     def board_missing_other_bookings(self, day):
         board = real_board(self, day)
@@ -365,7 +362,7 @@ def test_a_slot_taken_between_check_and_insert_is_answered_not_raised(shop, db, 
             board.booked = set()
         return board
 
-    monkeypatch.setattr(resources._Request, "board", board_missing_other_bookings)
+    monkeypatch.setattr(slots._Request, "board", board_missing_other_bookings)
     with shop("T-1") as ctx:
         answer = book_slot("facial", local(TUESDAY, "10:00"), store="靜安店")
         assert answer["ok"] is False and answer["reason"] == "taken"
@@ -617,7 +614,7 @@ def test_both_checks_pass_then_the_unique_constraint_decides(
             local(MONDAY, "14:00")
         ] * 2
 
-        real_insert, barrier, lost = resources.insert, threading.Barrier(2), []
+        real_insert, barrier, lost = slots.insert, threading.Barrier(2), []
         waited: set[int] = set()
 
         def insert_after_both_looked(model):
@@ -626,14 +623,14 @@ def test_both_checks_pass_then_the_unique_constraint_decides(
                 barrier.wait(timeout=10)
             return real_insert(model)
 
-        real_taken = resources._taken_meanwhile
+        real_taken = slots._taken_meanwhile
 
         def taken(exc):
             lost.append(exc)
             return real_taken(exc)
 
-        monkeypatch.setattr(resources, "insert", insert_after_both_looked)
-        monkeypatch.setattr(resources, "_taken_meanwhile", taken)
+        monkeypatch.setattr(slots, "insert", insert_after_both_looked)
+        monkeypatch.setattr(slots, "_taken_meanwhile", taken)
         results, errors = [], []
 
         def pick(case) -> None:
