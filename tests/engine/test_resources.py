@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.casework import resources, slots
+from engine.casework import slots
 from engine.casework.resources import (
     BookingError,
     Resource,
