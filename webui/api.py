@@ -157,12 +157,6 @@ def _task_id(task_id: int) -> int:
     return task_id
 
 
-def _lang() -> str:
-    """Language of validation messages: English when the client prefers it, else Chinese."""
-    best = request.accept_languages.best_match(["zh-Hant", "zh-TW", "zh", "en"])
-    return "en" if best == "en" else "zh"
-
-
 # ----- cases -------------------------------------------------------------------------------
 
 
@@ -173,7 +167,7 @@ def start_case() -> Any:
     if not isinstance(process, str) or not 1 <= len(process) <= MAX_PROCESS_KEY:
         raise BadRequest("'process' must be the key of a deployed process (a short string)")
     case = runtime().start_case(
-        process, body.get("data") or {}, actor=caller().name, check_roles=True, lang=_lang()
+        process, body.get("data") or {}, actor=caller().name, check_roles=True
     )
     response = jsonify(case.to_dict())
     response.status_code = 201
@@ -256,9 +250,7 @@ def unclaim_task(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>/complete")
 def complete_task(task_id: int) -> Any:
     body = json_body(required=(), optional=("data",))
-    case = runtime().complete_task(
-        _task_id(task_id), body.get("data") or {}, caller().name, lang=_lang()
-    )
+    case = runtime().complete_task(_task_id(task_id), body.get("data") or {}, caller().name)
     return jsonify(case.to_dict())
 
 

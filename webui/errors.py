@@ -26,6 +26,8 @@ from engine import (
     ValidationFailed,
 )
 
+from .messages import api_locale, translate, translate_errors
+
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidState: 409, ValidationFailed: 422}
 # NUL (PostgreSQL text cannot hold it) and unpaired surrogates (no database driver can encode
 # them): text carrying them would be a server error where it reaches the database.
@@ -91,11 +93,11 @@ def init_app(app: Any) -> None:
         code = next((c for cls, c in STATUS.items() if isinstance(exc, cls)), 400)
         if request.path.startswith("/api/"):
             body: dict[str, Any] = {"error": exc.code, "message": str(exc)}
-            if isinstance(exc, ValidationFailed):
-                body["errors"] = exc.errors
+            if isinstance(exc, ValidationFailed):  # field messages in the client's language
+                body["errors"] = translate_errors(exc.errors, api_locale())
             return jsonify(body), code
         return render_template(
-            "errors/error.html", code=code, title=_title(code), message=str(exc)
+            "errors/error.html", code=code, title=_title(code), message=translate(exc)
         ), code
 
 

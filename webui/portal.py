@@ -21,7 +21,7 @@ from engine import (
 
 from .auth import desk, runtime
 from .limits import RateLimiter
-from .tasks import _lang
+from .messages import translate_errors
 
 bp = Blueprint("portal", __name__, url_prefix="/book")
 
@@ -100,7 +100,7 @@ def book(key: str) -> Any:
     if request.method == "POST":
         values = coerce_form_data(schema, request.form)
         try:
-            number = portal.book(runtime(), key, values, lang=_lang(), schema=schema)
+            number = portal.book(runtime(), key, values, schema=schema)
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -131,7 +131,7 @@ def book(key: str) -> Any:
         page=page,
         fields=fields,
         values=values,
-        errors=errors,
+        errors=translate_errors(errors),
         live=live,
         day=day,
     ), (422 if errors else 200)

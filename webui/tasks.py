@@ -22,6 +22,7 @@ from engine import (
 )
 
 from .auth import _safe_next, desk, runtime
+from .messages import translate, translate_errors
 from .openapi_schemas import MAX_ID
 
 bp = Blueprint("tasks", __name__)
@@ -36,12 +37,6 @@ def _no_absurd_ids() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and value > MAX_ID:
             raise NotFound(f"no {name.removesuffix('_id')} {value}")
-
-
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return "en" if str(get_locale()) == "en" else "zh"
 
 
 def attachment_list(case_number: str) -> list[Any]:
@@ -114,7 +109,7 @@ def _page(
             schema=schema,
             fields=form_fields(schema),
             values=values,
-            errors=errors or {},
+            errors=translate_errors(errors),
             instructions=render_instructions(task.instructions, context),
             attachments=attachment_list(task.case_number),
             conflict=conflict,
@@ -155,7 +150,6 @@ def complete(task_id: int) -> Any:
             task_id,
             {**extra, **data},
             current_user.name,
-            lang=_lang(),
             extras=EXTRAS_DROP,
             files=files,
         )
@@ -163,7 +157,7 @@ def complete(task_id: int) -> Any:
         return _page(task_id, values=shown, errors=exc.errors, status=422)
     except Conflict as exc:
         refusal = runtime().task_refusal(task_id, current_user.name)
-        message = refusal_text(refusal) if refusal is not None else str(exc)
+        message = translate(refusal if refusal is not None else exc)
         return _page(task_id, values=shown, status=409, conflict=message)
     flash(
         _(
@@ -173,18 +167,6 @@ def complete(task_id: int) -> Any:
         )
     )
     return redirect(url_for("tasks.inbox"))
-
-
-def refusal_text(refusal: Any) -> str:
-    """A task rule's refusal (code and parameters) in the page's language."""
-    p = refusal.params
-    if refusal.code == "task_done":
-        return _("This task was already completed by %(user)s.", user=p.get("user") or "?")
-    if refusal.code == "task_cancelled":
-        return _("This task was cancelled: the case moved on without it.")
-    if refusal.code == "claimed_by_other":
-        return _("This task is claimed by %(user)s.", user=p.get("user"))
-    return refusal.message
 
 
 @bp.get("/attachments/<int:attachment_id>")

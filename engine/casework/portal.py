@@ -84,7 +84,6 @@ def book(
     runtime: Runtime,
     key: str,
     data: dict[str, Any],
-    lang: str = "zh",
     schema: dict[str, Any] | None = None,
 ) -> str:
     """Validate the customer's form (or `schema`, the form with its live choices such as the
@@ -92,7 +91,7 @@ def book(
     target = page(runtime, key)
     try:
         # Only the form's fields (a hand-made extra field is dropped, as on a staff form).
-        data, _ = declared_submission(schema or target.schema, data, extras=EXTRAS_DROP, lang=lang)
+        data, _ = declared_submission(schema or target.schema, data, extras=EXTRAS_DROP)
     except ValidationFailed as exc:
         raise ValidationFailed("the booking form has errors", exc.errors) from None
     # The channel is informational in the processes; a form may let the customer choose it.

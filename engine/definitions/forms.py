@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-LANGS = ("zh", "en")
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
 
 

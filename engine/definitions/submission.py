@@ -1,5 +1,6 @@
-"""Checking a submission against its form: per-field messages (Traditional Chinese by default,
-English on request), and only the fields the form declares."""
+"""Checking a submission against its form: per-field messages (English text with a code and
+parameters, engine.core.messages; the web layer translates them), and only the fields the form
+declares."""
 
 from __future__ import annotations
 
@@ -10,61 +11,38 @@ from typing import Any
 from jsonschema import ValidationError
 from referencing.exceptions import Unresolvable
 
+from engine.core.messages import Message
 from engine.definitions.coercion import _items, _match_key, _resolve, _type
 from engine.definitions.formchecks import _NO_REMOTE, FORMAT_CHECKER, FormValidator
-from engine.definitions.forms import LANGS, FormError
+from engine.definitions.forms import FormError
 
 _TYPE_WORDS = {
-    "zh": {
-        "integer": "整數",
-        "number": "數字",
-        "string": "文字",
-        "boolean": "「是」或「否」",
-        "array": "清單",
-        "object": "物件",
-        "null": "空值",
-    },
-    "en": {
-        "integer": "a whole number",
-        "number": "a number",
-        "string": "text",
-        "boolean": "true or false",
-        "array": "a list",
-        "object": "an object",
-        "null": "empty",
-    },
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "empty",
 }
-
-
 _FORMAT_WORDS = {
-    "zh": {
-        "date": "不是有效的日期",
-        "date-time": "不是有效的日期時間",
-        "time": "不是有效的時間",
-        "email": "不是有效的電子郵件地址",
-    },
-    "en": {
-        "date": "not a valid date",
-        "date-time": "not a valid date and time",
-        "time": "not a valid time",
-        "email": "not a valid email address",
-    },
+    "date": "not a valid date",
+    "date-time": "not a valid date and time",
+    "time": "not a valid time",
+    "email": "not a valid email address",
 }
+REQUIRED_MESSAGE = Message("required", "this field is required")
 
 
-REQUIRED_MESSAGE = {"zh": "此欄位必填", "en": "this field is required"}
-
-
-def validate_submission(schema: dict, data: dict, lang: str = "zh") -> dict[str, list[str]]:
+def validate_submission(schema: dict, data: dict) -> dict[str, list[str]]:
     """Check a (coerced) submission and return messages per field; ``{}`` means valid.
 
     Keys are field paths as the form names them: "name", "address.city", "items.0.qty".
     A missing required field is keyed by its own name (not by the object that lacks it), so
     the message lands next to the empty input. Errors about the whole form go under "".
-    ``lang`` is "zh" (Traditional Chinese) or "en".
+    Each message is an engine.core.messages.Message: English text with a code and parameters
+    that the web layer translates.
     """
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
     validator = FormValidator(schema, format_checker=FORMAT_CHECKER, registry=_NO_REMOTE)
     errors: dict[str, list[str]] = {}
 
@@ -88,9 +66,9 @@ def validate_submission(schema: dict, data: dict, lang: str = "zh") -> dict[str,
             continue
         if error.validator in ("required", "dependentRequired"):
             for missing in _missing_names(error):
-                add(f"{prefix}.{missing}" if prefix else missing, REQUIRED_MESSAGE[lang])
+                add(f"{prefix}.{missing}" if prefix else missing, REQUIRED_MESSAGE)
         else:
-            add(prefix, _message(error, lang))
+            add(prefix, _message(error))
     return errors
 
 
@@ -112,51 +90,59 @@ def _missing_names(error: ValidationError) -> list[str]:
     return [name for name in wanted if name not in instance]
 
 
-def _message(error: ValidationError, lang: str) -> str:
-    """A sentence for a clerk; jsonschema's own text when we have nothing better."""
-    zh = lang == "zh"
+def _message(error: ValidationError) -> Message:
+    """A sentence for a clerk (code and parameters for translation); jsonschema's own text
+    when we have nothing better."""
     kind, value = error.validator, error.validator_value
     if kind == "type":
         names = [value] if isinstance(value, str) else list(value)
-        words = [_TYPE_WORDS[lang].get(n, n) for n in names]
-        return f"必須是{'或'.join(words)}" if zh else f"must be {' or '.join(words)}"
-    if kind == "minimum":
-        return f"至少 {_num(value)}" if zh else f"must be at least {_num(value)}"
-    if kind == "maximum":
-        return f"最多 {_num(value)}" if zh else f"must be at most {_num(value)}"
-    if kind == "exclusiveMinimum":
-        return f"必須大於 {_num(value)}" if zh else f"must be greater than {_num(value)}"
-    if kind == "exclusiveMaximum":
-        return f"必須小於 {_num(value)}" if zh else f"must be less than {_num(value)}"
-    if kind == "multipleOf":
-        return f"必須是 {_num(value)} 的倍數" if zh else f"must be a multiple of {_num(value)}"
-    if kind == "minLength":
-        return f"至少需要 {value} 個字" if zh else f"must be at least {_plural(value, 'character')}"
-    if kind == "maxLength":
-        return f"最多 {value} 個字" if zh else f"must be at most {_plural(value, 'character')}"
+        words = [_TYPE_WORDS.get(n, n) for n in names]
+        return Message("type", f"must be {' or '.join(words)}", types=names)
+    if kind in _BOUNDS:
+        return Message(kind, _BOUNDS[kind].format(_num(value)), value=_num(value))
+    if kind in _COUNTS:
+        return Message(kind, _COUNTS[kind].format(_plural(value, *_COUNT_WORDS[kind])), num=value)
     if kind == "pattern":
-        return "格式不正確" if zh else "is not in the expected format"
+        return Message("pattern", "is not in the expected format")
     if kind == "enum":
         choices = ", ".join(_show(v) for v in value)
-        return f"必須是以下之一: {choices}" if zh else f"must be one of: {choices}"
+        return Message("enum", f"must be one of: {choices}", choices=choices)
     if kind == "const":
         if value is True:
-            return "必須勾選" if zh else "must be checked"
-        return f"必須是 {_show(value)}" if zh else f"must be {_show(value)}"
+            return Message("checked", "must be checked")
+        return Message("const", f"must be {_show(value)}", value=_show(value))
     if kind == "format":
-        default = f"格式不正確 ({value})" if zh else f"not a valid {value}"
-        return _FORMAT_WORDS[lang].get(value, default)
-    if kind == "minItems":
-        return f"至少需要 {value} 項" if zh else f"must have at least {_plural(value, 'item')}"
-    if kind == "maxItems":
-        return f"最多 {value} 項" if zh else f"must have at most {_plural(value, 'item')}"
+        if value in _FORMAT_WORDS:
+            return Message(f"format_{value}", _FORMAT_WORDS[value])
+        return Message("format", f"not a valid {value}", format=str(value))
     if kind == "uniqueItems":
-        return "項目不可重複" if zh else "must not contain the same item twice"
+        return Message("uniqueItems", "must not contain the same item twice")
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {}))
         extra = ", ".join(sorted(k for k in error.instance if k not in known))
-        return f"不允許的欄位: {extra}" if zh else f"unexpected fields: {extra}"
-    return error.message
+        return Message("additionalProperties", f"unexpected fields: {extra}", fields=extra)
+    return Message("schema", error.message)
+
+
+_BOUNDS = {
+    "minimum": "must be at least {}",
+    "maximum": "must be at most {}",
+    "exclusiveMinimum": "must be greater than {}",
+    "exclusiveMaximum": "must be less than {}",
+    "multipleOf": "must be a multiple of {}",
+}
+_COUNTS = {
+    "minLength": "must be at least {}",
+    "maxLength": "must be at most {}",
+    "minItems": "must have at least {}",
+    "maxItems": "must have at most {}",
+}
+_COUNT_WORDS = {
+    "minLength": ("character",),
+    "maxLength": ("character",),
+    "minItems": ("item",),
+    "maxItems": ("item",),
+}
 
 
 def _num(value: object) -> str:
@@ -191,10 +177,7 @@ EXTRAS_DROP = "drop"
 EXTRAS_MODES = (EXTRAS_REFUSE, EXTRAS_DROP)
 
 
-UNDECLARED_MESSAGE = {
-    "zh": "表單沒有這個欄位，不可提交",
-    "en": "not a field of this form; it cannot be submitted",
-}
+UNDECLARED_MESSAGE = Message("undeclared", "not a field of this form; it cannot be submitted")
 
 
 def split_declared(schema: dict, data: Mapping[str, Any]) -> tuple[dict, list[str]]:
@@ -214,7 +197,7 @@ def split_declared(schema: dict, data: Mapping[str, Any]) -> tuple[dict, list[st
 
 
 def declared_submission(
-    schema: dict, data: Mapping[str, Any], *, extras: str, lang: str = "zh"
+    schema: dict, data: Mapping[str, Any], *, extras: str
 ) -> tuple[dict, list[str]]:
     """Check a submission against its form: only declared fields, then the schema.
 
@@ -229,10 +212,10 @@ def declared_submission(
     if extras not in EXTRAS_MODES:
         raise ValueError(f"extras must be one of {EXTRAS_MODES}, not {extras!r}")
     kept, undeclared = split_declared(schema, data)
-    errors = validate_submission(schema, kept, lang=lang)
+    errors = validate_submission(schema, kept)
     if undeclared and extras == EXTRAS_REFUSE:
         for path in undeclared:
-            errors.setdefault(path, []).insert(0, UNDECLARED_MESSAGE[lang])
+            errors.setdefault(path, []).insert(0, UNDECLARED_MESSAGE)
         raise ValidationFailed(
             f"fields not on the form: {', '.join(undeclared)}; nothing was saved", errors
         )

@@ -43,7 +43,6 @@ class StartVerbs:
         actor: str | None = None,
         *,
         check_roles: bool = False,
-        lang: str = "zh",
         prevalidated: bool = False,
     ) -> CaseView:
         """Start a case on the newest version of a process; returns the case with its number.
@@ -59,7 +58,7 @@ class StartVerbs:
             raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
         data = checked_data(data, "case data")
         try:
-            return self._start(process_key, data, actor, check_roles, lang, prevalidated)
+            return self._start(process_key, data, actor, check_roles, prevalidated)
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict("the database is busy; no case was started, try again") from exc
@@ -71,7 +70,6 @@ class StartVerbs:
         data: dict[str, Any] | None,
         actor: str | None,
         check_roles: bool = False,
-        lang: str = "zh",
         prevalidated: bool = False,
     ) -> CaseView:
         now = self.clock.now()
@@ -107,7 +105,7 @@ class StartVerbs:
                 )
                 starting.check_may_start(version.key, allowed, actor or "", roles)
             if not prevalidated:
-                data = self._start_data(process_key, read_json(found[2]), data or {}, lang)
+                data = self._start_data(process_key, read_json(found[2]), data or {})
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
             # Copies: the workflow outlives the step (and the defaults are shared).
             workflow.task_tree.data.update(
@@ -148,7 +146,7 @@ class StartVerbs:
         return view
 
     def _start_data(
-        self, key: str, portal: dict[str, Any] | None, data: dict[str, Any], lang: str
+        self, key: str, portal: dict[str, Any] | None, data: dict[str, Any]
     ) -> dict[str, Any]:
         """`data` checked against the process's start form for staff (only its fields, and
         valid): its `staffStartForm`, else its `startForm`, else none (no data at all)."""
@@ -157,7 +155,7 @@ class StartVerbs:
         form_id = portal.get(f"{which}_id")
         schema = self._form(form_id) if form_id is not None else NO_START_FORM
         try:
-            kept, _ = declared_submission(schema, data, extras=EXTRAS_REFUSE, lang=lang)
+            kept, _ = declared_submission(schema, data, extras=EXTRAS_REFUSE)
         except ValidationFailed as exc:
             if form_id is None:
                 raise ValidationFailed(

@@ -258,7 +258,6 @@ class TaskVerbs:
         task_id: int,
         data: dict[str, Any] | None,
         user: str,
-        lang: str = "zh",
         *,
         extras: str = EXTRAS_REFUSE,
         files: Mapping[str, tuple[str, bytes]] | None = None,
@@ -295,7 +294,7 @@ class TaskVerbs:
             self._check_actor_rows(rows, task, user)
             schema = self._form(task.form_id)
             try:
-                kept, dropped = declared_submission(schema, raw, extras=extras, lang=lang)
+                kept, dropped = declared_submission(schema, raw, extras=extras)
             except ValidationFailed as exc:
                 undeclared = split_declared(schema, raw)[1] if extras == EXTRAS_REFUSE else []
                 if undeclared:

@@ -42,7 +42,7 @@ def test_every_form_refuses_or_drops_an_undeclared_key(path):
     assert set(dropped) == set(data) and set(kept) == {first}
 
     with pytest.raises(ValidationFailed) as refused:
-        declared_submission(schema, data, extras=EXTRAS_REFUSE, lang="en")
+        declared_submission(schema, data, extras=EXTRAS_REFUSE)
     assert all(name in refused.value.errors for name in data)
     assert all(name in str(refused.value) for name in data)
     assert refused.value.errors[EXTRA][0] == "not a field of this form; it cannot be submitted"
