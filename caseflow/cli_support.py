@@ -15,7 +15,6 @@ import click
 from engine.core.errors import CaseflowError, ValidationFailed
 from engine.core.settings import SettingsError
 from engine.definitions.sources import DefinitionError
-from webui.messages import translate, translate_errors
 
 # Messages in the company's language, as on its pages (webui's catalogue).
 CLI_LOCALE = "zh_Hant"
@@ -56,12 +55,16 @@ def command(name: str | None = None, group: click.Group | None = None) -> Callab
                     text="\n".join(f"  {p}" for p in exc.problems),
                 )
             except ValidationFailed as exc:
+                from webui.messages import translate_errors  # (loads Flask: only on an error)
+
                 errors = translate_errors(exc.errors, CLI_LOCALE)
                 lines = [
                     f"  {field or '(form)'}: {'; '.join(msgs)}" for field, msgs in errors.items()
                 ]
                 fail(as_json, exc.code, str(exc), errors=errors, text="\n".join(lines))
             except CaseflowError as exc:
+                from webui.messages import translate
+
                 fail(as_json, exc.code, translate(exc, CLI_LOCALE))
             except (SettingsError, ValueError) as exc:
                 fail(as_json, "invalid_input", str(exc))
