@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class CaseflowError(Exception):
-    """Base class; `code` is a stable name for scripts and HTTP mapping."""
+    """Base class; `code` is a stable name for scripts and HTTP mapping. `reason` names the
+    particular case (e.g. "task_done") and `params` its values, for the web layer to say it in
+    the reader's language (webui/messages.py); the message itself is English."""
 
     code = "error"
+
+    def __init__(self, *args: object, reason: str | None = None, **params: object) -> None:
+        super().__init__(*args)
+        self.reason = reason
+        self.params = params
 
 
 class NotFound(CaseflowError):
@@ -33,5 +40,5 @@ class ValidationFailed(CaseflowError):
     code = "validation_failed"
 
     def __init__(self, message: str, errors: dict[str, list[str]]):
-        super().__init__(message)
+        super().__init__(message, reason="validation_failed")
         self.errors = errors

@@ -30,10 +30,7 @@ class Refusal:
 
     def error(self) -> CaseflowError:
         cls = Conflict if self.conflict else Forbidden
-        exc = cls(self.message)
-        exc.reason = self.code  # type: ignore[attr-defined]
-        exc.params = self.params  # type: ignore[attr-defined]
-        return exc
+        return cls(self.message, reason=self.code, **self.params)
 
 
 def task_refusal(
