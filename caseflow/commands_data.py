@@ -24,7 +24,7 @@ def demo_data(ctx: Context, as_json: bool) -> None:
     emit(as_json, counts, lambda: summary(counts))
 
 
-# ----- personal data and backups (engine.casework.privacy, engine.store.backup) -------------
+# ----- personal data (engine.casework.retention, customer_export) and backups (engine.store.backup)
 
 
 @command()

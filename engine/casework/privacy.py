@@ -1,19 +1,23 @@
-"""Customers' personal data: who looked at it, when it goes, and a copy on request.
+"""Customers' personal data: what counts as personal (the keys below), the names of the events
+about it, and the record of who looked at it. The purge is in engine.casework.retention, a
+customer's export in engine.casework.customer_export; both take their rules from here.
 
 - `record_view` writes one audit event per view of a customer's details (who, when, which
-  case, what was shown): the supervisor's case page, a task page, an export.
-- `purge` removes personal data from cases that ended (completed or cancelled) more than
-  `[privacy] retention_days` ago: the case's customer name and phone columns, personal keys in
-  the stored workflow state and in the task rows' submitted data, personal keys and the
-  recipient in the case's events, the recipient, subject, body and attachments of its outbox
-  messages, its attachments (and their content, when no other case uses the same file), and
-  every other occurrence of the removed values in the case's free text (comments, error
-  messages, a cancellation reason). The case itself, its steps, times and figures stay. One
-  event `personal_data_purged` per case records that it was done (counts only, nothing
-  personal). `caseflow purge [--dry-run]` runs it; the worker runs it once a day
+  case, what was shown): the supervisor's case page, a task page, an export. `view_log` lists
+  those views and the exports.
+- `purge` (engine.casework.retention) removes personal data from cases that ended (completed
+  or cancelled) more than `[privacy] retention_days` ago: the case's customer name and phone
+  columns, personal keys in the stored workflow state and in the task rows' submitted data,
+  personal keys and the recipient in the case's events, the recipient, subject, body and
+  attachments of its outbox messages, its attachments (and their content, when no other case
+  uses the same file), and every other occurrence of the removed values in the case's free text
+  (comments, error messages, a cancellation reason). The case itself, its steps, times and
+  figures stay. One event `personal_data_purged` per case records that it was done (counts
+  only, nothing personal). `caseflow purge [--dry-run]` runs it; the worker runs it once a day
   (`DailyPurge`).
-- `export_customer` collects every case, task, message, event and attachment about one
-  customer (by phone number or name) as a JSON-able dict, and records the export.
+- `export_customer` (engine.casework.customer_export) collects every case, task, message,
+  event and attachment about one customer (by phone number or name) as a JSON-able dict, and
+  records the export.
 
 Personal keys, at any depth of a data dict (compared in lower case):
   PERSONAL_KEYS: customer_name, customer_phone, customer_email, customer_address, phone, mobile,

@@ -1,16 +1,13 @@
-"""Store resources: service items, rooms, stations and staff, their shifts, and slot bookings.
+"""Store resources: the tables of service items, rooms, stations and staff, their shifts and
+slot bookings, and their administration (adding items, resources and shifts; a case's bookings).
 
-A booking holds one `slot_booking` row per resource (a staff member and a room or station) per
-30-minute slot, under UNIQUE (resource_id, slot_start). That constraint, not the free-slot check,
-is what keeps two bookings off one slot: the check only chooses whom and where; the rows are
-inserted inside a SAVEPOINT. When another case's step took one of them first (on PostgreSQL the
-insert waits for that transaction and then fails; on SQLite write steps already run one at a time
-under BEGIN IMMEDIATE, so the check sees the other booking) the savepoint is rolled back, the
-choice is made again from what is committed now, and if nothing is left the script gets
-`ok: False` with alternatives. The case step itself goes on either way.
+Finding free slots and booking, releasing and moving them inside a case's step (the @service
+helpers scripts call) is in engine.casework.slots. A booking holds one `slot_booking` row per
+resource (a staff member and a room or station) per 30-minute slot, under UNIQUE (resource_id,
+slot_start): that constraint, not the free-slot check, keeps two bookings off one slot.
 
-Times in and out of the script helpers are ISO 8601 strings (a time without an offset is company
-local time); instants come back in UTC with a +00:00 offset.
+Times given to and returned by these functions are ISO 8601 strings (a time without an offset is
+company local time); instants come back in UTC with a +00:00 offset (`iso_utc`).
 """
 
 from __future__ import annotations
@@ -29,9 +26,6 @@ from engine.core.settings import load_settings
 from engine.store.tables import ID, Base
 
 SLOT = timedelta(minutes=30)
-MAX_ALTERNATIVES = 5
-LOOKAHEAD_DAYS = 21  # calendar days searched for alternatives after the requested day
-_ATTEMPTS = 3  # choices tried when concurrent bookings keep taking the chosen resources
 
 
 class ResourceKind(StrEnum):
@@ -164,8 +158,8 @@ def bookings_for_case(session: Session, case_id: int) -> list[dict[str, Any]]:
         end = booking.slot_start + timedelta(minutes=item.duration_min)
         entry = found.setdefault(booking.booking_ref, {"booking_ref": booking.booking_ref})
         entry.setdefault("service_item", item.code)
-        entry.setdefault("start", _iso(booking.slot_start))
-        entry.setdefault("end", _iso(end))
+        entry.setdefault("start", iso_utc(booking.slot_start))
+        entry.setdefault("end", iso_utc(end))
         entry.setdefault("store", resource.store)
         entry["staff" if resource.kind == ResourceKind.STAFF else "room"] = resource.name
     return list(found.values())
@@ -177,11 +171,6 @@ def default_calendar() -> BusinessCalendar:
     return BusinessCalendar.from_settings(load_settings())
 
 
-# ----- who and what is free ------------------------------------------------------------------
-
-
-# ----- script helpers -------------------------------------------------------------------------
-
-
-def _iso(when: datetime) -> str:
+def iso_utc(when: datetime) -> str:
+    """`when` as an ISO 8601 string in UTC (+00:00)."""
     return when.astimezone(UTC).isoformat()

@@ -1,4 +1,19 @@
-"""Booking slots: finding free 30-minute slots of a staff member and a room or station, and booking, releasing and moving them inside a case's step (the @service helpers scripts call). The UNIQUE (resource_id, slot_start) rows, not the free-slot check, keep two bookings off one slot (see engine.casework.resources)."""
+"""Booking slots: finding free 30-minute slots of a staff member and a room or station, and
+booking, releasing and moving them inside a case's step (the @service helpers scripts call).
+The tables and their administration are in engine.casework.resources.
+
+A booking holds one `slot_booking` row per resource (a staff member and a room or station) per
+30-minute slot, under UNIQUE (resource_id, slot_start). That constraint, not the free-slot check,
+is what keeps two bookings off one slot: the check only chooses whom and where; the rows are
+inserted inside a SAVEPOINT. When another case's step took one of them first (on PostgreSQL the
+insert waits for that transaction and then fails; on SQLite write steps already run one at a time
+under BEGIN IMMEDIATE, so the check sees the other booking) the savepoint is rolled back, the
+choice is made again from what is committed now, and if nothing is left the script gets
+`ok: False` with alternatives. The case step itself goes on either way.
+
+Times in and out of the script helpers are ISO 8601 strings (a time without an offset is company
+local time); instants come back in UTC with a +00:00 offset.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +27,6 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from engine.casework.resources import (
-    _ATTEMPTS,
-    LOOKAHEAD_DAYS,
-    MAX_ALTERNATIVES,
     PLACES,
     SLOT,
     BookingError,
@@ -23,15 +35,19 @@ from engine.casework.resources import (
     ServiceItem,
     Shift,
     SlotBooking,
-    _iso,
     bookings_for_case,
     default_calendar,
+    iso_utc,
 )
 from engine.core.calendar import BusinessCalendar
 from engine.core.instants import parse_when
 from engine.core.stepcontext import StepContext, current, service
 from engine.store.audit import record
 from engine.store.tables import Case
+
+MAX_ALTERNATIVES = 5
+LOOKAHEAD_DAYS = 21  # calendar days searched for alternatives after the requested day
+_ATTEMPTS = 3  # choices tried when concurrent bookings keep taking the chosen resources
 
 
 @dataclass
@@ -138,7 +154,7 @@ class _Request:
                 break
             if self.calendar.is_working_day(later):
                 picked += self.board(later).free_starts(now)[: MAX_ALTERNATIVES - len(picked)]
-        return [_iso(t) for t in sorted(picked)]
+        return [iso_utc(t) for t in sorted(picked)]
 
     def book(self, start: datetime) -> dict[str, Any]:
         """Choose, then insert the slot rows in a savepoint; a unique violation means another
@@ -168,7 +184,7 @@ class _Request:
                     continue
                 raise
             end = start + timedelta(minutes=item.duration_min)
-            booking = {"start": _iso(start), "end": _iso(end), "staff": staff.name}
+            booking = {"start": iso_utc(start), "end": iso_utc(end), "staff": staff.name}
             booking |= {"room": place.name, "store": staff.store, "booking_ref": ref}
             _audit(ctx, "slot_booked", {"service_item": item.code, **booking})
             return {"ok": True, **booking}
@@ -216,7 +232,7 @@ def free_slots(service_item: str, day: str, store: str | None = None) -> list[st
     the item's skill and a room or station of the same store are free for the whole item."""
     request = _request(service_item, store)
     local_day = request.calendar.local(_when(day, request.calendar)).date()
-    return [_iso(t) for t in request.board(local_day).free_starts(request.ctx.now)]
+    return [iso_utc(t) for t in request.board(local_day).free_starts(request.ctx.now)]
 
 
 @service()

@@ -60,7 +60,7 @@ class SmsSettings:
 
 @dataclass(frozen=True)
 class PrivacySettings:
-    """How long customers' personal data is kept after their case ends (see engine.casework.privacy)."""
+    """How long customers' personal data is kept after their case ends (see engine.casework.retention)."""
 
     retention_days: int = 365
 
