@@ -11,7 +11,7 @@ import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -119,6 +119,37 @@ def _copy_data_with_defaults(self: Any, my_task: Any, subworkflow: Any) -> None:
                 start.data[name] = copy.deepcopy(value)
 
 
+def _cycle_complete(self: Any, my_task: Any) -> bool:
+    """SpiffWorkflow's CycleTimerEventDefinition.cycle_complete with "due" meaning due at or
+    before the engine's clock (stock: strictly before the wall clock, so a worker that runs the
+    case at exactly the due time never saw a cycle timer due, and it never fired)."""
+    event_value = my_task._get_internal_data("event_value")
+    if event_value is None:
+        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        cycles, start, duration = timer_module.TimerEventDefinition.parse_iso_recurring_interval(
+            expression
+        )
+        event_value = {
+            "cycles": cycles,
+            "next": start.isoformat(),
+            "duration": duration.total_seconds(),
+        }
+    ready = False
+    if event_value["cycles"] != 0:
+        next_event = datetime.fromisoformat(event_value["next"])
+        if _due_now(next_event):
+            event_value["next"] = (
+                next_event + timedelta(seconds=event_value["duration"])
+            ).isoformat()
+            event_value["cycles"] -= 1
+            ready = True
+    else:
+        my_task.internal_data.pop("event_value", None)
+        my_task.internal_data["event_fired"] = True
+    my_task._set_internal_data(event_value=event_value)
+    return ready
+
+
 _installed = False
 
 
@@ -131,6 +162,7 @@ def install() -> None:
     timer_module.datetime = _EngineDatetime
     timer_module.TimeDateEventDefinition.has_fired = _time_date_has_fired
     timer_module.DurationTimerEventDefinition.has_fired = _duration_has_fired
+    timer_module.CycleTimerEventDefinition.cycle_complete = _cycle_complete
     _lift_depth_limit()
     _stock_copy_data = CallActivity.copy_data
     CallActivity.copy_data = _copy_data_with_defaults
