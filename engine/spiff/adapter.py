@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.patches import (
+    company_timezone,
     engine_now,
     engine_time,
     install,
@@ -43,6 +44,7 @@ __all__ = [
     "LEGACY_VERSION",
     "SERIALIZER",
     "SERIALIZER_VERSION",
+    "company_timezone",
     "compact",
     "dump_case_state",
     "dump_specs",

@@ -56,6 +56,11 @@ def set_company_timezone(name: str) -> None:
     timer_module.LOCALTZ = ZoneInfo(name)
 
 
+def company_timezone() -> tzinfo:
+    """The zone naive timer dates are read in (set_company_timezone)."""
+    return timer_module.LOCALTZ
+
+
 def _lift_depth_limit() -> None:
     for cls in (task_util.TaskIterator, bpmn_task_util.BpmnTaskIterator):
         defaults = list(cls.__init__.__defaults__)

@@ -102,7 +102,7 @@ def notify(
         raise NotifyError("a calendar invitation (ics) can only be sent by e-mail")
     # Without an offset a time is company time, as everywhere else in scripts and forms.
     calendar = getattr(ctx, "calendar", None)
-    zone = calendar.zone if calendar is not None else spiff.timer_module.LOCALTZ
+    zone = calendar.zone if calendar is not None else spiff.company_timezone()
     event = _read_ics(ics, zone) if ics is not None else None
     values = dict(data or {})
     values.setdefault("case_number", ctx.case_number)

@@ -48,3 +48,11 @@ def test_a_runtime_installs_them(runtime):
     from engine.spiff import patches
 
     assert patches.installed()
+
+
+def test_the_company_zone_is_readable_through_the_adapter(runtime):
+    """notify falls back to it when a step has no calendar (it used to read an attribute the
+    adapter no longer has)."""
+    from engine.spiff import adapter as spiff
+
+    assert str(spiff.company_timezone()) == runtime.settings.timezone
