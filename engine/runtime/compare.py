@@ -6,6 +6,7 @@ from typing import Any
 
 from lxml import etree
 
+from engine.definitions.layout.model import FLOW_NODES
 from engine.definitions.sources import (
     BPMN_NS,
     CAMUNDA_NS,
@@ -18,30 +19,6 @@ from engine.store.tables import ProcessVersion
 
 # ----- comparing two versions -----------------------------------------------------------------
 
-FLOW_NODES = {
-    "startEvent",
-    "endEvent",
-    "intermediateCatchEvent",
-    "intermediateThrowEvent",
-    "boundaryEvent",
-    "task",
-    "userTask",
-    "manualTask",
-    "scriptTask",
-    "serviceTask",
-    "sendTask",
-    "receiveTask",
-    "businessRuleTask",
-    "callActivity",
-    "subProcess",
-    "transaction",
-    "adHocSubProcess",
-    "exclusiveGateway",
-    "parallelGateway",
-    "inclusiveGateway",
-    "eventBasedGateway",
-    "complexGateway",
-}
 # What a change is reported on, in this order.
 ASPECTS = (
     "type",
