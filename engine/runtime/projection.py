@@ -71,14 +71,34 @@ def timer_element(task: Any, timer: TimerEventDefinition) -> tuple[str | None, s
     return spec.bpmn_id, spec.bpmn_name
 
 
+@dataclass(frozen=True)
+class _EventStart:
+    """The start event of an event sub-process, in place of a waiting task: the sub-process
+    begins only when its message arrives."""
+
+    task_spec: Any
+
+
 def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[Any, Any]]:
-    """(task, message definition) for every message the case waits for."""
-    return [
+    """(task, message definition) for every message the case waits for, including the
+    messages that start one of its event sub-processes (then `task` holds only the start
+    event's `task_spec`)."""
+    found = [
         (task, definition)
         for task in list(workflow.event_manager.tasks.values())
         for definition in catch_definitions(task)
         if isinstance(definition, MessageEventDefinition)
     ]
+    if workflow.is_completed():
+        return found
+    start = workflow.spec.start
+    for name in getattr(start, "trigger_specs", ()):
+        sub = workflow.subprocess_specs.get(name)
+        for event in getattr(sub, "bpmn_start_events", ()) if sub is not None else ():
+            for definition in catch_definitions(_EventStart(event)):
+                if isinstance(definition, MessageEventDefinition):
+                    found.append((_EventStart(event), definition))
+    return found
 
 
 def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, datetime]]:

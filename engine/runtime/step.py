@@ -6,6 +6,7 @@ and records of a step (VersionInfo, StepState) and the check of data entering a 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -204,9 +205,7 @@ class StepVerbs:
             return fn(savepoints)
         except SpiffWorkflowException as exc:
             savepoints.rollback()
-            task = getattr(exc, "task", None)
-            element = task.task_spec.bpmn_id if task is not None else None
-            message = _error_message(exc)
+            element, message = _error_parts(exc)
             case = st.case
             case.status = CaseStatus.ERROR.value
             case.error_element = element
@@ -348,9 +347,30 @@ def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> No
     check_task_action(task, roles, user, "complete")
 
 
-def _error_message(exc: SpiffWorkflowException) -> str:
-    message = str(exc).strip()
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def _error_parts(exc: SpiffWorkflowException) -> tuple[str | None, str]:
+    """The element a SpiffWorkflow error belongs to and a message a person can read. Some of
+    its errors carry the task spec as their message and the text as the spec
+    (`WorkflowException(self, "No input task connected.")`): both are read, and an object's
+    repr never reaches the case page."""
+    task = getattr(exc, "task", None)
+    candidates = [*exc.args, getattr(exc, "task_spec", None)]
+    spec = task.task_spec if task is not None else None
+    if spec is None:
+        spec = next((c for c in candidates if hasattr(c, "bpmn_id")), None)
+    element = getattr(spec, "bpmn_id", None)
+    label = getattr(spec, "bpmn_name", None) or element
+    texts = [
+        _OBJECT_REPR.sub(label or "?", c).strip()
+        for c in candidates
+        if isinstance(c, str) and c.strip() and not _OBJECT_REPR.fullmatch(c.strip())
+    ]
+    message = " ".join([*texts, *getattr(exc, "notes", [])]).strip()
+    if not message:
+        message = f"{type(exc).__name__} in {label}" if label else type(exc).__name__
     cause = getattr(exc, "exception", None) or exc.__cause__
     if cause is not None and str(cause) and str(cause) not in message:
         message = f"{message}: {cause}"
-    return message[:2000]
+    return element, message[:2000]

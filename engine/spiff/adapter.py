@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.patches import (
@@ -24,6 +25,7 @@ from engine.spiff.patches import (
     engine_now,
     engine_time,
     install,
+    join_consumed,
     set_called_defaults,
     set_company_timezone,
 )
@@ -92,6 +94,10 @@ def _compact_tree(wf: Any, top: BpmnWorkflow, keep_depth: int) -> int:
     protected = {wf.task_tree.id}
     for task in tasks.values():
         if task.has_state(TaskState.FINISHED_MASK):
+            if isinstance(task.task_spec, UnstructuredJoin) and not join_consumed(task):
+                # A branch that reached a join still waiting for others: the join reads
+                # this task's parent to know which branch it was.
+                protected.update((task.id, task._parent))
             continue
         protected.add(task.id)
         node, depth = task.parent, 0

@@ -1,7 +1,9 @@
 """Changes Caseflow makes to SpiffWorkflow's behaviour, installed by one explicit call (install(),
 made by the Runtime): timers read the engine's clock and fire when due (not one refresh later),
-naive timer dates are in the company's zone, the task iterators have no depth limit, and a
-called process's defaults fill what its caller did not give. Importing this module changes
+naive timer dates are in the company's zone, the task iterators have no depth limit, a
+called process's defaults fill what its caller did not give, event sub-processes started
+by a message or signal no longer change the shared spec, and a parallel join in a loop does
+not count an earlier round's branches. Importing this module changes
 nothing."""
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.util import task as bpmn_task_util
 from SpiffWorkflow.util import task as task_util
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
 
 _engine_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "caseflow_engine_now", default=None
@@ -155,6 +162,94 @@ def _cycle_complete(self: Any, my_task: Any) -> bool:
     return ready
 
 
+def attach_event_subprocesses(spec: Any) -> None:
+    """Give each event sub-process started by a message or signal its place in `spec` once,
+    when the spec is loaded: started by its start event (an input, so the task may become
+    ready) and leading to the process end (an output). It is deliberately not an output of the
+    start: that would start it in every new case.
+
+    SpiffWorkflow made these links only when the event first arrived (`trigger_wf`), by
+    changing the spec: a spec loaded in another process lacked them ("No input task
+    connected"), and the start's new output made every later case of the same loaded spec
+    run the sub-process's branch, so those cases never completed."""
+    start = getattr(spec, "start", None)
+    if not isinstance(start, BpmnStartTask):
+        return
+    for name in start.trigger_specs:
+        sub = spec.task_specs.get(name)
+        if sub is None:
+            continue
+        if start.name not in sub._inputs:
+            sub._inputs.append(start.name)
+        if spec.end.name not in sub._outputs:
+            sub.connect(spec.end)
+
+
+def _trigger_wf(self: Any, my_task: Any, spec_name: str) -> Any:
+    """BpmnStartTask.trigger_wf without changing the shared spec (see above)."""
+    attach_event_subprocesses(self._wf_spec)
+    child = my_task._add_child(self._wf_spec.task_specs[spec_name], TaskState.FUTURE)
+    child.triggered = True
+    child.task_spec._update(child)
+    return child.id
+
+
+# A join task whose arrival a join has already used (it fired, or it was merged into the one
+# that fired). SpiffWorkflow recognised earlier rounds only by ancestry, so in a loop the
+# cancelled join tasks of round 1's other branches counted as arrivals in round 2: a nested
+# parallel diagram went on with a branch still open. History compaction (engine.spiff.adapter)
+# keeps every join task that is not consumed, with its parent (the branch it stands for).
+JOIN_CONSUMED = "caseflow_join_consumed"
+
+
+def join_consumed(task: Any) -> bool:
+    return bool(task._get_internal_data(JOIN_CONSUMED, False))
+
+
+def _parallel_threshold(self: Any, my_task: Any) -> bool:
+    """ParallelGateway._check_threshold_unstructured, not counting consumed join tasks."""
+    waiting_inputs = set(self.inputs)
+
+    def remove_ancestor(task: Any) -> None:
+        if task.task_spec in waiting_inputs:
+            waiting_inputs.remove(task.task_spec)
+        elif task.parent is not None:
+            remove_ancestor(task.parent)
+
+    for task in my_task.workflow.get_tasks(spec_name=self.name):
+        if task is not my_task and join_consumed(task):
+            continue
+        if task.is_descendant_of(my_task):
+            remove_ancestor(task)  # a first round: this task is reached only after my_task
+        elif my_task.is_descendant_of(task):
+            continue  # an earlier round
+        elif task.parent.state == TaskState.COMPLETED and task.parent.task_spec in waiting_inputs:
+            waiting_inputs.remove(task.parent.task_spec)
+    return len(waiting_inputs) == 0
+
+
+def _join_run_hook(self: Any, my_task: Any) -> bool:
+    """UnstructuredJoin._run_hook: merge the data of the branches that arrived for this firing
+    (not of earlier rounds) and mark them, and this task, consumed."""
+    others = [
+        t
+        for t in my_task.workflow.tasks.values()
+        if t.task_spec == self
+        and t is not my_task
+        and t.has_state(TaskState.FINISHED_MASK)
+        and not join_consumed(t)
+        and not my_task.is_descendant_of(t)
+    ]
+    for task in sorted(others, key=lambda t: t.last_state_change):
+        DeepMerge.merge(my_task.data, task.parent.data)
+        if task.has_state(TaskState.COMPLETED):
+            task._drop_children(force=True)
+        task._set_internal_data(**{JOIN_CONSUMED: True})
+    my_task._set_internal_data(**{JOIN_CONSUMED: True})
+    my_task._inherit_data()
+    return True
+
+
 _installed = False
 
 
@@ -168,6 +263,9 @@ def install() -> None:
     timer_module.TimeDateEventDefinition.has_fired = _time_date_has_fired
     timer_module.DurationTimerEventDefinition.has_fired = _duration_has_fired
     timer_module.CycleTimerEventDefinition.cycle_complete = _cycle_complete
+    BpmnStartTask.trigger_wf = _trigger_wf
+    ParallelGateway._check_threshold_unstructured = _parallel_threshold
+    UnstructuredJoin._run_hook = _join_run_hook
     _lift_depth_limit()
     _stock_copy_data = CallActivity.copy_data
     CallActivity.copy_data = _copy_data_with_defaults

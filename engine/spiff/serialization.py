@@ -27,6 +27,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from engine.core import datacodec
+from engine.spiff.patches import attach_event_subprocesses
 
 # Internal-data keys that hold SpiffWorkflow objects (a multiple event's caught events, whose
 # payloads are data again); every other key holds data (timer values, message payloads,
@@ -222,10 +223,11 @@ def dump_specs(spec: Any, subprocess_specs: dict[str, Any]) -> str:
 def load_specs(text: str) -> tuple[Any, dict[str, Any]]:
     registry = SERIALIZER.registry
     dct = json.loads(text)
-    return (
-        registry.restore(dct["spec"]),
-        {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()},
-    )
+    spec = registry.restore(dct["spec"])
+    subprocess_specs = {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()}
+    for each in (spec, *subprocess_specs.values()):
+        attach_event_subprocesses(each)
+    return spec, subprocess_specs
 
 
 def dump_case_state(workflow: BpmnWorkflow) -> str:
