@@ -113,11 +113,30 @@ def cancel(number: str) -> Any:
     return _done(_("Case cancelled."), number)
 
 
+def _posted_object(number: str) -> dict[str, Any] | None:
+    """The form's "data" field as a JSON object ({} when empty); None (with a message shown)
+    when it is not one."""
+    try:
+        data = datacodec.parse_json(request.form.get("data") or "{}")
+        if not isinstance(data, dict):
+            raise ValueError
+    except datacodec.DataError as exc:
+        flash(_("Message data cannot be used: %(reason)s", reason=str(exc)))
+        return None
+    except ValueError:
+        flash(_("Message data must be a JSON object."))
+        return None
+    return data
+
+
 @bp.post("/<number>/retry")
 @role_required(SUPERVISOR)
 def retry(number: str) -> Any:
+    data = _posted_object(number)
+    if data is None:
+        return redirect(url_for("cases.show", number=number))
     try:
-        runtime().retry_case(number, actor=current_user.name)
+        runtime().retry_case(number, actor=current_user.name, data=data or None)
     except CaseflowError as exc:
         return _fail(exc, number)
     return _done(_("The failed step was run again."), number)
@@ -126,15 +145,8 @@ def retry(number: str) -> Any:
 @bp.post("/<number>/message")
 @role_required(SUPERVISOR)
 def message(number: str) -> Any:
-    try:
-        data = datacodec.parse_json(request.form.get("data") or "{}")
-        if not isinstance(data, dict):
-            raise ValueError
-    except datacodec.DataError as exc:
-        flash(_("Message data cannot be used: %(reason)s", reason=str(exc)))
-        return redirect(url_for("cases.show", number=number))
-    except ValueError:
-        flash(_("Message data must be a JSON object."))
+    data = _posted_object(number)
+    if data is None:
         return redirect(url_for("cases.show", number=number))
     try:
         runtime().send_message(

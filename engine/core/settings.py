@@ -87,15 +87,14 @@ class Settings:
 
     def role_for_lane(self, lane: str | None) -> str | None:
         """The role id a lane name stands for: the id itself, the Chinese name, or one of
-        the names separated by '/'. None when the lane names no known role."""
+        the names separated by '/', in any case ("Finance" is finance). None when the lane names
+        no known role."""
         if lane is None:
             return self.default_role
-        name = lane.strip()
-        if name in self.roles:
-            return name
+        name = lane.strip().casefold()
         for role_id, chinese in self.roles.items():
-            aliases = [chinese.strip()] + [a.strip() for a in chinese.split("/")]
-            if name in aliases:
+            aliases = [role_id, chinese.strip()] + [a.strip() for a in chinese.split("/")]
+            if name in (a.casefold() for a in aliases):
                 return role_id
         return None
 

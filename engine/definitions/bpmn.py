@@ -5,7 +5,6 @@ expressions), giving the plan of the version to store."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from lxml import etree
@@ -13,6 +12,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.definitions.camunda import Imported
 from engine.definitions.expressions import check_code, check_instructions
 from engine.definitions.properties import (
     case_prefix,
@@ -43,7 +43,16 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
         local, ns = local_name(node.tag), namespace(node.tag)
         text = (node.text or "").strip()
         owner = owner_id(node.getparent()) if node.getparent() is not None else None
-        if ns == BPMN_NS and local == "lane":
+        if ns == BPMN_NS and local == "sequenceFlow" and not node.get("id"):
+            v.add(
+                filename,
+                node.get("sourceRef") or owner,
+                f"a sequence flow from {node.get('sourceRef')!r} to {node.get('targetRef')!r}"
+                " has no id; it would be dropped without a word: give it an id",
+            )
+        elif ns == BPMN_NS and local == "scriptTask":
+            check_script_task(v, filename, node)
+        elif ns == BPMN_NS and local == "lane":
             lane = node.get("name") or node.get("id")
             if v.settings.role_for_lane(node.get("name")) is None:
                 known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
@@ -59,6 +68,8 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
                 v.add(filename, owner, problem)
         elif not text:
             continue
+        elif ns == BPMN_NS and local == "script" and not _python_script(node.getparent()):
+            continue  # reported once by check_script_task
         elif (
             ns == BPMN_NS
             and local == "script"
@@ -82,14 +93,69 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
             check_instructions(v, filename, owner_id(node.getparent()), text)
 
 
-def camunda_form_keys(root: etree._Element) -> dict[str, str]:
-    keys = {}
-    for node in root.iter():
-        key = node.get(f"{{{CAMUNDA_NS}}}formKey") if isinstance(node.tag, str) else None
-        if key and node.get("id"):
-            # "camunda-forms:deployment:review.form" or "embedded:app:forms/x.json" → file name.
-            keys[node.get("id")] = re.split(r"[:/]", key)[-1]
-    return keys
+_PYTHON = {"", "python", "python3", "py", "text/x-python", "application/x-python"}
+
+
+def _python_script(task: etree._Element | None) -> bool:
+    return task is None or (task.get("scriptFormat") or "").strip().lower() in _PYTHON
+
+
+def check_script_task(v: Validation, filename: str, node: etree._Element) -> None:
+    """A script task runs Python: one in another language, or with no script at all, is
+    refused here rather than failing on the first case that reaches it."""
+    language = (node.get("scriptFormat") or "").strip()
+    if not _python_script(node):
+        v.add(
+            filename,
+            node.get("id"),
+            f"the script is written in {language}; Caseflow runs Python scripts: rewrite it"
+            " in Python (or set scriptFormat to python)",
+        )
+        return
+    body = "".join(
+        (c.text or "") for c in node if isinstance(c.tag, str) and local_name(c.tag) == "script"
+    )
+    if not body.strip() and not node.get(f"{{{CAMUNDA_NS}}}resource"):
+        v.add(filename, node.get("id"), "the script task has no script")
+
+
+def _camunda_start_form(root: etree._Element, key: str, found: Imported | None) -> str | None:
+    """The form a Camunda start event of process `key` names (formKey or formData)."""
+    if found is None:
+        return None
+    for node in root:
+        if local_name(node.tag) == "process" and node.get("id") == key:
+            for child in node:
+                if local_name(child.tag) == "startEvent" and child.get("id") in found.forms:
+                    return found.forms[child.get("id")]
+    return None
+
+
+def _with_start_form(
+    v: Validation,
+    filename: str,
+    key: str,
+    portal: dict[str, Any] | None,
+    form: str | None,
+    forms: dict[str, FormPlan],
+    used_forms: dict[str, str],
+) -> dict[str, Any] | None:
+    """A Camunda start event's form is the form staff start a case with (staffStartForm)."""
+    if form is None:
+        return portal
+    if portal and portal.get("staff_start_form"):
+        v.add(filename, key, "the start event names a form and so does staffStartForm: keep one")
+        return portal
+    if form in forms:
+        used_forms[form] = forms[form].content_hash
+    elif form in v.known_forms:
+        used_forms[form] = content_hash(
+            json.dumps(v.known_forms[form], sort_keys=True, ensure_ascii=False)
+        )
+    else:
+        v.add(filename, key, f"start form {form!r} is not among the files deployed with it")
+        return portal
+    return {**(portal or {}), "staff_start_form": form}
 
 
 def validation_message(exc: ValidationException) -> str:
@@ -104,7 +170,13 @@ def plan_process(
     filename: str,
     trees: dict[str, tuple[str, etree._Element]],
     forms: dict[str, FormPlan],
+    originals: dict[str, tuple[str, etree._Element]] | None = None,
+    imported: dict[str, Imported] | None = None,
 ) -> ProcessPlan | None:
+    """The plan of process `key`: `trees` are the files as checked and parsed, `originals`
+    as written (what the version stores), `imported` what their Camunda extensions give."""
+    originals = originals or trees
+    imported = imported or {}
     try:
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
@@ -119,18 +191,32 @@ def plan_process(
     used_forms: dict[str, str] = {}
     for process_spec in [spec, *subprocess_specs.values()]:
         spec_file = getattr(process_spec, "file", None) or filename
-        camunda_keys = camunda_form_keys(trees[spec_file][1]) if spec_file in trees else {}
+        found = imported.get(spec_file) or Imported()
         for task_spec in process_spec.task_specs.values():
             if not getattr(task_spec, "manual", False):
                 continue
             element_id = task_spec.bpmn_id
             extensions = getattr(task_spec, "extensions", {}) or {}
-            form = (extensions.get("properties") or {}).get(
-                "formJsonSchemaFilename"
-            ) or camunda_keys.get(element_id)
+            properties = extensions.get("properties") or {}
+            form = properties.get("formJsonSchemaFilename") or found.forms.get(element_id)
+            if properties.get("formJsonSchemaFilename") and element_id in found.forms:
+                v.add(
+                    spec_file,
+                    element_id,
+                    "two forms are named (a Camunda form and formJsonSchemaFilename): keep one",
+                )
             role = v.settings.role_for_lane(task_spec.lane)
             if role is None:
                 v.add(spec_file, element_id, f"lane {task_spec.lane!r} is not a known role")
+            elif element_id in found.roles:
+                if task_spec.lane is not None and found.roles[element_id] != role:
+                    v.add(
+                        spec_file,
+                        element_id,
+                        f"the task is in lane {task_spec.lane!r} ({role}) but its"
+                        f" candidateGroups say {found.roles[element_id]}: keep one",
+                    )
+                role = found.roles[element_id]
             if form:
                 if form in forms:
                     used_forms[form] = forms[form].content_hash
@@ -144,9 +230,14 @@ def plan_process(
                         element_id,
                         f"form {form!r} is not among the files deployed with it nor already deployed",
                     )
-            assignee = (
-                (extensions.get("properties") or {}).get("assigneeExpression") or ""
-            ).strip()
+            assignee = (properties.get("assigneeExpression") or "").strip()
+            if assignee and element_id in found.assignees:
+                v.add(
+                    spec_file,
+                    element_id,
+                    "both assigneeExpression and a Camunda assignee are set: keep one",
+                )
+            assignee = assignee or found.assignees.get(element_id, "")
             if assignee:
                 check_code(
                     v, spec_file, element_id, assignee, script=False, what="assigneeExpression"
@@ -173,10 +264,10 @@ def plan_process(
         {
             "filename": name,
             "kind": trees[name][0],
-            "text": etree.tostring(trees[name][1], encoding="unicode"),
+            "text": etree.tostring(originals[name][1], encoding="unicode"),
         }
         for name in bpmn_files + dmn_files
-        if name in trees
+        if name in originals
     ]
     plan = ProcessPlan(
         key=key,
@@ -192,7 +283,15 @@ def plan_process(
         task_meta=task_meta,
         case_prefix=case_prefix(root, key),
         defaults=process_defaults(v, filename, root, key),
-        portal=portal_forms(v, filename, root, key, forms, used_forms),
+        portal=_with_start_form(
+            v,
+            filename,
+            key,
+            portal_forms(v, filename, root, key, forms, used_forms),
+            _camunda_start_form(root, key, imported.get(filename)),
+            forms,
+            used_forms,
+        ),
         startable=startable(v, filename, root, key),
         called_defaults={
             name: found

@@ -56,7 +56,7 @@ class SourceFile:
             return "bpmn"
         if name.endswith(".dmn"):
             return "dmn"
-        if name.endswith(".json"):
+        if name.endswith(".json") or name.endswith(".form"):
             return "form"
         return "unknown"
 

@@ -36,11 +36,21 @@ _ISO_DURATION = re.compile(
 def check_timer(kind: str, text: str) -> str | None:
     """None when `text` is a usable timer expression of `kind` (timeDuration, timeDate,
     timeCycle), else what is wrong."""
+    juel = re.match(r"^\s*(?:[$#]\{\s*|=\s*)([A-Za-z_]\w*)\s*\}?\s*$", text)
+    if juel:
+        return (
+            f"timer {text.strip()!r} is a Camunda expression: write the variable's name,"
+            f" {juel.group(1)}"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         return f'timer {text!r} is not a valid expression: write an ISO 8601 value in quotes, e.g. "P3D"'
     node = tree.body
+    if isinstance(node, ast.Name):
+        # A case variable holding an ISO 8601 text or a date: checked when the timer starts
+        # (a value that is neither puts the case in error, naming the timer).
+        return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         value = node.value.strip()
         try:
@@ -76,8 +86,8 @@ def check_timer(kind: str, text: str) -> str | None:
             return str(exc)
         return None
     return (
-        f'timer {text.strip()!r} must be an ISO 8601 value in quotes (e.g. "P3D") or a call of a '
-        f"calendar helper ({', '.join(sorted(DATE_HELPERS))})"
+        f'timer {text.strip()!r} must be an ISO 8601 value in quotes (e.g. "P3D"), a case'
+        f" variable's name, or a call of a calendar helper ({', '.join(sorted(DATE_HELPERS))})"
     )
 
 

@@ -4,6 +4,7 @@ written, and one problem means nothing is deployed."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.core.settings import Settings
+from engine.definitions import camunda
 from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
 from engine.definitions.dmn import check_dmn_tree
 from engine.definitions.forms import FormError, load_form_schema
@@ -29,6 +31,23 @@ from engine.definitions.sources import (
     namespace,
 )
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml
+
+_FLOW_NODES = {
+    "startEvent",
+    "endEvent",
+    "task",
+    "userTask",
+    "scriptTask",
+    "serviceTask",
+    "manualTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "subProcess",
+    "callActivity",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+}
 
 
 def validate(
@@ -47,7 +66,11 @@ def validate(
             continue
         seen.add(f.filename)
         if f.kind == "unknown":
-            v.add(f.filename, None, "not a BPMN (.bpmn), DMN (.dmn) or form (.json) file")
+            v.add(
+                f.filename,
+                None,
+                "not a BPMN (.bpmn), DMN (.dmn) or form (.json, Camunda .form) file",
+            )
         elif len(f.data) > settings.max_definition_bytes:
             v.add(
                 f.filename,
@@ -56,7 +79,13 @@ def validate(
             )
         elif f.kind == "form":
             try:
-                schema = load_form_schema(f.data, f.filename)
+                if f.filename.lower().endswith(".form"):
+                    from engine.definitions.camunda_forms import schema_from_camunda_form
+
+                    converted = schema_from_camunda_form(f.data, f.filename)
+                    schema = load_form_schema(json.dumps(converted), f.filename)
+                else:
+                    schema = load_form_schema(f.data, f.filename)
             except FormError as exc:
                 v.add(f.filename, None, str(exc))
                 continue
@@ -77,7 +106,12 @@ def validate(
 
     parser = SpiffBpmnParser(validator=VALIDATOR)
     process_files: dict[str, str] = {}
-    for filename, (kind, root) in trees.items():
+    # The checks, conversions (Camunda extensions, bare ISO timers) and the parser work on a
+    # copy; `trees` keeps the files as written, which is what a version stores.
+    working = {name: (kind, copy.deepcopy(root)) for name, (kind, root) in trees.items()}
+    decisions = camunda.decision_outputs([r for k, r in working.values() if k == "dmn"])
+    imported: dict[str, camunda.Imported] = {}
+    for filename, (kind, root) in working.items():
         if kind == "bpmn":
             if local_name(root.tag) != "definitions" or namespace(root.tag) != BPMN_NS:
                 v.add(
@@ -86,11 +120,35 @@ def validate(
                     "not a BPMN 2.0 file (the root element must be bpmn:definitions)",
                 )
                 continue
-            processes = [n for n in root if local_name(n.tag) == "process"]
+            # A pool drawn as a black box (the customer, a partner) is an empty process in
+            # Camunda Modeler's files: nothing to run, so it is not deployed.
+            processes = [
+                n
+                for n in root
+                if local_name(n.tag) == "process"
+                and any(isinstance(c.tag, str) and local_name(c.tag) in _FLOW_NODES for c in n)
+            ]
             if not processes:
                 v.add(filename, None, "the file contains no process")
                 continue
             check_bpmn_tree(v, filename, root)
+            found = imported[filename] = camunda.convert(v, filename, root, decisions)
+            for name, schema in found.generated_forms.items():
+                if name in forms:
+                    v.add(
+                        filename, None, f"a deployed file is named like a generated form {name!r}"
+                    )
+                    continue
+                try:
+                    checked = load_form_schema(json.dumps(schema), name)
+                except FormError as exc:
+                    v.add(filename, None, str(exc))
+                    continue
+                forms[name] = FormPlan(
+                    name,
+                    checked,
+                    content_hash(json.dumps(checked, sort_keys=True, ensure_ascii=False)),
+                )
             for node in processes:
                 process_files[node.get("id")] = filename
         else:
@@ -114,7 +172,7 @@ def validate(
         raise DefinitionError(v.problems)
 
     plans = [
-        plan_process(v, parser, key, filename, trees, forms)
+        plan_process(v, parser, key, filename, working, forms, trees, imported)
         for key, filename in process_files.items()
     ]
     if v.problems:

@@ -13,10 +13,11 @@ import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
@@ -81,10 +82,44 @@ def _due_now(due: datetime) -> bool:
     return due <= _EngineDatetime.now(UTC)
 
 
+def _timer_value(self: Any, my_task: Any, kind: str) -> str:
+    """The timer's expression evaluated, as the ISO 8601 text SpiffWorkflow parses. A case
+    variable may hold a date or date-time (a naive one is in the company's zone) as well as a
+    text; anything that does not parse puts the case in error, naming the timer."""
+    value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+    if kind == "date" and isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timer_module.LOCALTZ)
+        return value.isoformat()
+    if kind == "date" and isinstance(value, date):
+        return datetime.combine(value, time(), timer_module.LOCALTZ).isoformat()
+    if kind == "duration" and isinstance(value, timedelta):
+        return f"PT{int(value.total_seconds())}S"
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        if text is None:
+            raise ValueError
+        if kind == "date":
+            if text.upper().startswith("P"):
+                raise ValueError  # a duration where a date belongs
+            timer_module.TimerEventDefinition.parse_time_or_duration(text)
+        elif kind == "duration":
+            timer_module.TimerEventDefinition.parse_iso_duration(text)
+        else:
+            timer_module.TimerEventDefinition.parse_iso_recurring_interval(text)
+    except Exception:
+        shown = repr(value)[:80]
+        raise WorkflowTaskException(
+            f"timer {self.expression!r} gave {shown}, which is not an ISO 8601 {kind}",
+            task=my_task,
+        ) from None
+    return text
+
+
 def _time_date_has_fired(self: Any, my_task: Any) -> bool:
     event_value = my_task._get_internal_data("event_value")
     if event_value is None:
-        event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        event_value = _timer_value(self, my_task, "date")
         my_task._set_internal_data(event_value=event_value)
     if _due_now(timer_module.TimerEventDefinition.parse_time_or_duration(event_value)):
         my_task._set_internal_data(event_fired=True)
@@ -94,7 +129,7 @@ def _time_date_has_fired(self: Any, my_task: Any) -> bool:
 def _duration_has_fired(self: Any, my_task: Any) -> bool:
     event_value = my_task._get_internal_data("event_value")
     if event_value is None:
-        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        expression = _timer_value(self, my_task, "duration")
         parsed = timer_module.TimerEventDefinition.parse_iso_duration(expression)
         start = _EngineDatetime.now(UTC)
         event_value = (
@@ -137,7 +172,7 @@ def _cycle_complete(self: Any, my_task: Any) -> bool:
     case at exactly the due time never saw a cycle timer due, and it never fired)."""
     event_value = my_task._get_internal_data("event_value")
     if event_value is None:
-        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        expression = _timer_value(self, my_task, "cycle")
         cycles, start, duration = timer_module.TimerEventDefinition.parse_iso_recurring_interval(
             expression
         )
