@@ -21,8 +21,18 @@ What cannot be honoured is refused with a ``FormError`` naming the component, ne
 in silence: FEEL expressions (conditional visibility, computed labels, ``readonly`` by
 expression), options given by ``valuesKey``/``valuesExpression``, dotted keys, duplicate keys,
 groups with a data path, and the components that have no counterpart here (dynamic lists,
-iframes, tables, expressions, file pickers, document previews). Every result is checked with
-``load_form_schema`` before it is returned.
+iframes, tables, expressions, file pickers, document previews). A group without a data path
+only frames fields on screen, so its fields become fields of the form (its label is not kept).
+Text components become the form's description (a lone heading before the first field its
+title); html, images, spacers, separators and buttons add nothing.
+
+Screen-only settings are left out on purpose: layout, appearance (prefix/suffix), custom
+properties, ``increment``, ``decimalDigits`` above 0 (a float ``multipleOf`` is not exact in
+jsonschema; 0 makes the field an integer), ``serializeToString``, ``searchable``, the
+date/time picker options (``use24h``, ``timeInterval``, ``timeSerializingFormat``: our time
+and date-time checks take a value with or without an offset).
+
+Every result is checked with ``load_form_schema`` before it is returned.
 
 Nothing here imports Flask or lxml: ``form_data_fields`` only walks the element it is given.
 """
