@@ -343,6 +343,8 @@ class _Converter:
                 " decision's outputs are set as case variables of their own names",
             )
             return
+        if mapping == "zeebe":  # Camunda 8: one output is the value, several a context
+            mapping = "singleEntry" if len(names) == 1 else "singleResult"
         if mapping == "singleEntry":
             if len(names) != 1:
                 self.refuse(
@@ -402,7 +404,7 @@ class _Converter:
             return  # Camunda 8.5's marker for a Zeebe user task: a user task here anyway
         elif name == "calledDecision" and kind == "businessRuleTask":
             self.decision(
-                node, child.get("decisionId") or "", child.get("resultVariable"), "singleResult"
+                node, child.get("decisionId") or "", child.get("resultVariable"), "zeebe"
             )
         elif name in ("executionListener", "taskListener"):
             self.refuse(

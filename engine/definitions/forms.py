@@ -189,8 +189,8 @@ def default_confirmation_schema() -> dict:
 def form_fields(schema: dict) -> list[dict]:
     """A flat list of the form's fields for renderers, in schema order.
 
-    Each entry: name (dotted path), title, description, type, format, required, enum,
-    widget ("ui:widget" or "x-widget"). Nested objects add their fields as "address.city";
+    Each entry: name (dotted path), title, description, type, format, required, enum, labels
+    (from "x-labels"), widget ("ui:widget" or "x-widget"). Nested objects add their fields as "address.city";
     arrays of objects carry their row columns under "fields" (names relative to the row).
     """
     return _fields(schema, schema, prefix="")
@@ -215,6 +215,9 @@ def _fields(root: dict, schema: dict, prefix: str) -> list[dict]:
             "format": sub.get("format"),
             "required": name in required,
             "enum": sub.get("enum", items.get("enum")),
+            # Labels shown for the enum's values, in the same order (a form converted from
+            # Camunda keeps its options' labels here).
+            "labels": sub.get("x-labels", items.get("x-labels")),
             "widget": sub.get("ui:widget", sub.get("x-widget")),
         }
         if _type(items) == "object":

@@ -189,3 +189,57 @@ def test_a_script_in_another_language_or_without_a_body_is_refused(runtime):
         " in Python (or set scriptFormat to python)",
     ) in problems
     assert ("empty", "the script task has no script") in problems
+
+
+C8 = CAMUNDA / "leave_request_c8.bpmn"
+
+
+def test_camunda8_feel_conditions_are_refused_with_the_python_to_write(runtime):
+    problems = refusals(runtime, C8.read_text(), CAMUNDA / "approval_level.dmn")
+    ((element, message),) = problems
+    assert element == "Flow_long"
+    assert message.endswith("(this is a FEEL expression; write it as Python: days > 3)")
+
+
+def test_camunda8_extensions_are_honoured_once_the_condition_is_python(runtime):
+    xml = C8.read_text().replace("=days &gt; 3", "days &gt; 3")
+    runtime.deploy(
+        [SourceFile("leave_request_c8.bpmn", xml.encode()), CAMUNDA / "approval_level.dmn"]
+    )
+    case = runtime.start_case("leave_request", {"amount": 10}, prevalidated=True)
+    fill_in = only(case, "fill_in")
+    assert fill_in.role == "service_desk"
+    from engine.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        runtime.complete_task(fill_in.id, {"days": 0}, "alice")
+    assert "days" in refused.value.errors  # the embedded Camunda Form's min 1
+    view = runtime.complete_task(fill_in.id, {"days": 5, "reason": "回鄉"}, "alice")
+    assert view.data["level"] == "service_desk"  # one output: the value itself
+    approve = only(view, "approve")
+    assert (approve.role, approve.assignee, approve.status) == ("supervisor", "sue", "claimed")
+    assert runtime.complete_task(approve.id, {"confirmed": True}, "sue").status == "completed"
+
+
+def test_a_camunda_form_file_named_by_formkey_is_the_tasks_form(runtime, fiona):
+    xml = variant(
+        'camunda:candidateGroups="Supervisor">',
+        'camunda:candidateGroups="Supervisor" camunda:formKey="camunda-forms:deployment:review.form">',
+    )
+    start, end = (
+        xml.index("<camunda:formData>", xml.index('id="review"')),
+        xml.index("</camunda:formData>", xml.index('id="review"')),
+    )
+    xml = xml[:start] + xml[end + len("</camunda:formData>") :]
+    runtime.deploy(
+        [SourceFile("expense_claim.bpmn", xml.encode()), *EXPENSE[1:], CAMUNDA / "review.form"]
+    )
+    case = runtime.start_case(
+        "expense_claim", {"claimant": "王", "amount": 5000, "cashier": "fiona"}
+    )
+    review = only(case, "review")
+    from engine.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        runtime.complete_task(review.id, {"applicant_name": "王"}, "sue")
+    assert {"applicant_name", "contact_phone", "amount"} <= set(refused.value.errors)
