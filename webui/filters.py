@@ -56,6 +56,7 @@ def event_label(kind: str) -> str:
         "notification_requeued": _("message queued again"),
         "error": _("error"),
         "retry": _("retried"),
+        "script_output": _("script output"),
         "slot_booked": _("slot booked"),
         "slot_released": _("slot released"),
         "rating_recorded": _("rating recorded"),

@@ -403,9 +403,7 @@ class _Converter:
         elif name == "userTask" and kind == "userTask":
             return  # Camunda 8.5's marker for a Zeebe user task: a user task here anyway
         elif name == "calledDecision" and kind == "businessRuleTask":
-            self.decision(
-                node, child.get("decisionId") or "", child.get("resultVariable"), "zeebe"
-            )
+            self.decision(node, child.get("decisionId") or "", child.get("resultVariable"), "zeebe")
         elif name in ("executionListener", "taskListener"):
             self.refuse(
                 node,
