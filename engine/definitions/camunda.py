@@ -179,6 +179,8 @@ class _Converter:
         kind = local_name(node.tag)
         if name in NO_EFFECT:
             return
+        if name == "candidateStarterGroups" and kind == "process":
+            return  # read as the process's startRoles (engine.definitions.properties)
         if name == "candidateGroups" and kind == "userTask":
             self.candidate_groups(node, value)
         elif name in ("assignee", "candidateUsers") and kind == "userTask":

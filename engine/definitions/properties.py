@@ -11,11 +11,18 @@ from typing import Any
 from lxml import etree
 
 from engine.core.settings import Settings
-from engine.definitions.sources import FormPlan, Validation, content_hash, local_name
+from engine.definitions.sources import (
+    CAMUNDA_NS,
+    FormPlan,
+    Validation,
+    content_hash,
+    local_name,
+)
 
 
 def process_properties(root: etree._Element, key: str) -> dict[str, str]:
-    """The `spiffworkflow:property` / `camunda:property` values of process `key`."""
+    """The `spiffworkflow:property` / `camunda:property` values of process `key`; Camunda's
+    `candidateStarterGroups` attribute stands for `startRoles` when that is not given."""
     for node in root:
         if local_name(node.tag) == "process" and node.get("id") == key:
             props = {}
@@ -25,6 +32,9 @@ def process_properties(root: etree._Element, key: str) -> dict[str, str]:
                 for prop in ext.iter():
                     if local_name(prop.tag) == "property" and prop.get("name"):
                         props[prop.get("name")] = prop.get("value") or ""
+            starters = node.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups")
+            if starters and not props.get("startRoles"):
+                props["startRoles"] = starters
             return props
     return {}
 

@@ -140,9 +140,15 @@ def variant(old: str, new: str) -> str:
         ),
         (
             'camunda:historyTimeToLive="180"',
-            'camunda:historyTimeToLive="180" camunda:candidateStarterGroups="x"',
+            'camunda:historyTimeToLive="180" camunda:candidateStarterUsers="x"',
             "expense_claim",
             "not supported",
+        ),
+        (
+            'camunda:historyTimeToLive="180"',
+            'camunda:historyTimeToLive="180" camunda:candidateStarterGroups="accounting"',
+            "expense_claim",
+            "startRoles: 'accounting' is not a known role",
         ),
         (
             'id="start" name="提交報銷"',
@@ -243,3 +249,20 @@ def test_a_camunda_form_file_named_by_formkey_is_the_tasks_form(runtime, fiona):
     with pytest.raises(ValidationFailed) as refused:
         runtime.complete_task(review.id, {"applicant_name": "王"}, "sue")
     assert {"applicant_name", "contact_phone", "amount"} <= set(refused.value.errors)
+
+
+def test_candidate_starter_groups_are_the_roles_that_may_start(runtime, fiona):
+    from engine.core.errors import Forbidden
+
+    xml = variant(
+        'camunda:historyTimeToLive="180"',
+        'camunda:historyTimeToLive="180" camunda:candidateStarterGroups="finance"',
+    )
+    runtime.deploy([SourceFile("expense_claim.bpmn", xml.encode()), *EXPENSE[1:]])
+    data = {"claimant": "王", "amount": 5, "cashier": "fiona"}
+    with pytest.raises(Forbidden):
+        runtime.start_case("expense_claim", data, actor="alice", check_roles=True)
+    assert (
+        runtime.start_case("expense_claim", data, actor="fiona", check_roles=True).status
+        == "running"
+    )
