@@ -134,6 +134,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("models.compare", "GET"): only({"olga": 200}, "/models/{key}/compare"),
     ("models.edit", "GET"): only({"olga": 200}, "/models/{key}/edit"),
     ("models.new", "GET"): only({"olga": 200}, "/models/new"),
+    ("models.import_form", "GET"): only({"olga": 200}, "/models/import"),
+    ("models.import_diagram", "POST"): only({"olga": 400}, "/models/import", data={}),
     ("models.migrate", "POST"): only({"olga": 400}, "/models/{key}/1/migrate", data={}),
     ("models.validate", "POST"): only(
         {"olga": 400}, "/models/validate", json={"filename": "x.bpmn", "xml": ""}

@@ -3,8 +3,9 @@ use it and the check of version numbers in its URLs.
 
 The pages sit in the modules beside this one and register on `bp` when imported (below):
 processes.py (processes, versions, comparison, moving running cases), modeler.py (the bpmn-js
-modeler: edit, new, validate, deploy), diagrams.py (what the modeler's requests and the pages
-need of a diagram) and form_editor.py (the form editor and its preview).
+modeler: edit, new, validate, deploy), importing.py (a diagram from another tool, uploaded or
+pasted, opened in the modeler with its problems marked), diagrams.py (what the modeler's
+requests and the pages need of a diagram) and form_editor.py (the form editor and its preview).
 """
 
 from __future__ import annotations
@@ -30,4 +31,4 @@ def _check_version_in_path() -> None:
 
 
 # The pages register their routes on bp.
-from . import form_editor, modeler, processes  # noqa: E402, F401
+from . import form_editor, importing, modeler, processes  # noqa: E402, F401

@@ -17,12 +17,21 @@ from . import PROCESS_OWNER, bp
 from .diagrams import diagram_request, problems_json, with_layout
 
 PROCESS_KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-RESERVED_KEYS = {"new", "forms", "validate", "deploy"}
+RESERVED_KEYS = {"new", "forms", "validate", "deploy", "import"}
 
 
-def _modeler(
-    xml: str, filename: str, key: str | None, laid_out: bool = False, new: bool = False
+def modeler_page(
+    xml: str,
+    filename: str,
+    key: str | None,
+    laid_out: bool = False,
+    new: bool = False,
+    imported: bool = False,
+    problems: list[dict[str, Any]] | None = None,
+    notes: list[str] | None = None,
 ) -> Any:
+    """The modeler on `xml`. An imported diagram comes with the problems deploy would find
+    (marked when the page opens) and notes for the owner; nothing of it is stored yet."""
     config = {
         "validateUrl": url_for("models.validate"),
         "deployUrl": url_for("models.deploy"),
@@ -30,13 +39,19 @@ def _modeler(
         "forms": sorted(desk().deployed_forms()),
         "roles": runtime().settings.roles,
         "strings": _modeler_strings(),
+        "imported": imported,
     }
+    if problems is not None:
+        config["problems"] = problems
     return render_template(
         "models/modeler.html",
         xml=xml,
         filename=filename,
         key=key,
         new=new,
+        imported=imported,
+        problems=problems,
+        notes=notes or [],
         laid_out=laid_out,
         has_layout="BPMNShape" in xml,
         config=config,
@@ -88,7 +103,7 @@ def edit(key: str) -> Any:
     latest = process.latest
     source = desk().version_source(key, latest.version)
     xml, laid_out = with_layout(source["xml"])
-    return _modeler(xml, latest.filename or f"{key}.bpmn", key, laid_out=laid_out)
+    return modeler_page(xml, latest.filename or f"{key}.bpmn", key, laid_out=laid_out)
 
 
 @bp.get("/new")
@@ -105,7 +120,7 @@ def new() -> Any:
             error = _("A process with this id exists already; edit it instead.")
         else:
             xml = blank_diagram(key, name or key, runtime().settings.default_role)
-            return _modeler(xml, f"{key}.bpmn", key, new=True)
+            return modeler_page(xml, f"{key}.bpmn", key, new=True)
     return render_template("models/new.html", key=key, name=name, error=error), (
         422 if error else 200
     )

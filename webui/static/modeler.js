@@ -363,19 +363,22 @@
       });
     }
 
+    function report(answer) {
+      showProblems(answer.problems || []);
+      if (answer.ok) {
+        problemList.appendChild(el('li', { 'class': 'ok', text: t('valid') }));
+        status(t('valid'), 'good');
+      } else {
+        status(t('problems', { count: answer.problems.length }), 'bad');
+      }
+      root.dataset.checked = answer.ok ? 'ok' : 'problems';
+      return answer;
+    }
+
     function check() {
       status(t('checking'));
-      return post(config.validateUrl).then(function (answer) {
-        showProblems(answer.problems || []);
-        if (answer.ok) {
-          problemList.appendChild(el('li', { 'class': 'ok', text: t('valid') }));
-          status(t('valid'), 'good');
-        } else {
-          status(t('problems', { count: answer.problems.length }), 'bad');
-        }
-        root.dataset.checked = answer.ok ? 'ok' : 'problems';
-        return answer;
-      }).catch(function (err) { status(t('failed', { reason: err.message }), 'bad'); });
+      return post(config.validateUrl).then(report)
+        .catch(function (err) { status(t('failed', { reason: err.message }), 'bad'); });
     }
 
     function deploy() {
@@ -410,6 +413,13 @@
         link.remove();
       });
     }
+
+    // An imported diagram arrives checked: its problems are marked before the owner edits it,
+    // and it counts as unsaved (nothing of it is stored until it is deployed).
+    if (Array.isArray(config.problems)) {
+      report({ ok: config.problems.length === 0, problems: config.problems });
+    }
+    if (config.imported) { dirty = true; }
 
     document.getElementById('btn-validate').addEventListener('click', check);
     document.getElementById('btn-deploy').addEventListener('click', deploy);
