@@ -63,6 +63,7 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "Runtime": ("engine.runtime.verbs", False),
     "blank_diagram": ("engine.runtime.versions", False),
     "check_diagram": ("engine.runtime.versions", False),
+    "process_keys_in": ("engine.runtime.versions", False),
     "compare_versions": ("engine.runtime.compare", False),
     "deploy_diagram": ("engine.runtime.versions", False),
     "deployed_forms": ("engine.runtime.versions", False),

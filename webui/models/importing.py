@@ -14,16 +14,14 @@ from typing import Any
 
 from flask import render_template, request
 from flask_babel import gettext as _
-from lxml import etree
 
-from engine import check_diagram
+from engine import check_diagram, process_keys_in
 
 from ..auth import desk, role_required, runtime
 from . import PROCESS_OWNER, bp
 from .diagrams import BPMN_FILENAME, problems_json, with_layout
 from .modeler import modeler_page
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SAFE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,120}$")
 DEFAULT_FILENAME = "imported.bpmn"
 
@@ -67,7 +65,7 @@ def import_diagram() -> Any:
             pasted if not filename else "",
         )
 
-    keys = _process_ids(xml)
+    keys = process_keys_in(xml)
     deployed = {p.key: p for p in desk().list_processes()}
     if not filename:
         first = next((k for k in keys if SAFE_ID.match(k)), None)
@@ -129,16 +127,3 @@ def _unreadable(problems: list[Any], filename: str) -> Any:
     if len(own) == 1 and own[0].element_id is None:
         return own[0]
     return None
-
-
-def _process_ids(xml: str) -> list[str]:
-    """The ids of the processes the file defines. Called only on a file the engine has read,
-    so it has no DOCTYPE and is within the size limit; parsed without entities or network."""
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(xml.encode("utf-8"), parser)
-    except etree.XMLSyntaxError:
-        return []
-    return [p.get("id") for p in root.findall(f"{{{BPMN_NS}}}process") if p.get("id")]
