@@ -44,7 +44,7 @@ _PG_SQL: dict[str, str] = {}
 
 KPI_UPSERT = (
     "INSERT INTO kpi_day (process_key, day, staff, metric, count, total)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (process_key, day, staff, metric)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (staff, day, process_key, metric)"
     " DO UPDATE SET count = kpi_day.count + excluded.count,"
     " total = kpi_day.total + excluded.total"
 )

@@ -302,10 +302,19 @@ class KpiDay(Base):
     the case and task rows by `caseflow kpi rebuild`; the dashboard reads only this table."""
 
     __tablename__ = "kpi_day"
+    # The key leads with staff and day: the figures of the processes (staff '') over a range
+    # of days are one range of it. The staff ranking reads a month of every staff member's
+    # rows from the second index alone.
+    # On SQLite the rows are stored in key order (WITHOUT ROWID), so a range of the key is read
+    # without a second lookup per row.
+    __table_args__ = (
+        Index("ix_kpi_day_day_staff", "day", "staff", "metric", "count", "total"),
+        {"sqlite_with_rowid": False},
+    )
 
-    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
     staff: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     metric: Mapped[str] = mapped_column(String(60), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[float] = mapped_column(Float)

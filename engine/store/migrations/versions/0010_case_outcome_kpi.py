@@ -34,16 +34,21 @@ def upgrade() -> None:
     )
     op.create_table(
         "kpi_day",
-        sa.Column("process_key", sa.String(200), primary_key=True),
-        sa.Column("day", sa.String(10), primary_key=True),
         sa.Column("staff", sa.String(100), primary_key=True),
+        sa.Column("day", sa.String(10), primary_key=True),
+        sa.Column("process_key", sa.String(200), primary_key=True),
         sa.Column("metric", sa.String(60), primary_key=True),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.Column("total", sa.Float(), nullable=False),
+        sqlite_with_rowid=False,
+    )
+    op.create_index(
+        "ix_kpi_day_day_staff", "kpi_day", ["day", "staff", "metric", "count", "total"]
     )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_kpi_day_day_staff", table_name="kpi_day")
     op.drop_table("kpi_day")
     op.drop_column("process_version", "kpi_fields")
     for name in ("satisfaction", "served_at", "promised_at", "outcome"):
