@@ -234,6 +234,11 @@ GOALS = [
         "HTTP lifecycle ≥ 60 cases/s (1 client)",
         _cmp("http_lifecycle_cases_per_s", ">=", 60),
     ),
+    Goal(
+        "dashboard_p95_ms_1m",
+        "dashboard page reads p95 ≤ 300 ms at 1M cases (SQLite)",
+        _cmp("dashboard_p95_ms_1m", "<=", 300),
+    ),
 ]
 
 

@@ -134,4 +134,22 @@ def restore(ctx: Context, as_json: bool, path: str, force: bool) -> None:
 
 
 # Added to the `caseflow` group by caseflow.cli.
-COMMANDS = (demo_data, purge, export_customer_cmd, backup, restore)
+# ----- KPIs (engine.casework.metrics) ------------------------------------------------------------
+
+
+@click.group()
+def kpi() -> None:
+    """The KPI rollup the dashboard reads."""
+
+
+@command("rebuild", group=kpi)
+def kpi_rebuild(ctx: Context, as_json: bool) -> None:
+    """Recompute the KPI rollup from the case and task rows (after an upgrade from a version
+    without it; the steps keep it up to date afterwards)."""
+    from engine.casework.metrics import rebuild_kpis
+
+    count = rebuild_kpis(ctx.db, load_settings().timezone)
+    emit(as_json, {"rows": count}, lambda: f"KPI rollup rebuilt: {count} row(s)")
+
+
+COMMANDS = (demo_data, purge, export_customer_cmd, backup, restore, kpi)

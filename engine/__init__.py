@@ -30,6 +30,8 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "MonthKpi": ("engine.casework.metrics", False),
     "monthly_kpis": ("engine.casework.metrics", False),
     "recent_months": ("engine.casework.metrics", False),
+    "quarter_of": ("engine.casework.metrics", False),
+    "StaffKpi": ("engine.casework.metrics", False),
     "record_view": ("engine.casework.privacy", False),
     "Desk": ("engine.casework.desk", False),
     "CaseFilter": ("engine.casework.queries", False),

@@ -1,4 +1,5 @@
-"""Supervisors: the KPI dashboard per process and month, exports and a printable report.
+"""Supervisors: the KPI dashboard per process, month and quarter, the staff ranking, exports
+and a printable report (a month, YYYY-MM, or a quarter, YYYY-Qn).
 
 Charts are drawn as inline SVG on the server: they need no JavaScript and print as they look.
 """
@@ -13,18 +14,21 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from engine import MonthKpi, recent_months
+from engine import MonthKpi, quarter_of, recent_months
 
 from .auth import desk, role_required, runtime
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
 COLUMNS = [
     "process",
     "month",
     "cases_started",
-    "cases_completed",
+    "cases_ended",
+    "cases_served",
     "cases_cancelled",
+    "no_shows",
     "on_time_rate",
     "booking_success_rate",
     "mean_hours_to_service",
@@ -35,15 +39,22 @@ COLUMNS = [
 ]
 
 
-def _month() -> str:
+def _month(quarters: bool = False) -> str:
+    """The month asked for (YYYY-MM), or with `quarters` also a quarter (YYYY-Qn)."""
     month = request.args.get("month") or desk().recent_months(1)[0]
-    if not MONTH.match(month) or not 1900 <= int(month[:4]) <= 2999:
-        abort(400, description=_("Month must be written YYYY-MM (years 1900 to 2999)."))
+    pattern = PERIOD if quarters else MONTH
+    if not pattern.match(month) or not 1900 <= int(month[:4]) <= 2999:
+        abort(
+            400,
+            description=_(
+                "Month must be written YYYY-MM, a quarter YYYY-Q1 to YYYY-Q4 (years 1900 to 2999)."
+            ),
+        )
     return month
 
 
-def _kpis(month: str) -> list[MonthKpi]:
-    return desk().monthly_kpis(month, request.args.get("process") or None)
+def _kpis(period: str) -> list[MonthKpi]:
+    return desk().period_kpis(period, request.args.get("process") or None)
 
 
 def _labels() -> dict[str, str]:
@@ -51,8 +62,10 @@ def _labels() -> dict[str, str]:
         "process": _("Process"),
         "month": _("Month"),
         "cases_started": _("Cases started"),
-        "cases_completed": _("Completed"),
+        "cases_ended": _("Cases ended"),
+        "cases_served": _("Served"),
         "cases_cancelled": _("Cancelled"),
+        "no_shows": _("No-shows"),
         "on_time_rate": _("On-time response rate"),
         "booking_success_rate": _("Booking success rate"),
         "mean_hours_to_service": _("Hours from request to service"),
@@ -63,8 +76,20 @@ def _labels() -> dict[str, str]:
     }
 
 
+def _staff_labels() -> dict[str, str]:
+    return {
+        "rank": _("Rank"),
+        "staff": _("Staff member"),
+        "tasks_done": _("Tasks done"),
+        "on_time_rate": _("On-time rate"),
+        "satisfaction": _("Satisfaction of the cases served (1–5)"),
+        "satisfaction_answers": _("Survey answers"),
+    }
+
+
 def _series(months: list[str]) -> dict[str, list[tuple[str, float | None]]]:
-    totals = [desk().monthly_kpis(m)[-1] for m in months]
+    found = desk().kpi_series(months)
+    totals = [found[m] for m in months]
     names = [
         "on_time_rate",
         "booking_success_rate",
@@ -82,10 +107,15 @@ def index() -> Any:
     month = _month()
     rt = runtime()
     months = recent_months(rt.clock.now(), rt.settings.timezone, 6)
+    quarter = quarter_of(month)
     return render_template(
         "dashboard/index.html",
         month=month,
+        quarter=quarter,
         rows=_kpis(month),
+        quarter_rows=_kpis(quarter),
+        staff=desk().staff_kpis(month),
+        staff_labels=_staff_labels(),
         labels=_labels(),
         columns=COLUMNS,
         series=_series(months),
@@ -96,7 +126,7 @@ def index() -> Any:
 @bp.get("/report")
 @role_required("supervisor")
 def report() -> Any:
-    month = _month()
+    month = _month(quarters=True)
     return render_template(
         "dashboard/report.html", month=month, rows=_kpis(month), labels=_labels(), columns=COLUMNS
     )
@@ -105,7 +135,7 @@ def report() -> Any:
 @bp.get("/export.csv")
 @role_required("supervisor")
 def export_csv() -> Response:
-    month = _month()
+    month = _month(quarters=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     labels = _labels()
@@ -126,7 +156,7 @@ def export_csv() -> Response:
 def export_xlsx() -> Response:
     from openpyxl import Workbook
 
-    month = _month()
+    month = _month(quarters=True)
     book = Workbook()
     sheet = book.active
     sheet.title = month

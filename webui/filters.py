@@ -19,6 +19,7 @@ def init_app(app: Any) -> None:
         return value.astimezone(zone).strftime(fmt)
 
     app.add_template_filter(event_label, "event")
+    app.add_template_filter(outcome_label, "outcome")
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -69,3 +70,24 @@ def event_label(kind: str) -> str:
         "failed": _("failed"),
     }
     return labels.get(kind, kind)
+
+
+def outcome_label(value: str | None) -> str:
+    """How a case ended (engine.core.outcomes), in the page's language; blank for none."""
+    from flask_babel import gettext as _
+
+    if not value:
+        return ""
+    labels = {
+        "served": _("served"),
+        "cancelled_by_customer": _("cancelled by the customer"),
+        "cancelled_by_company": _("cancelled by the company"),
+        "no_show": _("no-show"),
+        "withdrawn": _("withdrawn by the customer"),
+        "rejected": _("turned down"),
+        "unfulfilled": _("could not be arranged"),
+        "transferred": _("handed on"),
+        "closed": _("closed"),
+        "path_ended": _("path ended"),
+    }
+    return labels.get(value, value)

@@ -98,6 +98,18 @@ class Desk:
             self._db, month, self.runtime.settings.timezone, self.now(), process
         )
 
+    def period_kpis(self, period: str, process: str | None = None) -> list[metrics.MonthKpi]:
+        """A month (YYYY-MM) or a quarter (YYYY-Qn)."""
+        return metrics.period_kpis(
+            self._db, period, self.runtime.settings.timezone, self.now(), process
+        )
+
+    def kpi_series(self, months: list[str]) -> dict[str, metrics.MonthKpi]:
+        return metrics.kpi_series(self._db, months, self.runtime.settings.timezone, self.now())
+
+    def staff_kpis(self, period: str) -> list[metrics.StaffKpi]:
+        return metrics.staff_kpis(self._db, period)
+
     def recent_months(self, count: int = 6) -> list[str]:
         return metrics.recent_months(self.now(), self.runtime.settings.timezone, count)
 

@@ -41,6 +41,7 @@ class CaseRow:
     started_at: datetime
     next_timer_at: datetime | None
     open_tasks: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str | None = None  # how it ended (engine.core.outcomes)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def list_cases(
                         Case.service_item,
                         Case.started_at,
                         Case.next_timer_at,
+                        Case.outcome,
                     ).where(Case.id.in_(ids))
                 )
             }
@@ -149,6 +151,7 @@ def list_cases(
             started_at=c.started_at,
             next_timer_at=c.next_timer_at,
             open_tasks=tasks.get(c.id, []),
+            outcome=c.outcome,
         )
         for c in cases
     ]

@@ -12,11 +12,13 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.core.outcomes import OUTCOME_PROPERTY, OUTCOMES
 from engine.definitions.camunda import Imported
 from engine.definitions.expressions import check_code, check_instructions
 from engine.definitions.properties import (
     case_prefix,
     check_start_roles,
+    kpi_fields,
     portal_forms,
     process_defaults,
     startable,
@@ -52,6 +54,8 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
             )
         elif ns == BPMN_NS and local == "scriptTask":
             check_script_task(v, filename, node)
+        elif ns in (SPIFF_NS, CAMUNDA_NS) and local == "property":
+            check_outcome(v, filename, node)
         elif ns == BPMN_NS and local == "lane":
             lane = node.get("name") or node.get("id")
             if v.settings.role_for_lane(node.get("name")) is None:
@@ -91,6 +95,30 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
             check_code(v, filename, owner, text, script=False, what=local)
         elif ns == SPIFF_NS and local == "instructionsForEndUser":
             check_instructions(v, filename, owner_id(node.getparent()), text)
+
+
+def check_outcome(v: Validation, filename: str, node: etree._Element) -> None:
+    """An `outcome` property belongs on an end event and names one of the outcomes of
+    engine.core.outcomes."""
+    if node.get("name") != OUTCOME_PROPERTY:
+        return
+    element = node.getparent()
+    while element is not None and local_name(element.tag) in ("properties", "extensionElements"):
+        element = element.getparent()
+    owner = element.get("id") if element is not None else None
+    if element is None or local_name(element.tag) != "endEvent":
+        if element is not None and local_name(element.tag) in ("process", "subProcess"):
+            v.add(filename, owner, "outcome is a property of end events, not of a process")
+        else:
+            v.add(filename, owner, "outcome is a property of end events only")
+        return
+    value = (node.get("value") or "").strip()
+    if value not in OUTCOMES:
+        v.add(
+            filename,
+            owner,
+            f"outcome {value!r} is not one of: {', '.join(OUTCOMES)}",
+        )
 
 
 _PYTHON = {"", "python", "python3", "py", "text/x-python", "application/x-python"}
@@ -293,6 +321,7 @@ def plan_process(
             used_forms,
         ),
         startable=startable(v, filename, root, key),
+        kpi_fields=kpi_fields(v, filename, root, key) or None,
         called_defaults={
             name: found
             for name, sub in subprocess_specs.items()

@@ -117,6 +117,7 @@ def deploy(
                 portal=plan.portal,
                 startable=plan.startable,
                 called_defaults=plan.called_defaults or None,
+                kpi_fields=plan.kpi_fields,
                 serializer_version=spiff.SERIALIZER_VERSION,
                 deployed_by=actor,
                 deployed_at=now,

@@ -192,3 +192,28 @@ def case_prefix(root: etree._Element, key: str) -> str:
                         return value
     letters = "".join(word[0] for word in key.split("_") if word)[:3].upper()
     return re.sub(r"[^A-Z]", "", letters) or "CASE"
+
+
+# Process properties naming the case variables the KPIs read (engine.casework.metrics), so no
+# KPI guesses at field names: the 1–5 score of the satisfaction form, the time promised to the
+# customer (an appointment, a reply deadline) and the time the service or reply happened.
+KPI_PROPERTIES = {
+    "satisfactionField": "satisfaction",
+    "promisedTimeField": "promised",
+    "actualTimeField": "actual",
+}
+
+
+def kpi_fields(v: Validation, filename: str, root: etree._Element, key: str) -> dict[str, str]:
+    """{"satisfaction", "promised", "actual"} -> variable name, for those the process declares."""
+    props = process_properties(root, key)
+    out: dict[str, str] = {}
+    for prop, name in KPI_PROPERTIES.items():
+        value = (props.get(prop) or "").strip()
+        if not value:
+            continue
+        if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", value):
+            v.add(filename, key, f"property {prop}: {value!r} is not a variable name")
+            continue
+        out[name] = value
+    return out

@@ -10,7 +10,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.core.errors import InvalidState, NotFound, ValidationFailed
+from engine.core.outcomes import Outcome
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from engine.runtime import kpi
 from engine.runtime.projection import (
     Projection,
     waiting_messages,
@@ -97,10 +99,16 @@ class CaseVerbs:
             version = session.get(ProcessVersion, case.process_version_id)
             workflow = self._load(case, version)
             workflow.cancel()
+            zone = self.calendar.zone
             for row in session.scalars(
                 select(Task).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
             ):
                 row.status, row.completed_at = TaskStatus.CANCELLED, now
+                txn.rows.kpi_add(
+                    kpi.task_items(
+                        case.process_key, TaskStatus.CANCELLED, row.due_at, now, row.assignee, zone
+                    )
+                )
             for timer in session.scalars(
                 select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
             ):
@@ -115,6 +123,9 @@ class CaseVerbs:
                 detail={"reason": reason},
             )
             case.status, case.ended_at = CaseStatus.CANCELLED, now
+            case.outcome = Outcome.CANCELLED_BY_COMPANY
+            case.promised_at = case.served_at = case.satisfaction = None
+            kpi.case_ended(txn.rows, case, zone)
             case.next_timer_at = None
             case.state = spiff.dump_case_state(workflow)
             case.updated_at = now

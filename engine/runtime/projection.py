@@ -7,7 +7,7 @@ derives them from the workflow, at the end of every step, inside the step's tran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -24,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine.core.status import CaseStatus, TaskStatus, TimerStatus
+from engine.runtime import kpi
 from engine.spiff import adapter as spiff
 from engine.store.records import TaskRecord, TimerRecord
 from engine.store.rows import Rows
@@ -175,16 +176,20 @@ def project(
     default_role: str,
     fired_until: datetime | None = None,
     rows: Rows | None = None,
+    zone: tzinfo | None = None,
 ) -> Projection:
-    """Bring task rows, timer rows and the case's status and search fields up to date.
+    """Bring task rows, timer rows, the case's status and search fields, and the KPI rollup
+    up to date.
 
-    `case` is a store Case or a CaseRecord, `version` anything with `task_meta`; the
-    rows are written with plain SQL in the session's transaction (see engine.store.rows), or on
-    `rows` when given (then `session` may be None)."""
+    `case` is a store Case or a CaseRecord, `version` anything with `task_meta` (and
+    `kpi_fields`); the rows are written with plain SQL in the session's transaction (see
+    engine.store.rows), or on `rows` when given (then `session` may be None). `zone`: the
+    company's, for the rollup's days (default: the one the engine reads timers in)."""
     rows = rows or Rows.of(session)
+    zone = zone or spiff.company_timezone()
     pending = pending_tasks(workflow)
     projection = Projection(
-        _project_tasks(rows, case, version, workflow, now, default_role, pending),
+        _project_tasks(rows, case, version, workflow, now, default_role, pending, zone),
         _project_timers(rows, case, workflow, now, fired_until),
         pending,
     )
@@ -194,9 +199,11 @@ def project(
             if isinstance(obj, Task | Timer):
                 session.expire(obj)
     errored = workflow.get_tasks(state=TaskState.ERROR)
+    ended = False
     if errored:
         case.status = CaseStatus.ERROR
     elif workflow.is_completed():
+        ended = case.status != CaseStatus.COMPLETED
         case.status = CaseStatus.COMPLETED
         case.ended_at = now
         case.error_element = case.error_message = None
@@ -204,6 +211,12 @@ def project(
         case.status = CaseStatus.RUNNING
         case.error_element = case.error_message = None
     data = projection.data = case_data(workflow, pending)
+    if ended:
+        # How it ended: the outcome of the end event it reached, and what its process's
+        # declared KPI fields held; then its part of the rollup.
+        case.outcome = spiff.reached_outcome(workflow)
+        kpi.take_case_values(case, getattr(version, "kpi_fields", None), data, zone)
+        kpi.case_ended(rows, case, zone)
     case.customer_name = _text(data.get("customer_name"), 200) or case.customer_name
     case.customer_phone = (
         _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
@@ -226,6 +239,7 @@ def _project_tasks(
     now: datetime,
     default_role: str,
     pending: list[Any],
+    zone: tzinfo,
 ) -> list[TaskRecord]:
     # The human tasks that are ready: get_tasks(state=READY, manual=True) walks the tree in the
     # same order as pending_tasks(), so they are taken from it.
@@ -235,6 +249,12 @@ def _project_tasks(
     for spiff_id, row in known.items():
         if spiff_id not in ready:
             rows.update_task(row, status=TaskStatus.CANCELLED.value, completed_at=now)
+            # Escalated or cut short past its due time: a missed deadline.
+            rows.kpi_add(
+                kpi.task_items(
+                    case.process_key, TaskStatus.CANCELLED, row.due_at, now, row.assignee, zone
+                )
+            )
             rows.event(
                 "task_cancelled",
                 at=now,

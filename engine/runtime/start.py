@@ -15,6 +15,7 @@ from engine.core.errors import Conflict, Forbidden, InvalidState, NotFound, Vali
 from engine.core.status import CaseStatus
 from engine.definitions import starting
 from engine.definitions.submission import EXTRAS_REFUSE, declared_submission
+from engine.runtime import kpi
 from engine.runtime.step import (
     NO_START_FORM,
     RECENT_HISTORY,
@@ -127,6 +128,7 @@ class StartVerbs:
                 updated_at=now,
             )
             rows.insert_case(case)
+            rows.kpi_add(kpi.started_items(case.process_key, now, self.calendar.zone))
             rows.event(
                 "case_started",
                 at=now,

@@ -93,6 +93,8 @@ class VersionInfo:
     case_prefix: str
     task_meta: dict[str, Any]
     defaults: dict[str, Any] | None
+    # The case variables the KPIs read ({"satisfaction", "promised", "actual"} -> name).
+    kpi_fields: dict[str, str] | None = None
 
 
 @dataclass
@@ -259,6 +261,7 @@ class StepVerbs:
             self.settings.default_role,
             fired_until,
             rows=st.rows,
+            zone=self.calendar.zone,
         )
         if error:
             # An error of this step (or one not yet retried) stands even where SpiffWorkflow

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core.errors import Conflict
+from engine.spiff import adapter as spiff
 from engine.store.database import Database
 from engine.store.records import CaseRecord
 from engine.store.rows import Rows
@@ -270,9 +271,14 @@ class Savepoints:
 
 
 def engine_steps(workflow: BpmnWorkflow) -> Callable[[Savepoints], None]:
-    return lambda sp: workflow.do_engine_steps(
-        will_complete_task=sp.before, did_complete_task=sp.after
-    )
+    def run(sp: Savepoints) -> None:
+        def did_complete(task: Any) -> None:
+            sp.after(task)
+            spiff.note_outcome(task)  # an end event may declare how the case ended
+
+        workflow.do_engine_steps(will_complete_task=sp.before, did_complete_task=did_complete)
+
+    return run
 
 
 def step_transaction(db: Database) -> StepTransaction:

@@ -15,7 +15,7 @@ from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.status import TaskStatus
 from engine.definitions.submission import EXTRAS_REFUSE, declared_submission, split_declared
-from engine.runtime import attachments
+from engine.runtime import attachments, kpi
 from engine.runtime.projection import (
     case_data,
 )
@@ -308,6 +308,8 @@ class TaskVerbs:
             found.append(task)
             return number
 
+        zone = self.calendar.zone
+
         def action(st: StepState, sp: Savepoints) -> None:
             row = found[0]
             spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
@@ -331,6 +333,11 @@ class TaskVerbs:
                     completed_by=user,
                     data=stored,
                     assignee=row.assignee or user,
+                )
+                st.rows.kpi_add(
+                    kpi.task_items(
+                        st.case.process_key, TaskStatus.DONE, row.due_at, now, user, zone
+                    )
                 )
                 detail: dict[str, Any] = {"task": row.id, "data": stored}
                 if dropped:

@@ -120,6 +120,7 @@ class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
                     case_prefix=row.case_prefix,
                     task_meta=row.task_meta or {},
                     defaults=row.defaults,
+                    kpi_fields=row.kpi_fields,
                 )
             self._versions[version_id] = info
         return info

@@ -146,6 +146,7 @@ class CaseView:
     error_message: str | None
     cancel_reason: str | None
     data: dict[str, Any]
+    outcome: str | None = None  # how it ended (engine.core.outcomes)
     open_tasks: list[TaskView] = field(default_factory=list)
     timers: list[TimerView] = field(default_factory=list)
     history: list[EventView] = field(default_factory=list)
@@ -166,6 +167,7 @@ class CaseView:
             error_element=case.error_element,
             error_message=case.error_message,
             cancel_reason=case.cancel_reason,
+            outcome=case.outcome,
             **parts,
         )
 
@@ -183,6 +185,7 @@ class CaseView:
                 else None
             ),
             "cancel_reason": self.cancel_reason,
+            "outcome": self.outcome,
             "data": self.data,
             "open_tasks": [t.to_dict() for t in self.open_tasks],
             "timers": [t.to_dict() for t in self.timers],

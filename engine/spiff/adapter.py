@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.task import TaskState
 
+from engine.core.outcomes import OUTCOME_PROPERTY, case_outcome
 from engine.spiff.patches import (
     company_timezone,
     engine_now,
@@ -57,6 +59,8 @@ __all__ = [
     "load_case_state",
     "load_specs",
     "make_ready",
+    "note_outcome",
+    "reached_outcome",
     "parse_case_state",
     "predict",
     "remove_task",
@@ -128,6 +132,30 @@ def _compact_tree(wf: Any, top: BpmnWorkflow, keep_depth: int) -> int:
     if wf.last_task is not None and wf.last_task.id not in tasks:
         wf.last_task = None
     return removed
+
+
+# The workflow's own data (stored with its state, not part of the case's data) keeps the
+# outcome of the last end event with one that the top-level process reached: the case may end
+# in a later step, after other paths end, and compaction may have dropped that task by then.
+_OUTCOME_KEY = "caseflow.outcome"
+
+
+def note_outcome(task: Any) -> None:
+    """Called for every task the engine completes: an end event of the top-level process (not
+    of a subprocess or a called process) that declares an outcome (engine.core.outcomes)
+    makes it the case's outcome."""
+    spec = task.task_spec
+    if not isinstance(spec, EndEvent) or not isinstance(task.workflow, BpmnWorkflow):
+        return
+    properties = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+    outcome = case_outcome(properties.get(OUTCOME_PROPERTY))
+    if outcome:
+        task.workflow.data[_OUTCOME_KEY] = outcome
+
+
+def reached_outcome(workflow: BpmnWorkflow) -> str | None:
+    """The outcome note_outcome kept for the case, if any."""
+    return workflow.data.get(_OUTCOME_KEY)
 
 
 # ----- SpiffWorkflow's private task-tree operations: used only through these ----------------

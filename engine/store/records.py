@@ -93,6 +93,10 @@ class CaseRecord:
     error_element: str | None = None
     error_message: str | None = None
     cancel_reason: str | None = None
+    outcome: str | None = None
+    promised_at: datetime | None = None
+    served_at: datetime | None = None
+    satisfaction: float | None = None
     version: int = 0
 
     from_row: ClassVar[Callable[[Sequence[Any]], CaseRecord]]

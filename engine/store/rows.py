@@ -42,6 +42,13 @@ from engine.store.records import (
 
 _PG_SQL: dict[str, str] = {}
 
+KPI_UPSERT = (
+    "INSERT INTO kpi_day (process_key, day, staff, metric, count, total)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (staff, day, process_key, metric)"
+    " DO UPDATE SET count = kpi_day.count + excluded.count,"
+    " total = kpi_day.total + excluded.total"
+)
+
 
 def _pg(sql: str) -> str:
     out = _PG_SQL.get(sql)
@@ -159,8 +166,8 @@ class Rows:
         cursor = self.run(
             'UPDATE "case" SET status = ?, state = ?, serializer_version = ?, customer_name = ?,'
             " customer_phone = ?, service_item = ?, next_timer_at = ?, error_element = ?,"
-            " error_message = ?, ended_at = ?, updated_at = ?, version = ?"
-            " WHERE id = ? AND version = ?",
+            " error_message = ?, ended_at = ?, outcome = ?, promised_at = ?, served_at = ?,"
+            " satisfaction = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
             (
                 case.status,
                 case.state,
@@ -172,6 +179,10 @@ class Rows:
                 case.error_element,
                 case.error_message,
                 self.dt(case.ended_at),
+                case.outcome,
+                self.dt(case.promised_at),
+                self.dt(case.served_at),
+                case.satisfaction,
                 self.dt(case.updated_at),
                 case.version + 1,
                 case.id,
@@ -326,6 +337,13 @@ class Rows:
             (status, self.dt(fired_at), timer.id),
         )
         timer.status = status
+
+    # ----- KPI rollup -----------------------------------------------------------------------
+
+    def kpi_add(self, items: Sequence[tuple[str, str, str, str, int, float]]) -> None:
+        """Add (process_key, day, staff, metric, count, total) to the kpi_day rollup."""
+        if items:
+            self.many(KPI_UPSERT, items)
 
     # ----- users ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -76,6 +77,8 @@ class ProcessVersion(Base):
     startable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Called process key -> its "default:" properties, applied when a call activity starts it.
     called_defaults: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The case variables the KPIs read: {"satisfaction", "promised", "actual"} -> name.
+    kpi_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_by: Mapped[str | None] = mapped_column(String(100))
     deployed_at: Mapped[datetime]
@@ -125,6 +128,12 @@ class Case(Base):
     error_element: Mapped[str | None] = mapped_column(String(200))
     error_message: Mapped[str | None] = mapped_column(Text)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # How the case ended (engine.core.outcomes), and what its process's KPI fields held then:
+    # the time promised to the customer, the time the service happened, the 1–5 score.
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    promised_at: Mapped[datetime | None]
+    served_at: Mapped[datetime | None]
+    satisfaction: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
@@ -284,6 +293,31 @@ class Attachment(Base):
     size: Mapped[int]
     uploaded_by: Mapped[str | None] = mapped_column(String(100))
     uploaded_at: Mapped[datetime]
+
+
+class KpiDay(Base):
+    """The KPIs' rollup: per process, company-local day, staff member ('' for the process as a
+    whole) and metric, a count and a total. Written in the transaction of the step that
+    completes or cancels a task or starts or ends a case (engine.runtime.kpi), rebuilt from
+    the case and task rows by `caseflow kpi rebuild`; the dashboard reads only this table."""
+
+    __tablename__ = "kpi_day"
+    # The key leads with staff and day: the figures of the processes (staff '') over a range
+    # of days are one range of it. The staff ranking reads a month of every staff member's
+    # rows from the second index alone.
+    # On SQLite the rows are stored in key order (WITHOUT ROWID), so a range of the key is read
+    # without a second lookup per row.
+    __table_args__ = (
+        Index("ix_kpi_day_day_staff", "day", "staff", "metric", "count", "total"),
+        {"sqlite_with_rowid": False},
+    )
+
+    staff: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
 
 
 class CaseCounter(Base):

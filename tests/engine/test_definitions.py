@@ -59,7 +59,11 @@ CORPUS = {
         "refused",
     ),
     "invalid_timer": (variant('"P3D"', '"P3X"'), "wait_3_days", "not a valid ISO 8601 duration"),
-    "timer_not_iso": (variant('"P3D"', "three_days + 1"), "wait_3_days", "must be an ISO 8601 value"),
+    "timer_not_iso": (
+        variant('"P3D"', "three_days + 1"),
+        "wait_3_days",
+        "must be an ISO 8601 value",
+    ),
     "ten_megabytes": (GOOD.encode() + b"<!--" + b"x" * 10_000_000 + b"-->", None, "limit is"),
     "broken_flow": (variant('targetRef="task_b"', 'targetRef="nowhere"'), None, "nowhere"),
     "camunda_juel": (variant("approve == True", "${approve}"), "f_yes", "Camunda"),

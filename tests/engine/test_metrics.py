@@ -1,109 +1,195 @@
-"""KPIs per process and month from case and task rows."""
+"""KPIs as the procedures define them, from cases run through the runtime over two months.
+
+Every figure below is worked out by hand from the scenario in `two_months` (times are UTC;
+Shanghai is 8 hours ahead, so every case starts at 10:00 local). The fixture process
+`kpi_flow` declares satisfactionField=stars, promisedTimeField=appointment_at and
+actualTimeField=arrived_at; its service-desk task is due two hours after the start, after which
+a senior takes it over (the desk's task is cancelled: a missed deadline).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.casework.metrics import monthly_kpis, recent_months
-from engine.store.tables import Case, Task
+import pytest
 
-T0 = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+from engine.casework import metrics
+from engine.casework.metrics import (
+    period_kpis,
+    quarter_months,
+    rebuild_kpis,
+    recent_months,
+    staff_kpis,
+)
+from engine.definitions.sources import DefinitionError
+from engine.store.rows import read
+from tests.conftest import FIXTURES, fixture_files
 
-
-def add_case(session, number, process, status, started, ended=None):
-    case = Case(
-        number=number,
-        process_version_id=1,
-        process_key=process,
-        status=status,
-        state="{}",
-        serializer_version="1",
-        started_at=started,
-        updated_at=started,
-        ended_at=ended,
-        version=1,
-    )
-    session.add(case)
-    session.flush()
-    return case
+ZONE = "Asia/Shanghai"
+KPI_FILES = ("kpi_flow.bpmn", "kpi_start.json", "kpi_serve.json")
 
 
-def add_task(session, case, due, completed, data=None, status="done"):
-    session.add(
-        Task(
-            case_id=case.id,
-            spiff_task_id="x",
-            element_id="t",
-            name="t",
-            role="service_desk",
-            status=status,
-            created_at=T0,
-            due_at=due,
-            completed_at=completed,
-            data=data,
-            version=1,
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class Scenario:
+    def __init__(self, runtime, clock):
+        self.runtime, self.clock = runtime, clock
+
+    def start(self, when: str, appointment: str | None = None) -> str:
+        self.clock.set(at(when))
+        data = {"appointment_at": appointment} if appointment else {}
+        return self.runtime.start_case("kpi_flow", data).number
+
+    def complete(self, number: str, after_hours: float, user: str, **data) -> None:
+        case = self.runtime.get_case(number)
+        self.clock.set(case.started_at + timedelta(hours=after_hours))
+        self.runtime.fire_timers(number)
+        (task,) = self.runtime.get_case(number).open_tasks
+        self.runtime.complete_task(task.id, data, user)
+
+
+@pytest.fixture
+def two_months(runtime, clock, users):
+    runtime.deploy(fixture_files(*KPI_FILES))
+    s = Scenario(runtime, clock)
+    # October 2026
+    a1 = s.start("2026-10-05T02:00", "2026-10-05T12:00:00+08:00")
+    s.complete(a1, 1, "alice", result="served", arrived_at="2026-10-05T11:50:00+08:00", stars=5)
+    a2 = s.start("2026-10-06T02:00", "2026-10-06T11:00:00+08:00")
+    s.complete(a2, 1.5, "carol", result="served", arrived_at="2026-10-06T11:30:00+08:00", stars=3)
+    a3 = s.start("2026-10-07T02:00")
+    s.complete(a3, 4, "bob", result="no_show")  # escalated at +2 h: the desk's task was late
+    a4 = s.start("2026-10-08T02:00", "2026-10-08T11:00:00+08:00")
+    s.complete(a4, 0.5, "alice", result="cancelled")  # a late cancellation by the customer
+    a5 = s.start("2026-10-09T02:00", "2026-10-09T11:00:00+08:00")
+    s.complete(a5, 1, "alice", result="served", arrived_at="2026-10-09T10:30:00+08:00", stars=4)
+    a6 = s.start("2026-10-10T02:00")
+    clock.set(at("2026-10-10T03:00"))  # before the task's due time: no deadline missed
+    runtime.cancel_case(a6, "門店停電", "sue")
+    # November 2026
+    b1 = s.start("2026-11-02T02:00", "2026-11-02T11:00:00+08:00")
+    s.complete(b1, 0.5, "alice", result="served", arrived_at="2026-11-02T10:48:00+08:00", stars=4)
+    b2 = s.start("2026-11-03T02:00", "2026-11-03T13:00:00+08:00")
+    s.complete(b2, 5, "bob", result="served", arrived_at="2026-11-03T14:30:00+08:00", stars=2)
+    b3 = s.start("2026-11-04T02:00")
+    s.complete(b3, 1, "carol", result="no_show")
+    clock.set(at("2026-12-01T02:00"))
+    return {"october": [a1, a2, a3, a4, a5, a6], "november": [b1, b2, b3]}
+
+
+def row(period: str, db, now, process: str = "kpi_flow"):
+    (found,) = period_kpis(db, period, ZONE, now, process)
+    return found
+
+
+def test_each_case_ends_with_the_outcome_of_its_end_event(two_months, runtime):
+    outcomes = [runtime.get_case(n).outcome for n in two_months["october"]]
+    assert outcomes == [
+        "served",
+        "served",
+        "no_show",
+        "cancelled_by_customer",
+        "served",
+        "cancelled_by_company",  # cancelled from the case page
+    ]
+
+
+def test_october_as_the_documents_define_the_figures(two_months, db, clock):
+    october = row("2026-10", db, clock.now())
+    assert (october.cases_started, october.cases_ended, october.cases_served) == (6, 6, 3)
+    assert (october.cases_cancelled, october.no_shows) == (2, 1)
+    # a no-show and both cancellations are not successes: 3 served of 6 ended
+    assert october.booking_success_rate == 0.5
+    # deadlines: 5 desk tasks with a due time (A3's escalated past due: late; A6's cancelled
+    # before it: not counted) + 3 promised appointment times (A2 arrived 30 min late) = 8, 2 late
+    assert october.on_time_rate == 0.75
+    assert october.overdue_count == 2
+    # served cases only, start → arrival: 1 h 50 min, 1 h 30 min, 30 min
+    assert october.mean_hours_to_service == round((110 + 90 + 30) / 60 / 3, 2) == 1.28
+    # the score is in the field the process declares ("stars")
+    assert (october.satisfaction, october.satisfaction_answers) == (4.0, 3)
+
+
+def test_november_and_the_quarter_as_the_sum_of_its_months(two_months, db, clock):
+    now = clock.now()
+    november = row("2026-11", db, now)
+    assert (november.cases_started, november.cases_served, november.no_shows) == (3, 2, 1)
+    assert november.booking_success_rate == round(2 / 3, 4)
+    # deadlines: B1 ok, B2 escalated (late), B3 ok; promises: B1 kept, B2 90 min late
+    assert november.on_time_rate == 0.6
+    assert november.mean_hours_to_service == 2.65  # (48 min + 4 h 30 min) / 2
+    assert (november.satisfaction, november.satisfaction_answers) == (3.0, 2)
+
+    quarter = row("2026-Q4", db, now)
+    months = [
+        r for m in quarter_months("2026-Q4") for r in period_kpis(db, m, ZONE, now, "kpi_flow")
+    ]
+    assert [m.month for m in months] == ["2026-10", "2026-11"]  # nothing in December
+    for name in ("cases_started", "cases_ended", "cases_served", "cases_cancelled", "no_shows"):
+        assert getattr(quarter, name) == sum(getattr(m, name) for m in months)
+    assert quarter.satisfaction_answers == 5 and quarter.overdue_count == 4
+    assert quarter.booking_success_rate == round(5 / 9, 4)
+    assert quarter.on_time_rate == round(9 / 13, 4)
+    assert quarter.satisfaction == 3.6  # (5 + 3 + 4 + 4 + 2) / 5
+    assert quarter.mean_hours_to_service == round((110 + 90 + 30 + 48 + 270) / 60 / 5, 2)
+
+
+def test_staff_table_and_ranking(two_months, db):
+    october = {s.staff: s for s in staff_kpis(db, "2026-10")}
+    alice, carol, bob = october["alice"], october["carol"], october["bob"]
+    assert (alice.tasks_done, alice.on_time_rate, alice.satisfaction) == (3, 1.0, 4.5)
+    assert (carol.tasks_done, carol.on_time_rate, carol.satisfaction) == (1, 1.0, 3.0)
+    assert (bob.tasks_done, bob.on_time_rate, bob.satisfaction) == (1, None, None)
+    assert [s.staff for s in staff_kpis(db, "2026-10")] == ["alice", "carol", "bob"]
+    november = staff_kpis(db, "2026-11")
+    assert [(s.rank, s.staff, s.satisfaction) for s in november] == [
+        (1, "alice", 4.0),
+        (2, "bob", 2.0),
+        (3, "carol", None),
+    ]
+
+
+def _rollup(db):
+    with read(db) as rows:
+        return sorted(
+            (r[0], r[1], r[2], r[3], r[4], round(r[5], 6))
+            for r in rows.all("SELECT process_key, day, staff, metric, count, total FROM kpi_day")
         )
-    )
 
 
-def seed(db):
-    from engine.store.tables import ProcessVersion
-
-    with db.write() as s:
-        s.add(
-            ProcessVersion(
-                id=1,
-                key="p",
-                version=1,
-                name="p",
-                content_hash="h",
-                case_prefix="P",
-                sources=[],
-                spec_json="{}",
-                task_meta={},
-                serializer_version="1",
-                deployed_at=T0,
-            )
-        )
-        s.flush()
-        a = add_case(s, "A-1", "store_appointment", "completed", T0, T0 + timedelta(hours=10))
-        b = add_case(s, "A-2", "store_appointment", "cancelled", T0, T0 + timedelta(hours=1))
-        c = add_case(s, "A-3", "store_appointment", "running", T0)
-        d = add_case(s, "C-1", "complaint_handling", "running", T0)
-        add_case(
-            s,
-            "OLD",
-            "store_appointment",
-            "completed",
-            T0 - timedelta(days=40),
-            T0 - timedelta(days=39),
-        )
-        add_task(s, a, T0 + timedelta(hours=5), T0 + timedelta(hours=4), {"satisfaction": 5})
-        add_task(s, a, T0 + timedelta(hours=5), T0 + timedelta(hours=6), {"rating": "3"})
-        add_task(s, b, None, T0 + timedelta(hours=1), {"satisfaction": 9})  # out of range: ignored
-        add_task(s, c, T0 + timedelta(hours=1), None, status="open")
-        add_task(s, d, None, T0 + timedelta(hours=2))
-        s.commit()
+def test_the_rollup_equals_a_rebuild_from_scratch(two_months, db):
+    kept = _rollup(db)
+    assert kept
+    rebuild_kpis(db, ZONE)
+    assert _rollup(db) == kept
 
 
-def test_monthly_kpis(db):
-    seed(db)
-    now = T0 + timedelta(days=1)
-    rows = {r.process: r for r in monthly_kpis(db, "2026-11", "Asia/Shanghai", now)}
-    store = rows["store_appointment"]
-    assert (store.cases_started, store.cases_completed, store.cases_cancelled) == (3, 1, 1)
-    assert store.on_time_rate == 0.5
-    assert store.booking_success_rate == 0.5
-    assert store.mean_hours_to_service == 10.0
-    assert (store.satisfaction, store.satisfaction_answers) == (4.0, 2)
-    assert store.overdue_count == 2  # one completed late, one open and overdue now
-    total = rows["*"]
-    assert total.cases_started == 4 and total.complaint_rate == 25.0
-    october = {r.process: r for r in monthly_kpis(db, "2026-10", "Asia/Shanghai", now)}
-    assert (
-        october["store_appointment"].cases_started == 1
-        and october["store_appointment"].overdue_count == 0
-    )
+def test_complaint_rate_per_100_cases_of_the_customer_facing_processes(
+    runtime, clock, users, db, monkeypatch
+):
+    monkeypatch.setattr(metrics, "CUSTOMER_FACING_PROCESSES", ("kpi_flow",))
+    monkeypatch.setattr(metrics, "COMPLAINT_PROCESSES", ("review_flow",))
+    runtime.deploy(fixture_files(*KPI_FILES, "review_flow.bpmn", "review_form.json"))
+    s = Scenario(runtime, clock)
+    for day in range(2, 6):
+        s.start(f"2026-11-0{day}T02:00")
+    clock.set(at("2026-11-06T02:00"))
+    runtime.start_case("review_flow", {"customer_name": "王小明"})
+    total = period_kpis(db, "2026-11", ZONE, clock.now())[-1]
+    assert total.process == "*" and total.complaint_rate == 25.0  # 1 complaint, 4 bookings
+
+
+def test_an_unknown_outcome_is_refused_at_deploy_on_its_element(runtime, tmp_path):
+    text = (FIXTURES / "kpi_flow.bpmn").read_text(encoding="utf-8")
+    bad = tmp_path / "kpi_flow.bpmn"
+    bad.write_text(text.replace('value="no_show"', 'value="absent"'), encoding="utf-8")
+    files = [bad, *(FIXTURES / n for n in KPI_FILES[1:])]
+    with pytest.raises(DefinitionError) as refused:
+        runtime.deploy(files)
+    (problem,) = refused.value.problems
+    assert problem.element_id == "end_no_show" and "'absent'" in problem.message
 
 
 def test_recent_months_cross_the_year():
@@ -112,3 +198,11 @@ def test_recent_months_cross_the_year():
         "2026-01",
         "2026-02",
     ]
+
+
+def test_a_period_is_a_month_or_a_quarter():
+    assert metrics.period_days("2026-Q4") == ("2026-10-01", "2027-01-01")
+    assert metrics.period_days("2026-02") == ("2026-02-01", "2026-03-01")
+    assert metrics.quarter_of("2026-11") == "2026-Q4"
+    with pytest.raises(ValueError):
+        metrics.period_days("2026-Q5")
