@@ -77,6 +77,22 @@ def test_tasks_and_events_have_names(path: Path | None) -> None:
     assert unnamed == [], f"{path.name}: tasks and events without a name: {unnamed}"
 
 
+@pytest.mark.parametrize("path", FILE_PARAMS)
+def test_every_end_event_declares_an_outcome(path: Path | None) -> None:
+    """The case list and the KPIs read a case's outcome from the end event it reached."""
+    if path is None:
+        return
+    missing = [
+        el.get("id")
+        for el in _bpmn_elements(_root(path), {"endEvent"})
+        if not any(
+            prop.get("name") == "outcome" and prop.get("value")
+            for prop in el.iter(f"{{{SPIFF}}}property")
+        )
+    ]
+    assert missing == [], f"{path.name}: end events without an outcome: {missing}"
+
+
 def test_processes_and_forms_deploy_together(runtime: Runtime) -> None:
     # DefinitionError (with every problem listed) is what a failure looks like.
     sources = [folder for folder in (PROCESSES, FORMS) if folder.is_dir()]
