@@ -240,7 +240,9 @@ def stock_run(files: list[str], kind: str, process_id: str | None, rounds: int) 
         ready = wf.get_tasks(state=TaskState.READY)
         if ready:
             return f"no: still ready after {rounds} rounds ({ready[0].task_spec.bpmn_id})"
-        waiting = [t.task_spec.bpmn_id or t.task_spec.name for t in wf.get_tasks(state=TaskState.WAITING)]
+        waiting = [
+            t.task_spec.bpmn_id or t.task_spec.name for t in wf.get_tasks(state=TaskState.WAITING)
+        ]
         return f"yes: waits ({', '.join(sorted(set(map(str, waiting)))[:3])})"
     except _TimeUp:
         return f"no: over {TIME_LIMIT_S:g} s"
@@ -256,7 +258,9 @@ def _stock_all(jobs: list[tuple[str, list[str], str, str | None, int]]) -> dict[
 
     # Scripts in the diagrams print; keep the table readable.
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        return {name: stock_run(files, kind, pid, rounds) for name, files, kind, pid, rounds in jobs}
+        return {
+            name: stock_run(files, kind, pid, rounds) for name, files, kind, pid, rounds in jobs
+        }
 
 
 def _one_line(exc: BaseException) -> str:
@@ -276,7 +280,9 @@ def deploy_check(files: list[Path], settings) -> str | None:
         validate(sources, settings, {})
     except DefinitionError as exc:
         p = exc.problems[0]
-        return f"{p.file}: {p.element_id}: {p.message}" if p.element_id else f"{p.file}: {p.message}"
+        return (
+            f"{p.file}: {p.element_id}: {p.message}" if p.element_id else f"{p.file}: {p.message}"
+        )
     except Exception as exc:  # noqa: BLE001
         return f"crash {type(exc).__name__}: {_one_line(exc)}"
     return None
@@ -286,7 +292,9 @@ def is_confirmation(form: dict | None) -> bool:
     return bool(form) and set((form or {}).get("properties", {})) <= {"confirmed", "comment"}
 
 
-def caseflow_run(files: list[Path], process_id: str, template: Path, workdir: Path, rounds: int) -> str:
+def caseflow_run(
+    files: list[Path], process_id: str, template: Path, workdir: Path, rounds: int
+) -> str:
     from engine.core.clock import FixedClock
     from engine.core.settings import REPO_SETTINGS, load_settings
     from engine.definitions.sources import SourceFile
@@ -403,16 +411,22 @@ def main(argv: list[str] | None = None) -> int:
     for path, files, st, refusal, ran in rows:
         name = str(path.relative_to(base))
         extra = f" (+{', '.join(f.name for f in files[1:])})" if len(files) > 1 else ""
-        print(f"{name + extra:58} | {st[:40]:40} | {('yes' if refusal is None else 'no: ' + refusal)[:60]:60} | {ran[:90]}")
+        print(
+            f"{name + extra:58} | {st[:40]:40} | {('yes' if refusal is None else 'no: ' + refusal)[:60]:60} | {ran[:90]}"
+        )
 
     stock_ok = [r for r in rows if r[2].startswith("yes")]
     deploys = [r for r in stock_ok if r[3] is None]
     runs = [r for r in deploys if r[4].startswith("yes")]
     print()
-    print(f"diagrams: {len(rows)}; run on stock: {len(stock_ok)}; of those Caseflow deploys "
-          f"{len(deploys)} and runs {len(runs)}")
-    print(f"deployed (all): {sum(1 for r in rows if r[3] is None)}; "
-          f"runs (all): {sum(1 for r in rows if r[4].startswith('yes'))}")
+    print(
+        f"diagrams: {len(rows)}; run on stock: {len(stock_ok)}; of those Caseflow deploys "
+        f"{len(deploys)} and runs {len(runs)}"
+    )
+    print(
+        f"deployed (all): {sum(1 for r in rows if r[3] is None)}; "
+        f"runs (all): {sum(1 for r in rows if r[4].startswith('yes'))}"
+    )
     kinds: dict[str, list[str]] = defaultdict(list)
     for path, _files, _st, refusal, _ran in rows:
         if refusal is not None:
