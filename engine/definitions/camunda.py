@@ -179,6 +179,12 @@ class _Converter:
         kind = local_name(node.tag)
         if name in NO_EFFECT:
             return
+        if kind == "multiInstanceLoopCharacteristics" and name in ("collection", "elementVariable"):
+            if name == "collection":
+                self.multi_instance(node, value, node.get(_q(CAMUNDA_NS, "elementVariable")))
+            elif not node.get(_q(CAMUNDA_NS, "collection")):
+                self.refuse(node, "camunda:elementVariable needs camunda:collection")
+            return
         if name == "candidateStarterGroups" and kind == "process":
             return  # read as the process's startRoles (engine.definitions.properties)
         if name == "candidateGroups" and kind == "userTask":
@@ -317,6 +323,39 @@ class _Converter:
             self.refuse(node, str(exc))
             return
         self.out.forms[node.get("id") or ""] = name
+
+    def multi_instance(self, node: etree._Element, collection: str, element: str | None) -> None:
+        """Camunda 7's `collection`/`elementVariable`: one instance per item of a case list,
+        as BPMN's loopDataInputRef and inputDataItem say it."""
+        owner = node.getparent() if node.getparent() is not None else node
+        match = _JUEL_NAME.match(collection)
+        name = match.group(1) if match else collection.strip()
+        if not _NAME.match(name):
+            self.refuse(
+                owner,
+                f"camunda:collection {collection!r} is an expression; name a case variable"
+                " holding the list (or compute it in a script task first)",
+            )
+            return
+        if node.find(_q(BPMN_NS, "loopCardinality")) is not None:
+            self.refuse(owner, "camunda:collection and a loop cardinality are both set: keep one")
+            return
+        if element is not None and not _NAME.match(element):
+            self.refuse(owner, f"camunda:elementVariable {element!r} is not a plain name")
+            return
+        ref = etree.Element(_q(BPMN_NS, "loopDataInputRef"))
+        ref.text = name
+        node.insert(0, ref)
+        if element:
+            item = etree.Element(_q(BPMN_NS, "inputDataItem"), id=element, name=element)
+            # After loopDataInputRef/loopDataOutputRef, before the rest (the schema's order).
+            refs = [
+                c
+                for c in node
+                if isinstance(c.tag, str)
+                and local_name(c.tag) in ("loopDataInputRef", "loopDataOutputRef")
+            ]
+            node.insert(node.index(refs[-1]) + 1, item)
 
     def decision(self, node: etree._Element, ref: str, result: str | None, mapping: str) -> None:
         if "${" in ref or "#{" in ref or ref.startswith("="):

@@ -266,3 +266,36 @@ def test_candidate_starter_groups_are_the_roles_that_may_start(runtime, fiona):
         runtime.start_case("expense_claim", data, actor="fiona", check_roles=True).status
         == "running"
     )
+
+
+MULTI = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d_mi" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="receipts_check" name="核對收據" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="check_receipt" name="核對一張收據" camunda:candidateGroups="finance">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics camunda:collection="${receipts}" camunda:elementVariable="receipt" />
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check_receipt" />
+    <bpmn:sequenceFlow id="f2" sourceRef="check_receipt" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_camunda7_multi_instance_collection_gives_one_task_per_item(runtime, fiona):
+    runtime.deploy([SourceFile("receipts.bpmn", MULTI.encode())])
+    case = runtime.start_case("receipts_check", {"receipts": ["A1", "B2", "C3"]}, prevalidated=True)
+    tasks = case.open_tasks
+    assert len(tasks) == 3 and {t.role for t in tasks} == {"finance"}
+    assert sorted(runtime.task_data(t.id)["receipt"] for t in tasks) == ["A1", "B2", "C3"]
+    for task in tasks:
+        view = runtime.complete_task(task.id, {"confirmed": True}, "fiona")
+    assert view.status == "completed"
+
+
+def test_a_camunda_collection_expression_is_refused(runtime):
+    xml = MULTI.replace("${receipts}", "${order.getReceipts()}")
+    problems = refusals(runtime, xml)
+    assert any(e == "check_receipt" and "camunda:collection" in m for e, m in problems), problems
