@@ -230,7 +230,7 @@ def migrate_case(
         case.serializer_version = spiff.SERIALIZER_VERSION
         case.updated_at = now
         _retarget_tasks(session, case, target)
-        project(session, case, target, workflow, now, runtime.settings.default_role)
+        project(session, case, target, workflow, now, runtime.settings.default_role, rows=txn.rows)
         record(
             session,
             "case_migrated",

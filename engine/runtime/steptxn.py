@@ -71,6 +71,7 @@ class StepTransaction:
     def commit(self) -> None:
         """Commit, and give the writer's turn to the next thread; the connection stays open
         for reads (each its own transaction) until close()."""
+        self.rows.flush_kpi()
         if self._session is not None:
             self._session.flush()
         self.conn.commit()
@@ -219,6 +220,7 @@ class Savepoints:
         self.open: Any = None
         self.in_task = False
         self.staged: list[Callable[[], None]] = []
+        self.kpi_mark = 0
 
     def before(self, _task: Any = None) -> None:
         self.in_task = True
@@ -229,6 +231,7 @@ class Savepoints:
             self.helpers._guard = None
             try:
                 self.open = self.txn.session().begin_nested()
+                self.kpi_mark = self.txn.rows.kpi_mark()
                 self._write_staged()
             finally:
                 self.helpers._guard = self
@@ -258,6 +261,7 @@ class Savepoints:
         self.staged = []
         if self.open is not None:
             self.open.rollback()
+            self.txn.rows.kpi_undo(self.kpi_mark)
             self.open = None
 
     def close(self) -> None:

@@ -60,10 +60,11 @@ def _pg(sql: str) -> str:
 class Rows:
     """Statements on a connection inside a transaction (a Session's, or a plain read)."""
 
-    __slots__ = ("session", "sqlite", "cursor", "_error", "_dialect", "_json")
+    __slots__ = ("session", "sqlite", "cursor", "_error", "_dialect", "_json", "_kpi")
 
     def __init__(self, session: Session | None, dbapi_connection: Any, dialect: Any):
         self.session = session
+        self._kpi: list[tuple[str, str, str, str, int, float]] = []
         self._dialect = dialect
         self.sqlite = dialect.name == "sqlite"
         self.cursor = dbapi_connection.cursor()
@@ -341,9 +342,35 @@ class Rows:
     # ----- KPI rollup -----------------------------------------------------------------------
 
     def kpi_add(self, items: Sequence[tuple[str, str, str, str, int, float]]) -> None:
-        """Add (process_key, day, staff, metric, count, total) to the kpi_day rollup."""
-        if items:
-            self.many(KPI_UPSERT, items)
+        """Add (process_key, day, staff, metric, count, total) to the kpi_day rollup: kept until
+        `flush_kpi` (called by the step's commit), so the rollup's rows, which every step of a
+        process on one day shares, are locked only for the moment before the commit and not
+        for the rest of the step (on PostgreSQL two steps would otherwise queue behind each
+        other's rollup row for their whole length)."""
+        self._kpi.extend(items)
+
+    def kpi_mark(self) -> int:
+        """Where the rollup additions stand (a savepoint notes it, to undo what it rolls back)."""
+        return len(self._kpi)
+
+    def kpi_undo(self, mark: int) -> None:
+        del self._kpi[mark:]
+
+    def flush_kpi(self) -> None:
+        """Write the step's rollup additions, summed per row and in key order (two steps
+        always lock shared rows in the same order, so they cannot deadlock)."""
+        if not self._kpi:
+            return
+        sums: dict[tuple[str, str, str, str], list[float]] = {}
+        for process, day, staff, metric, count, total in self._kpi:
+            entry = sums.setdefault((process, day, staff, metric), [0, 0.0])
+            entry[0] += count
+            entry[1] += total
+        self._kpi = []
+        self.many(
+            KPI_UPSERT,
+            [(*key, int(count), float(total)) for key, (count, total) in sorted(sums.items())],
+        )
 
     # ----- users ----------------------------------------------------------------------------
 
