@@ -161,12 +161,12 @@ def change() -> Any:
     kind = request.form.get("kind", "")
     if not _limiter().allow(request.remote_addr or "?"):
         return render_template("portal/lookup.html", error="too_many"), 429
-    data: dict[str, Any] = {}
-    if kind == "change":
-        data = {"new_time": request.form.get("new_time", ""), "note": request.form.get("note", "")}
-    elif kind == "cancel":
-        data = {"reason": request.form.get("reason", "")}
+    # The page's fields are the contract's (engine.casework.portal.request_payload): the new
+    # time as the datetime-local input posts it (company time), and the reason.
+    fields = ("new_start", "reason") if kind == "change" else ("reason",)
+    data = {name: request.form.get(name, "") for name in fields}
     refused = None
+    errors: dict[str, list[str]] = {}
     try:
         portal.request_change(runtime(), number, phone, kind, data)
     except NotFound:
@@ -176,13 +176,17 @@ def change() -> Any:
             "this booking can no longer be changed or cancelled online (it is too close to the "
             "appointment, already being handled, or finished); please call customer service"
         )
-    except ValidationFailed:
-        refused = _("the request is incomplete")
+    except ValidationFailed as exc:
+        errors = translate_errors(exc.errors)
+        if not errors.get("new_start"):
+            refused = _("the request is incomplete")
     found = portal.status(runtime(), number, phone)
     return render_template(
         "portal/status.html",
         booking=found,
         phone=phone,
-        message=None if refused else kind,
+        message=None if refused or errors else kind,
         refused=refused,
-    ), (409 if refused else 200)
+        errors=errors,
+        values=data if errors else {},
+    ), (409 if refused else 422 if errors else 200)

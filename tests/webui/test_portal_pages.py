@@ -58,19 +58,33 @@ def test_status_change_and_refusal_when_too_late(app, runtime, clock):
     page = client.post(
         "/book/status", data={"number": number, "phone": "13812345678", "csrf_token": token}
     )
-    assert page.status_code == 200 and 'name="new_time"' in page.text
+    assert page.status_code == 200 and 'name="new_start"' in page.text
+    missing = client.post(
+        "/book/request",
+        data={
+            "number": number,
+            "phone": "13812345678",
+            "kind": "change",
+            "new_start": "",
+            "reason": "出差",
+            "csrf_token": token,
+        },
+    )
+    assert missing.status_code == 422 and 'id="err-new_start"' in missing.text
+    assert "請填寫新的日期和時間" in missing.text and 'value="出差"' in missing.text
+    assert "change" not in runtime.get_case(number).data
     changed = client.post(
         "/book/request",
         data={
             "number": number,
             "phone": "13812345678",
             "kind": "change",
-            "new_time": "2026-11-27T15:00",
+            "new_start": "2026-11-27T15:00",
             "csrf_token": token,
         },
     )
     assert changed.status_code == 200
-    assert runtime.get_case(number).data["appointment_at"] == "2026-11-27T15:00"
+    assert runtime.get_case(number).data["appointment_at"] == "2026-11-27T07:00:00+00:00"
     clock.set("2026-11-26T08:00:00+00:00")  # less than 24 hours before the new time
     late = client.post(
         "/book/request",

