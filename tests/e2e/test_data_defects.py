@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from engine.casework.resources import add_resource, add_service_item, add_shift
 from engine.identity.users import add_user
+from engine.store.tables import Case
+from tests.conftest import fixture_files
 from tests.e2e.test_journey import ARGS, CHROMIUM, VIEWER
 from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
 
@@ -141,3 +144,71 @@ def test_a_change_request_moves_the_store_appointment(store, tab, runtime):
     assert case.data["booking"]["ok"] is True
     assert case.data["appointment_at"] == "2026-11-25T06:00:00+00:00"
     assert [t.element_id for t in case.open_tasks] == ["attend"]
+
+
+# ----- 2. reloading the confirmation books nothing ---------------------------------------------
+
+
+@pytest.fixture
+def booking_page(app, runtime) -> Iterator[str]:  # noqa: F811
+    runtime.deploy(fixture_files("portal_flow.bpmn", "portal_start.json"), actor="owner")
+    yield from serve(app)
+
+
+def test_reload_back_and_resubmit_book_once(booking_page, tab, db):
+    base = booking_page
+
+    def cases() -> int:
+        with db.read() as session:
+            return session.scalar(select(func.count()).select_from(Case))
+
+    tab.goto(f"{base}/book/portal_flow")
+    first_key = tab.input_value("input[name=form_key]")
+    tab.fill("input[name=customer_name]", "王小明")
+    tab.fill("input[name=customer_phone]", "13812345678")
+    tab.fill("input[name=appointment_at]", "2026-11-26T10:00")
+    submit(tab, "text=送出預約")
+    assert tab.url == f"{base}/book/portal_flow/booked"  # redirected after the post
+    number = tab.text_content("#booking-number").strip()
+    assert cases() == 1
+
+    tab.reload()  # a GET: the same confirmation, nothing posted again
+    assert tab.text_content("#booking-number").strip() == number
+    assert cases() == 1
+
+    # Back: the browser refills what was typed on a freshly rendered form; sent again, it is
+    # the same booking.
+    tab.go_back()
+    assert tab.input_value("input[name=customer_name]") == "王小明"
+    submit(tab, "text=送出預約")
+    assert tab.text_content("#booking-number").strip() == number
+    assert cases() == 1
+
+    # The first form's key posted again, even with an answer changed: still the first booking.
+    tab.goto(f"{base}/book/portal_flow")
+    tab.eval_on_selector("input[name=form_key]", "(e, key) => { e.value = key }", first_key)
+    tab.fill("input[name=customer_name]", "王大明")
+    tab.fill("input[name=customer_phone]", "13812345678")
+    tab.fill("input[name=appointment_at]", "2026-11-26T10:00")
+    submit(tab, "text=送出預約")
+    assert tab.text_content("#booking-number").strip() == number
+    assert cases() == 1
+
+    # A new form with other answers is a new booking.
+    tab.goto(f"{base}/book/portal_flow")
+    tab.fill("input[name=customer_name]", "王大明")
+    tab.fill("input[name=customer_phone]", "13812345679")
+    tab.fill("input[name=appointment_at]", "2026-11-27T10:00")
+    submit(tab, "text=送出預約")
+    assert tab.text_content("#booking-number").strip() != number
+    assert cases() == 2
+
+    # The confirmation is this browser's: another one is sent to the booking form.
+    other = tab.context.browser.new_context()
+    try:
+        stranger = other.new_page()
+        stranger.goto(f"{base}/book/portal_flow/booked")
+        assert stranger.url == f"{base}/book/portal_flow"
+        assert stranger.locator("#booking-number").count() == 0
+    finally:
+        other.close()
