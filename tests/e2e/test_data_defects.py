@@ -212,3 +212,57 @@ def test_reload_back_and_resubmit_book_once(booking_page, tab, db):
         assert stranger.locator("#booking-number").count() == 0
     finally:
         other.close()
+
+
+# ----- 3. prefill only what a form asks for; a short payment does not pass ------------------------
+
+
+@pytest.fixture
+def cleaning(app, runtime, fresh_runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
+    from tests.processes import test_home_cleaning_dispatch as hc
+
+    for name, roles in {"desk": ["service_desk"], "ayi": ["field_staff"]}.items():
+        add_user(db, settings, name, roles, clock.now())
+    add_user(db, settings, "cashier", ["finance"], clock.now(), password=PASSWORD)
+    runtime.deploy(hc.FILES, actor="owner")
+    # Up to the payment: the cleaner signed the work order at 16:00 (received_at) and the
+    # visit is done; 760 is due.
+    number, _case = hc.start_and_quote(fresh_runtime)
+    hc.agree(fresh_runtime, number, agreed_price=760)
+    hc.dispatch(fresh_runtime, number)
+    clock.set("2026-11-25T03:30:00+00:00")
+    visit = {
+        "visit_result": "已完成並經客戶驗收簽名",
+        "finished_at": "2026-11-25T11:30",
+        "accepted_by": "王小明",
+        "work_summary": "全屋開荒",
+    }
+    hc.work(fresh_runtime, number, "visit", "ayi", visit)
+    confirmed = {"end_time_confirmed": "2026-11-25T11:30", "callback_result": "滿意"}
+    hc.work(fresh_runtime, number, "confirm_end", "desk", confirmed)
+    yield from serve(app)
+
+
+def test_finance_sees_an_empty_receipt_time_and_cannot_book_less_than_due(cleaning, tab, runtime):
+    (pay,) = [t for t in runtime.list_tasks(status="open") if t.element_id == "confirm_payment"]
+    assert runtime.task_data(pay.id)["received_at"] == "2026-11-24T16:00"  # the cleaner's
+    sign_in(tab, cleaning, "cashier")
+    tab.goto(f"{cleaning}/tasks/{pay.id}")
+    assert "應收金額 760 元" in tab.text_content("main")
+    # The cleaner's work-order receipt time is not this form's 到賬時間.
+    assert tab.input_value("input[name=received_at]") == ""
+
+    tab.select_option("select[name=payment_method]", "銀行轉賬")
+    tab.fill("input[name=amount_received]", "700")
+    tab.fill("input[name=received_at]", "2026-11-25T12:00")
+    submit(tab, "button.primary")
+    assert tab.locator("#err-amount_received").is_visible()
+    assert "760" in tab.text_content("#err-amount_received")
+    assert runtime.get_task(pay.id).status == "open"
+
+    tab.fill("input[name=amount_received]", "760")
+    submit(tab, "button.primary")
+    assert "/tasks" in tab.url and "已完成" in tab.text_content("main")
+    done = runtime.get_task(pay.id)
+    assert done.status == "done"
+    assert (done.data["amount_received"], done.data["received_at"]) == (760, "2026-11-25T12:00")
