@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from werkzeug.serving import make_server
 
 from engine.casework.resources import add_resource, add_service_item, add_shift
 from engine.identity.users import add_user
+from engine.runtime.versions import get_process
 from engine.store.tables import Case
 from tests.conftest import fixture_files
 from tests.e2e.test_journey import ARGS, CHROMIUM, VIEWER
@@ -92,7 +94,7 @@ def sign_in(tab, base: str, name: str) -> None:
     tab.goto(f"{base}/login")
     tab.fill("input[name=name]", name)
     tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
+    submit(tab, "main button[type=submit]")
 
 
 def book_facial(tab, base: str, name: str = "王美玲") -> str:
@@ -266,3 +268,39 @@ def test_finance_sees_an_empty_receipt_time_and_cannot_book_less_than_due(cleani
     done = runtime.get_task(pay.id)
     assert done.status == "done"
     assert (done.data["amount_received"], done.data["received_at"]) == (760, "2026-11-25T12:00")
+
+
+# ----- 4. a changed form reaches the processes that use it -------------------------------------
+
+
+@pytest.fixture
+def review(app, runtime) -> Iterator[str]:  # noqa: F811
+    runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"), actor="owner")
+    yield from serve(app)
+
+
+def test_a_form_deployed_alone_reaches_new_cases_only(review, tab, runtime):
+    running = runtime.start_case("review_flow", {"customer_name": "王"}).number
+    (old_task,) = runtime.get_case(running).open_tasks
+
+    sign_in(tab, review, "olga")
+    tab.goto(f"{review}/models/forms/review_form.json")
+    assert "review_flow v1" in tab.text_content("main")
+    assert tab.locator("#deploy-note").is_visible()
+    form = json.loads(tab.input_value("textarea[name=text]"))
+    form["properties"]["priority"] = {"type": "string", "title": "優先級", "enum": ["高", "低"]}
+    tab.fill("textarea[name=text]", json.dumps(form, ensure_ascii=False, indent=2))
+    submit(tab, "text=部署為新版本")
+    text = tab.text_content("main")
+    assert "review_flow v2" in text  # the owner is told which processes follow
+    assert get_process(runtime.db, "review_flow").latest.version == 2
+
+    new = runtime.start_case("review_flow", {"customer_name": "陳"}).number
+    (new_task,) = runtime.get_case(new).open_tasks
+    tab.context.clear_cookies()
+    sign_in(tab, review, "alice")
+    tab.goto(f"{review}/tasks/{new_task.id}")
+    assert tab.locator("select[name=priority]").count() == 1
+    tab.goto(f"{review}/tasks/{old_task.id}")  # the running case keeps its form
+    assert tab.locator("select[name=priority]").count() == 0
+    assert tab.locator("input[name=approve]").count() == 1
