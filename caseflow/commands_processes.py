@@ -39,6 +39,7 @@ def deploy(ctx: Context, as_json: bool, paths: tuple[str, ...], actor: str | Non
         lambda: (
             "\n".join(
                 f"{r.kind:7} {r.key}  v{r.version}  {'deployed' if r.changed else 'unchanged'}"
+                + (f" (uses the changed {', '.join(r.forms_changed)})" if r.forms_changed else "")
                 for r in results
             )
             or "nothing to deploy"

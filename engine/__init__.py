@@ -53,6 +53,8 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "form_fields": ("engine.definitions.forms", False),
     "FormError": ("engine.definitions.forms", False),
     "load_form_schema": ("engine.definitions.forms", False),
+    "prefilled_values": ("engine.definitions.forms", False),
+    "with_case_limits": ("engine.definitions.forms", False),
     "undeclared_posted": ("engine.definitions.submission", False),
     "validate_submission": ("engine.definitions.submission", False),
     "layout": ("engine.definitions.layout", False),

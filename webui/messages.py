@@ -68,6 +68,10 @@ def _catalog(_: Gettext, ngettext: Gettext) -> dict[str, Callable[[dict[str, Any
         "format": lambda p: _("not a valid %(format)s", format=p["format"]),
         "uniqueItems": lambda p: _("must not contain the same item twice"),
         "additionalProperties": lambda p: _("unexpected fields: %(fields)s", fields=p["fields"]),
+        # The portal's change request (engine.casework.portal.request_payload)
+        "change_time_missing": lambda p: _("please give the new date and time"),
+        "change_time_invalid": lambda p: _("not a valid date and time"),
+        "change_time_past": lambda p: _("the new time must be later than now"),
         # Refusals of the task rules (engine.core.rules)
         "task_done": lambda p: _(
             "This task was already completed by %(user)s.", user=p.get("user") or "?"

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import secrets
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from engine import (
@@ -87,6 +101,68 @@ def _iso_ok(text: str) -> bool:
     return True
 
 
+# Post/redirect/get with an idempotency key: each rendering of a booking form carries a fresh
+# random key (hidden field); a post books once per key and redirects to the confirmation page,
+# which shows the number from this browser's signed session, so a reload shows it again and a
+# repeated post (a double click, a resent form) shows the first booking and books nothing.
+# Going back re-renders the form with a new key while the browser refills what the customer
+# typed, so the same answers sent again on the same page from the same browser are the same
+# booking too.
+BOOKED = "portal_booked"  # session: [[form key, page key, number, refused files, digest], ...]
+REMEMBERED = 10  # bookings a browser's session remembers
+
+
+def _digest(page_key: str, values: dict[str, Any]) -> str:
+    text = json.dumps([page_key, values], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _booked_in_session(form_key: str, digest: str) -> list[Any] | None:
+    return next((b for b in session.get(BOOKED, []) if b[0] == form_key or b[4] == digest), None)
+
+
+def _remember(
+    form_key: str, page_key: str, number: str, refused_files: list[str], digest: str
+) -> None:
+    kept = [b for b in session.get(BOOKED, []) if b[0] != form_key]
+    session[BOOKED] = [*kept, [form_key, page_key, number, refused_files, digest]][-REMEMBERED:]
+
+
+class _RecentKeys:
+    """Form keys this process booked, for a repeat that arrives before the first answer set the
+    browser's cookie (a double click): it waits for the first post and gets its booking."""
+
+    STRIPES = 64
+
+    def __init__(self, size: int = 1000) -> None:
+        self.lock = threading.Lock()
+        self.stripes = [threading.Lock() for _ in range(self.STRIPES)]
+        self.numbers: OrderedDict[str, str] = OrderedDict()
+        self.size = size
+
+    def key_lock(self, form_key: str) -> threading.Lock:
+        return self.stripes[int(form_key[:8], 16) % self.STRIPES]
+
+    def get(self, form_key: str) -> str | None:
+        with self.lock:
+            return self.numbers.get(form_key)
+
+    def put(self, form_key: str, number: str) -> None:
+        with self.lock:
+            self.numbers[form_key] = number
+            while len(self.numbers) > self.size:
+                self.numbers.popitem(last=False)
+
+
+def _recent() -> _RecentKeys:
+    return current_app.extensions.setdefault("caseflow_portal_keys", _RecentKeys())
+
+
+def _valid_form_key(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text if len(text) == 32 and all(c in "0123456789abcdef" for c in text) else None
+
+
 @bp.route("/<key>", methods=["GET", "POST"])
 def book(key: str) -> Any:
     try:
@@ -97,28 +173,41 @@ def book(key: str) -> Any:
     schema, labels, day = _live_schema(page.schema, source)
     values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "day"}
     errors: dict[str, list[str]] = {}
+    form_key = _valid_form_key(request.form.get("form_key")) if request.method == "POST" else None
     if request.method == "POST":
+        if form_key is None:
+            form_key = secrets.token_hex(16)  # a post without one (an old page) books once
         values = coerce_form_data(schema, request.form)
-        try:
-            number = portal.book(runtime(), key, values, schema=schema)
-        except ValidationFailed as exc:
-            errors = exc.errors
-        else:
-            refused_files = []
-            for upload in request.files.values():
-                if upload and upload.filename:
-                    try:
-                        desk().store_attachment(
-                            number,
-                            upload.filename,
-                            upload.read(attachments.MAX_BYTES + 1),
-                            "customer",
-                        )
-                    except ValidationFailed:
-                        refused_files.append(upload.filename)
-            return render_template(
-                "portal/booked.html", page=page, number=number, refused_files=refused_files
-            ), 201
+        digest = _digest(key, values)
+        earlier = _booked_in_session(form_key, digest)
+        if earlier:
+            _remember(*earlier)  # shown again as this page's latest booking
+            return redirect(url_for("portal.booked", key=key), 303)
+        with _recent().key_lock(form_key):
+            number = _recent().get(form_key)
+            if number is not None:  # booked by a post whose answer this browser has not seen
+                _remember(form_key, key, number, [], digest)
+                return redirect(url_for("portal.booked", key=key), 303)
+            try:
+                number = portal.book(runtime(), key, values, schema=schema)
+            except ValidationFailed as exc:
+                errors = exc.errors
+            else:
+                _recent().put(form_key, number)
+                refused_files = []
+                for upload in request.files.values():
+                    if upload and upload.filename:
+                        try:
+                            desk().store_attachment(
+                                number,
+                                upload.filename,
+                                upload.read(attachments.MAX_BYTES + 1),
+                                "customer",
+                            )
+                        except ValidationFailed:
+                            refused_files.append(upload.filename)
+                _remember(form_key, key, number, refused_files, digest)
+                return redirect(url_for("portal.booked", key=key), 303)
     fields = form_fields(schema)
     for f in fields:
         if f["name"] in labels:
@@ -134,7 +223,25 @@ def book(key: str) -> Any:
         errors=translate_errors(errors),
         live=live,
         day=day,
+        # The same key again after errors: this is still the one booking being made.
+        form_key=form_key or secrets.token_hex(16),
     ), (422 if errors else 200)
+
+
+@bp.get("/<key>/booked")
+def booked(key: str) -> Any:
+    """The confirmation of this browser's latest booking on this page (from its session)."""
+    try:
+        page = portal.page(runtime(), key)
+    except NotFound:
+        abort(404)
+    mine = [b for b in session.get(BOOKED, []) if b[1] == key]
+    if not mine:
+        return redirect(url_for("portal.book", key=key))
+    number, refused_files = mine[-1][2], mine[-1][3]
+    return render_template(
+        "portal/booked.html", page=page, number=number, refused_files=refused_files
+    )
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -161,12 +268,12 @@ def change() -> Any:
     kind = request.form.get("kind", "")
     if not _limiter().allow(request.remote_addr or "?"):
         return render_template("portal/lookup.html", error="too_many"), 429
-    data: dict[str, Any] = {}
-    if kind == "change":
-        data = {"new_time": request.form.get("new_time", ""), "note": request.form.get("note", "")}
-    elif kind == "cancel":
-        data = {"reason": request.form.get("reason", "")}
+    # The page's fields are the contract's (engine.casework.portal.request_payload): the new
+    # time as the datetime-local input posts it (company time), and the reason.
+    fields = ("new_start", "reason") if kind == "change" else ("reason",)
+    data = {name: request.form.get(name, "") for name in fields}
     refused = None
+    errors: dict[str, list[str]] = {}
     try:
         portal.request_change(runtime(), number, phone, kind, data)
     except NotFound:
@@ -176,13 +283,17 @@ def change() -> Any:
             "this booking can no longer be changed or cancelled online (it is too close to the "
             "appointment, already being handled, or finished); please call customer service"
         )
-    except ValidationFailed:
-        refused = _("the request is incomplete")
+    except ValidationFailed as exc:
+        errors = translate_errors(exc.errors)
+        if not errors.get("new_start"):
+            refused = _("the request is incomplete")
     found = portal.status(runtime(), number, phone)
     return render_template(
         "portal/status.html",
         booking=found,
         phone=phone,
-        message=None if refused else kind,
+        message=None if refused or errors else kind,
         refused=refused,
-    ), (409 if refused else 200)
+        errors=errors,
+        values=data if errors else {},
+    ), (409 if refused else 422 if errors else 200)

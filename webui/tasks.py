@@ -17,6 +17,7 @@ from engine import (
     attachments,
     coerce_form_data,
     form_fields,
+    prefilled_values,
     templating,
     undeclared_posted,
 )
@@ -96,11 +97,10 @@ def _page(
     schema = task.form or {}
     context = runtime().task_data(task_id)
     if values is None:
-        # An open form starts from what the case already knows (e.g. a customer's online request).
-        names = set(schema.get("properties", {}))
-        values = task.data or {
-            k: v for k, v in context.items() if k in names and v not in (None, "")
-        }
+        # A done task shows what was submitted; an open form starts only with the fields it
+        # marks "x-prefill" (e.g. a customer's online request), never with another task's
+        # answer that shares a field's name.
+        values = task.data or prefilled_values(schema, context)
     return (
         render_template(
             "tasks/task.html",

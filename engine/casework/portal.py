@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine.core.errors import InvalidState, NotFound, ValidationFailed
+from engine.core.instants import iso_utc, parse_when
+from engine.core.messages import Message
 from engine.core.status import ACTIVE_TASK
 from engine.definitions.submission import EXTRAS_DROP, declared_submission
 from engine.runtime.verbs import Runtime
@@ -22,6 +24,12 @@ TOO_LATE = (
     "this booking can no longer be changed or cancelled online (it is too close to the "
     "appointment, already being handled, or finished); please call customer service"
 )
+# What a process receives from the portal (its messageVariable), one contract for all:
+#   change_request  {"new_start": ISO 8601 instant in UTC with its offset, "reason": text}
+#   cancel_request  {"reason": text}
+CHANGE_FIELDS = ("new_start", "reason")
+CANCEL_FIELDS = ("reason",)
+REASON_MAX = 200
 PUBLIC_FIELDS = ("customer_name", "service_item", "appointment_at", "store", "booking_ref")
 
 
@@ -171,13 +179,42 @@ def status(runtime: Runtime, number: str, phone: str) -> BookingStatus:
     )
 
 
+def request_payload(runtime: Runtime, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The message a process receives for the customer's request, by the contract above.
+
+    `new_start` may come as the booking page posts it (company wall-clock time without an
+    offset, "2026-11-27T15:00") or with an offset; it is sent as UTC. A missing, unreadable or
+    past time is refused with the field named, so nothing reaches the case."""
+    reason = str(data.get("reason") or "").strip()[:REASON_MAX]
+    if kind == "cancel":
+        return {"reason": reason}
+    if kind != "change":
+        raise ValidationFailed("unknown request", {"kind": ["change or cancel"]})
+    text = str(data.get("new_start") or "").strip()
+    if not text:
+        error = Message("change_time_missing", "give the new date and time")
+    else:
+        try:
+            when = parse_when(text, runtime.calendar.zone)
+        except ValueError:
+            error = Message("change_time_invalid", "not a valid date and time")
+        else:
+            if when > runtime.clock.now():
+                return {"new_start": iso_utc(when), "reason": reason}
+            error = Message("change_time_past", "the new time must be in the future")
+    raise ValidationFailed("the change request has errors", {"new_start": [error]})
+
+
 def request_change(
     runtime: Runtime, number: str, phone: str, kind: str, data: dict[str, Any]
 ) -> None:
-    """Send the customer's change or cancel request to the case, or say why it cannot be."""
+    """Send the customer's change or cancel request to the case, or say why it cannot be.
+
+    `data` holds the fields of the contract (`request_payload`); other keys are dropped."""
     if kind not in REQUESTS:
         raise ValidationFailed("unknown request", {"kind": ["change or cancel"]})
     current = status(runtime, number, phone)
+    data = request_payload(runtime, kind, data)
     allowed = current.can_change if kind == "change" else current.can_cancel
     try:
         if not allowed:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -36,6 +37,8 @@ __all__ = [
     "default_confirmation_schema",
     "form_fields",
     "load_form_schema",
+    "prefilled_values",
+    "with_case_limits",
 ]
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -106,7 +109,56 @@ def load_form_schema(text: str | bytes, name: str) -> dict:
             compile_pattern(pattern)
         except PatternError as exc:
             raise FormError(f"{name}: the pattern at {where}: {exc}") from None
+    for field, prop in (schema.get("properties") or {}).items():
+        for key in (PREFILL, *CASE_LIMITS):
+            source = prop.get(key) if isinstance(prop, dict) else None
+            if source is not None and not (isinstance(source, str) and source.isidentifier()):
+                raise FormError(
+                    f"{name}: {field}.{key} must name a case variable (e.g. "
+                    f'"{key}": "amount_due"), not {source!r}'
+                )
     return schema
+
+
+# --------------------------------------------------------------------------- case data
+
+# A field starts filled only when it says from where: "x-prefill": "<case variable>". A field
+# that merely shares a name with case data (another task's answer, a called process's value)
+# starts empty, so a clerk never submits someone else's answer unread.
+PREFILL = "x-prefill"
+# A number field bounded by a case value: "x-minimum": "amount_due" (checked when the task is
+# completed, with the value the case holds then).
+CASE_LIMITS = {"x-minimum": "minimum", "x-maximum": "maximum"}
+
+
+def prefilled_values(schema: dict, data: dict[str, Any]) -> dict[str, Any]:
+    """The values a task form starts with: each top-level field marked "x-prefill" gets the
+    named case variable, when the case has a value for it."""
+    values: dict[str, Any] = {}
+    for field, prop in (schema.get("properties") or {}).items():
+        source = prop.get(PREFILL) if isinstance(prop, dict) else None
+        if isinstance(source, str) and data.get(source) not in (None, ""):
+            values[field] = data[source]
+    return values
+
+
+def with_case_limits(schema: dict, data: dict[str, Any]) -> dict:
+    """The schema with "x-minimum"/"x-maximum" of its top-level fields made into "minimum" /
+    "maximum" from the case's numbers (a limit whose variable holds no number is left out)."""
+    props = schema.get("properties") or {}
+    if not any(isinstance(p, dict) and set(CASE_LIMITS) & set(p) for p in props.values()):
+        return schema
+    bound = {**schema, "properties": dict(props)}
+    for field, prop in props.items():
+        if not isinstance(prop, dict):
+            continue
+        for key, keyword in CASE_LIMITS.items():
+            value = data.get(prop.get(key)) if isinstance(prop.get(key), str) else None
+            if isinstance(value, Decimal):
+                value = float(value)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                bound["properties"][field] = {**bound["properties"][field], keyword: value}
+    return bound
 
 
 def _patterns(node: Any, where: str) -> Iterator[tuple[str, str]]:

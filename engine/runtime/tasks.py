@@ -14,7 +14,13 @@ from SpiffWorkflow.util.task import TaskState
 from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.status import TaskStatus
-from engine.definitions.submission import EXTRAS_REFUSE, declared_submission, split_declared
+from engine.definitions.forms import with_case_limits
+from engine.definitions.submission import (
+    EXTRAS_REFUSE,
+    declared_submission,
+    split_declared,
+    validate_submission,
+)
 from engine.runtime import attachments, kpi
 from engine.runtime.projection import (
     case_data,
@@ -315,6 +321,14 @@ class TaskVerbs:
             spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
             if not spiff_task.has_state(TaskState.READY):
                 raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
+            # Limits taken from the case ("x-minimum": "amount_due"), known only now that the
+            # task's data is loaded; nothing has changed yet, so a refusal leaves the case as is.
+            schema = self._form(row.form_id)
+            bound = with_case_limits(schema, spiff_task.data)
+            if bound is not schema:
+                errors = validate_submission(bound, checked["data"])
+                if errors:
+                    raise ValidationFailed(f"task {task_id}: the form has errors", errors)
             now = self.clock.now()
             stored, dropped = dict(checked["data"]), checked["dropped"]
             for field, (filename, content) in files.items():

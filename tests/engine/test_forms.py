@@ -546,3 +546,46 @@ def test_forms_module_does_not_import_flask() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_only_fields_marked_x_prefill_start_filled():
+    from engine.definitions.forms import prefilled_values
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "customer_name": {"type": "string", "x-prefill": "customer_name"},
+            "contact": {"type": "string", "x-prefill": "phone"},
+            "received_at": {"type": "string", "format": "date-time"},
+            "note": {"type": "string", "x-prefill": "note"},
+        },
+    }
+    data = {"customer_name": "王", "phone": "138", "received_at": "2026-11-24T16:00", "note": ""}
+    assert prefilled_values(schema, data) == {"customer_name": "王", "contact": "138"}
+
+
+def test_limits_from_case_values():
+    from decimal import Decimal
+
+    from engine.definitions.forms import with_case_limits
+    from engine.definitions.submission import validate_submission
+
+    schema = {
+        "type": "object",
+        "properties": {"paid": {"type": "number", "minimum": 0, "x-minimum": "amount_due"}},
+    }
+    assert with_case_limits(schema, {})["properties"]["paid"]["minimum"] == 0
+    bound = with_case_limits(schema, {"amount_due": Decimal("760")})
+    assert (
+        bound["properties"]["paid"]["minimum"] == 760
+        and schema["properties"]["paid"]["minimum"] == 0
+    )
+    assert [m.code for m in validate_submission(bound, {"paid": 700})["paid"]] == ["minimum"]
+    assert validate_submission(bound, {"paid": 760}) == {}
+
+
+@pytest.mark.parametrize("key", ["x-prefill", "x-minimum", "x-maximum"])
+def test_a_case_variable_reference_must_be_a_name(key):
+    text = json.dumps({"type": "object", "properties": {"a": {"type": "number", key: 5}}})
+    with pytest.raises(FormError, match=f"a.{key} must name a case variable"):
+        load_form_schema(text, "f.json")

@@ -44,9 +44,14 @@ def test_book_check_change_then_too_late(deployed, clock):
         portal.status(deployed, "PB-20261123-9999", "13812345678")
 
     portal.request_change(
-        deployed, number, "13812345678", "change", {"new_time": "2026-11-27T15:00:00+08:00"}
+        deployed, number, "13812345678", "change", {"new_start": "2026-11-27T15:00:00+08:00"}
     )
-    assert deployed.get_case(number).data["appointment_at"] == "2026-11-27T15:00:00+08:00"
+    # The process receives the contract's keys, the time in UTC.
+    assert deployed.get_case(number).data["change"] == {
+        "new_start": "2026-11-27T07:00:00+00:00",
+        "reason": "",
+    }
+    assert deployed.get_case(number).data["appointment_at"] == "2026-11-27T07:00:00+00:00"
     # The cut-off moved with the appointment: 24 hours before 27 Nov 15:00.
     assert [t.due_at.isoformat() for t in deployed.get_case(number).timers] == [
         "2026-11-26T07:00:00+00:00"
@@ -76,3 +81,31 @@ def test_a_timer_after_an_event_based_gateway_is_named_after_its_event(deployed,
     deployed.fire_timers(number)
     fired = [e for e in deployed.get_case(number).history if e.kind == "timer_fired"]
     assert [e.element_id for e in fired] == ["changes_closed"]
+
+
+@pytest.mark.parametrize(
+    ("posted", "code"),
+    [
+        ({}, "change_time_missing"),
+        ({"new_start": "  "}, "change_time_missing"),
+        ({"new_start": "next Tuesday"}, "change_time_invalid"),
+        ({"new_start": "2026-11-23T09:00"}, "change_time_past"),  # company time, before 09:30
+    ],
+)
+def test_a_change_request_without_a_future_time_sends_nothing(deployed, posted, code):
+    number = portal.book(deployed, "portal_flow", BOOKING)
+    with pytest.raises(ValidationFailed) as refused:
+        portal.request_change(deployed, number, "13812345678", "change", posted)
+    assert [m.code for m in refused.value.errors["new_start"]] == [code]
+    case = deployed.get_case(number)
+    assert "change" not in case.data and case.data["appointment_at"] == BOOKING["appointment_at"]
+
+
+def test_request_payloads_follow_the_contract(deployed):
+    change = portal.request_payload(
+        deployed, "change", {"new_start": "2026-11-27T15:00", "reason": " 出差 ", "note": "x"}
+    )
+    assert change == {"new_start": "2026-11-27T07:00:00+00:00", "reason": "出差"}
+    assert portal.request_payload(deployed, "cancel", {"reason": "有事", "x": 1}) == {
+        "reason": "有事"
+    }

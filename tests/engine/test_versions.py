@@ -330,3 +330,36 @@ def test_a_case_inside_a_sub_process_moves_where_its_task_still_exists(runtime):
     runtime.deploy([SourceFile("nested_flow.bpmn", renamed.encode())])
     ok, reasons = can_migrate(runtime, other, 3)
     assert not ok and reasons == ["visit: inside (到府服務) is not in version 3"]
+
+
+def test_a_changed_form_alone_makes_new_versions_of_its_processes(runtime, tmp_path):
+    import json
+
+    from tests.conftest import fixture_files
+
+    runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
+    running = runtime.start_case("review_flow", {"customer_name": "王"}).number
+    form = json.loads(fixture_files("review_form.json")[0].read_text())
+    form["properties"]["priority"] = {"type": "string", "title": "優先級"}
+    changed = tmp_path / "review_form.json"
+    changed.write_text(json.dumps(form, ensure_ascii=False))
+
+    results = runtime.deploy([changed], actor="owner")
+    assert [r.to_dict() for r in results] == [
+        {"kind": "form", "key": "review_form.json", "version": 2, "changed": True},
+        {
+            "kind": "process",
+            "key": "review_flow",
+            "version": 2,
+            "changed": True,
+            "forms_changed": ["review_form.json"],
+        },
+    ]
+    new = runtime.start_case("review_flow", {"customer_name": "陳"}).number
+    assert runtime.get_case(new).version == 2
+    (task,) = runtime.get_case(new).open_tasks
+    assert "priority" in runtime.get_task(task.id).form["properties"]
+    (old_task,) = runtime.get_case(running).open_tasks
+    assert "priority" not in runtime.get_task(old_task.id).form["properties"]
+    # Deploying the same form again changes nothing.
+    assert [r.changed for r in runtime.deploy([changed])] == [False]

@@ -152,6 +152,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("portal.index", "GET"): public("/book"),
     ("portal.book", "GET"): public("/book/{portal}"),
     ("portal.book", "POST"): public("/book/{portal}", 422, data={}),
+    ("portal.booked", "GET"): public("/book/{portal}/booked", 302),
     ("portal.status", "GET"): public("/book/status"),
     ("portal.status", "POST"): public("/book/status", 404, data={"number": "{case}"}),
     ("portal.change", "POST"): public(

@@ -285,6 +285,22 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
     pay = open_task(rt, number, "confirm_payment")
     assert pay.role == "finance"
     assert "{{ amount_due }}" in pay.instructions
+    # Less than the amount due does not pass: refused on the field, the case unchanged.
+    due = rt().task_data(pay.id)["amount_due"]
+    with pytest.raises(ValidationFailed) as short:
+        rt().complete_task(
+            pay.id,
+            {
+                "payment_method": "微信收款",
+                "amount_received": due - 60,
+                "received_at": "2026-11-25T12:00",
+            },
+            "cashier",
+        )
+    (message,) = short.value.errors["amount_received"]
+    assert set(short.value.errors) == {"amount_received"}
+    assert (message.code, message.params) == ("minimum", {"value": str(due)})
+    assert open_task(rt, number, "confirm_payment").id == pay.id
     work(
         rt,
         number,

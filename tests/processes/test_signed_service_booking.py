@@ -20,6 +20,7 @@ from engine.casework import portal
 from engine.casework.directory import Person, PersonKind, add_person
 from engine.core.errors import InvalidState, ValidationFailed
 from engine.identity.users import add_user
+from engine.spiff import templating
 from engine.store.tables import Case, Outbox
 from engine.worker.timers import fire_due_timers
 
@@ -320,7 +321,7 @@ def test_returned_request_is_corrected_and_resubmitted(booking, fresh_runtime, c
     # The customer corrects the time; the request is checked and reviewed again.
     clock.set("2026-11-24T01:00:00+00:00")
     with pytest.raises(InvalidState):
-        fresh_runtime().send_message(number, "change_request", {"appointment_at": "x"})
+        fresh_runtime().send_message(number, "change_request", {"new_start": "x"})
     case = fresh_runtime().send_message(
         number, "resubmission", {"appointment_at": "2026-11-27T14:00"}
     )
@@ -404,9 +405,13 @@ def test_change_on_time_then_a_repeated_change_carries_a_fee(booking, fresh_runt
     assert portal.status(fresh_runtime(), number, PHONE).can_change
     portal.request_change(
         fresh_runtime(), number, PHONE, "change",
-        {"appointment_at": "2026-11-30T15:00", "reason": "出差"},
+        {"new_start": "2026-11-30T15:00", "reason": "出差"},  # company time, as the page posts
     )  # fmt: skip
     case = fresh_runtime().get_case(number)
+    assert case.data["change"] == {"new_start": "2026-11-30T07:00:00+00:00", "reason": "出差"}
+    handle = open_task(fresh_runtime(), number, "handle_change")
+    shown = templating.render(handle.instructions, fresh_runtime().task_data(handle.id))
+    assert "客戶希望改為:2026-11-30 15:00;原因:出差" in shown
     assert "prepare_contact" not in case.active_elements  # preparation interrupted
     assert case.data["change_days_ahead"] == 2
     assert (case.data["change_late"], case.data["change_fee_flag"]) == (False, False)
@@ -437,7 +442,7 @@ def test_change_on_time_then_a_repeated_change_carries_a_fee(booking, fresh_runt
     # Friday: still a working day ahead, but the second change is a repeated one.
     clock.set("2026-11-27T02:00:00+00:00")
     case = fresh_runtime().send_message(
-        number, "change_request", {"appointment_at": "2026-12-02T10:00"}
+        number, "change_request", {"new_start": "2026-12-02T02:00:00+00:00"}
     )
     assert case.data["change_count"] == 2
     assert (case.data["change_late"], case.data["change_repeated"]) == (False, True)
@@ -455,9 +460,14 @@ def test_late_change_is_flagged_and_can_be_declined(booking, fresh_runtime, cloc
     number = confirmed_booking(fresh_runtime, clock)
     clock.set("2026-11-26T00:00:00+00:00")  # Thursday 08:00, the appointment's own day
     case = fresh_runtime().send_message(
-        number, "change_request", {"appointment_at": "2026-11-26T16:00", "reason": "塞車"}
+        number, "change_request", {"new_start": "2026-11-26T08:00:00+00:00", "reason": "塞車"}
     )
     assert case.data["change_days_ahead"] == 0
+    # The portal's contract: the new time in UTC, shown to staff in company time.
+    assert (case.data["requested_appointment_at"], case.data["change_reason"]) == (
+        "2026-11-26 16:00",
+        "塞車",
+    )
     assert (case.data["change_late"], case.data["change_fee_flag"]) == (True, True)
     case = complete(fresh_runtime, number, "handle_change", {
         "change_decision": "無法安排", "change_note": "下午專業人員已有其他安排",

@@ -14,7 +14,9 @@ def deploy(runtime):
 
 def book(client, **fields):
     token = csrf_token(client.get("/book/portal_flow").text)
-    return client.post("/book/portal_flow", data={**fields, "csrf_token": token})
+    return client.post(
+        "/book/portal_flow", data={**fields, "csrf_token": token}, follow_redirects=True
+    )
 
 
 def test_book_with_an_error_then_get_a_number(app, runtime):
@@ -31,11 +33,66 @@ def test_book_with_an_error_then_get_a_number(app, runtime):
         customer_phone="13812345678",
         appointment_at="2026-11-26T10:00",
     )
-    assert good.status_code == 201
+    assert good.status_code == 200 and good.request.path == "/book/portal_flow/booked"
     number = re.search(r'id="booking-number">([^<]+)<', good.text).group(1)
     case = runtime.get_case(number)
     assert case.data["customer_name"] == "王小明" and case.data["booked_via"] == "web"
     assert client.get("/book/nope").status_code == 404
+
+
+def form_key(html: str) -> str:
+    return re.search(r'name="form_key" value="([0-9a-f]{32})"', html).group(1)
+
+
+def count_cases(db) -> int:
+    from sqlalchemy import func, select
+
+    from engine.store.tables import Case
+
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(Case))
+
+
+def test_a_booking_post_redirects_and_books_once_per_form(app, runtime, db):
+    deploy(runtime)
+    client = app.test_client()
+    page = client.get("/book/portal_flow").text
+    fields = {
+        "customer_name": "王小明",
+        "customer_phone": "13812345678",
+        "appointment_at": "2026-11-26T10:00",
+        "csrf_token": csrf_token(page),
+        "form_key": form_key(page),
+    }
+    first = client.post("/book/portal_flow", data=fields)
+    assert first.status_code == 303 and first.location == "/book/portal_flow/booked"
+    shown = client.get("/book/portal_flow/booked")
+    number = re.search(r'id="booking-number">([^<]+)<', shown.text).group(1)
+    # The same form posted again (a reload of the post, a double click), even with a changed
+    # answer: the first booking, nothing new.
+    again = client.post("/book/portal_flow", data={**fields, "customer_name": "王大明"})
+    assert again.status_code == 303
+    assert number in client.get("/book/portal_flow/booked").text
+    # A freshly rendered form sent with the same answers (back, then send): the same booking.
+    fresh = client.get("/book/portal_flow").text
+    assert form_key(fresh) != fields["form_key"]
+    client.post("/book/portal_flow", data={**fields, "form_key": form_key(fresh)})
+    assert count_cases(db) == 1
+    # A form with an error keeps its key, so correcting it books once.
+    other = client.get("/book/portal_flow").text
+    bad = client.post(
+        "/book/portal_flow",
+        data={**fields, "customer_phone": "1", "form_key": form_key(other)},
+    )
+    assert bad.status_code == 422 and form_key(bad.text) == form_key(other)
+    client.post(
+        "/book/portal_flow",
+        data={**fields, "customer_phone": "13812345679", "form_key": form_key(other)},
+    )
+    assert count_cases(db) == 2
+    # Another browser has no confirmation to see.
+    stranger = app.test_client().get("/book/portal_flow/booked")
+    assert stranger.status_code == 302 and stranger.location == "/book/portal_flow"
 
 
 def test_status_change_and_refusal_when_too_late(app, runtime, clock):
@@ -58,19 +115,33 @@ def test_status_change_and_refusal_when_too_late(app, runtime, clock):
     page = client.post(
         "/book/status", data={"number": number, "phone": "13812345678", "csrf_token": token}
     )
-    assert page.status_code == 200 and 'name="new_time"' in page.text
+    assert page.status_code == 200 and 'name="new_start"' in page.text
+    missing = client.post(
+        "/book/request",
+        data={
+            "number": number,
+            "phone": "13812345678",
+            "kind": "change",
+            "new_start": "",
+            "reason": "出差",
+            "csrf_token": token,
+        },
+    )
+    assert missing.status_code == 422 and 'id="err-new_start"' in missing.text
+    assert "請填寫新的日期和時間" in missing.text and 'value="出差"' in missing.text
+    assert "change" not in runtime.get_case(number).data
     changed = client.post(
         "/book/request",
         data={
             "number": number,
             "phone": "13812345678",
             "kind": "change",
-            "new_time": "2026-11-27T15:00",
+            "new_start": "2026-11-27T15:00",
             "csrf_token": token,
         },
     )
     assert changed.status_code == 200
-    assert runtime.get_case(number).data["appointment_at"] == "2026-11-27T15:00"
+    assert runtime.get_case(number).data["appointment_at"] == "2026-11-27T07:00:00+00:00"
     clock.set("2026-11-26T08:00:00+00:00")  # less than 24 hours before the new time
     late = client.post(
         "/book/request",
@@ -141,8 +212,12 @@ def test_store_booking_offers_only_free_slots(app, runtime, db):
         "/book/store_appointment", data={**form, "appointment_at": "2026-11-25T09:00:00+00:00"}
     )
     assert taken.status_code == 422 and 'id="err-appointment_at"' in taken.text
-    booked = client.post("/book/store_appointment", data={**form, "appointment_at": slots[0]})
-    assert booked.status_code == 201
+    booked = client.post(
+        "/book/store_appointment",
+        data={**form, "appointment_at": slots[0]},
+        follow_redirects=True,
+    )
+    assert booked.status_code == 200 and "booking-number" in booked.text
     after = client.get("/book/store_appointment?service_item=facial&day=2026-11-25").text
     assert re.findall(r'<option value="(2026-11-25T0[0-9]:[0-9]{2}:00\+00:00)"', after) == [
         slots[2]
@@ -169,8 +244,9 @@ def test_cleaning_and_consultation_are_bookable(app, runtime):
             "content": "請問月費怎麼算？",
             "csrf_token": csrf_token(page.text),
         },
+        follow_redirects=True,
     )
-    assert done.status_code == 201
+    assert done.status_code == 200
     number = re.search(r'id="booking-number">([^<]+)<', done.text).group(1)
     assert runtime.get_case(number).notifications[0].channel == "email"  # acknowledged at once
 

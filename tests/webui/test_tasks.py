@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import fixture_files
 from tests.webui.conftest import csrf_token
 
@@ -121,11 +123,25 @@ def test_default_cookies_are_secure(runtime):
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
 
 
-def test_form_starts_from_what_the_case_knows(app, login, runtime):
+def test_a_form_starts_only_with_the_fields_it_prefills(app, login, runtime, tmp_path):
+    """A field named like case data starts empty unless the form says "x-prefill": a clerk
+    must not submit another task's answer unread."""
     runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))
     number = runtime.start_case(
         "review_flow", {"customer_name": "王小明", "note": "客戶在網上留言"}
     ).number
     task_id = runtime.get_case(number).open_tasks[0].id
     page = login("alice").get(f"/tasks/{task_id}")
-    assert "客戶在網上留言" in page.text
+    assert "客戶在網上留言" not in page.text
+
+    form = json.loads(fixture_files("review_form.json")[0].read_text())
+    form["properties"]["note"]["x-prefill"] = "note"
+    changed = tmp_path / "review_form.json"
+    changed.write_text(json.dumps(form, ensure_ascii=False))
+    runtime.deploy([fixture_files("review_flow.bpmn")[0], changed])
+    number = runtime.start_case(
+        "review_flow", {"customer_name": "王小明", "note": "客戶在網上留言"}
+    ).number
+    task_id = runtime.get_case(number).open_tasks[0].id
+    page = login("alice").get(f"/tasks/{task_id}")
+    assert 'name="note" value="客戶在網上留言"' in page.text

@@ -104,6 +104,16 @@ def form_deploy() -> Any:
         flash(
             _("Form %(name)s deployed as version %(version)d.", name=name, version=result.version)
         )
+        # The processes that use it got a new version with it (engine.definitions.deploy).
+        followed = [r for r in results if r.kind == "process" and r.forms_changed]
+        if followed:
+            flash(
+                _(
+                    "New versions of the processes that use it: %(versions)s. New cases get "
+                    "this form; running cases keep the version they started with.",
+                    versions=", ".join(f"{r.key} v{r.version}" for r in followed),
+                )
+            )
     else:
         flash(
             _(
