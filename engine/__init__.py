@@ -27,6 +27,7 @@ from typing import Any
 _SURFACE: dict[str, tuple[str, bool]] = {
     "attachments": ("engine.runtime.attachments", True),
     "portal": ("engine.casework.portal", True),
+    "links": ("engine.casework.links", True),
     "MonthKpi": ("engine.casework.metrics", False),
     "monthly_kpis": ("engine.casework.metrics", False),
     "recent_months": ("engine.casework.metrics", False),
@@ -46,6 +47,7 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "NotFound": ("engine.core.errors", False),
     "ValidationFailed": ("engine.core.errors", False),
     "load_settings": ("engine.core.settings", False),
+    "secret_key": ("engine.core.secrets", False),
     "DefinitionError": ("engine.definitions.sources", False),
     "SourceFile": ("engine.definitions.sources", False),
     "coerce_form_data": ("engine.definitions.coercion", False),

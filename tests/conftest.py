@@ -134,6 +134,7 @@ def users(db: Database, settings: Settings, clock: FixedClock) -> dict[str, list
 COMPANIONS = {
     "review_flow.bpmn": ("review_start.json",),
     "booking_flow.bpmn": ("booking_alternatives.json",),
+    "link_flow.bpmn": ("link_reply.json",),
 }
 
 

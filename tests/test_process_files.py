@@ -100,14 +100,17 @@ def test_processes_and_forms_deploy_together(runtime: Runtime) -> None:
 
 
 def _referenced_forms() -> set[str]:
-    """Forms named by user tasks, and start forms (process properties startForm, for customer
-    booking pages and staff, and staffStartForm)."""
+    """Forms named by user tasks, start forms (process properties startForm, for customer
+    booking pages and staff, and staffStartForm) and forms of customers' messages
+    (messageForm:<message>)."""
     names: set[str] = set()
     for path in PROCESS_FILES:
         root = _root(path)
         for process in _bpmn_elements(root, {"process"}):
             for prop in process.iterfind(f"{{{BPMN}}}extensionElements//{{{SPIFF}}}property"):
-                if prop.get("name") in ("startForm", "staffStartForm") and prop.get("value"):
+                name = prop.get("name") or ""
+                wanted = name in ("startForm", "staffStartForm") or name.startswith("messageForm:")
+                if wanted and prop.get("value"):
                     names.add(prop.get("value").strip())
         for task in _bpmn_elements(root, {"userTask"}):
             for prop in task.iter(f"{{{SPIFF}}}property"):
@@ -123,6 +126,6 @@ def test_every_form_is_used_by_a_user_task() -> None:
     used = _referenced_forms()
     unused = sorted(p.name for p in FORMS.glob("*.json") if p.name not in used)
     assert unused == [], (
-        "forms no user task (formJsonSchemaFilename) or start (startForm, staffStartForm)"
-        f" uses: {unused}"
+        "forms no user task (formJsonSchemaFilename), start (startForm, staffStartForm) or"
+        f" customer's message (messageForm:<message>) uses: {unused}"
     )

@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from engine import Database, Desk, Runtime, Worker, load_settings
+from engine import Database, Desk, Runtime, Worker, load_settings, secret_key
 
 from .i18n import LANGUAGES, compile_translations, select_locale
 
 csrf = CSRFProtect()
-
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one kept in instance/secret_key (never committed)."""
-    if os.environ.get("CASEFLOW_SECRET_KEY"):
-        return os.environ["CASEFLOW_SECRET_KEY"]
-    path = Path("instance") / "secret_key"
-    if not path.exists():
-        # Several web processes (gunicorn) may start at once: the first to link its key in
-        # wins, the others read that one, so every process signs sessions with the same key.
-        path.parent.mkdir(exist_ok=True)
-        draft = path.with_name(f".secret_key.{os.getpid()}")
-        draft.write_text(secrets.token_hex(32))
-        draft.chmod(0o600)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
 
 
 # Scripts and styles from this site only (the diagram library sets inline styles on the
@@ -90,7 +67,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     # more than reading it from the database).
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key()
+        app.config["SECRET_KEY"] = secret_key()
     if runtime is None:
         runtime = Runtime(Database(app.config.get("DATABASE_URL")), load_settings())
     app.config["BABEL_DEFAULT_TIMEZONE"] = runtime.settings.timezone

@@ -1,4 +1,5 @@
-"""Customers (no sign-in): book online, see a booking by number + phone, change or cancel it."""
+"""Customers (no sign-in): book online, see a booking by number + phone, change or cancel it,
+and answer what a message asks them from the link in it (engine.casework.links)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from engine import (
     attachments,
     coerce_form_data,
     form_fields,
+    links,
     portal,
 )
 
@@ -44,6 +46,13 @@ def _limiter() -> RateLimiter:
     return current_app.extensions.setdefault(
         "caseflow_portal_limiter",
         RateLimiter(current_app.config.get("PORTAL_LOOKUPS_PER_10_MIN", 10), 600),
+    )
+
+
+def _link_limiter() -> RateLimiter:
+    return current_app.extensions.setdefault(
+        "caseflow_link_limiter",
+        RateLimiter(current_app.config.get("PORTAL_LINK_OPENS_PER_10_MIN", 30), 600),
     )
 
 
@@ -297,3 +306,45 @@ def change() -> Any:
         errors=errors,
         values=data if errors else {},
     ), (409 if refused else 422 if errors else 200)
+
+
+# A link that does not open: what the customer reads, and the status.
+LINK_REFUSED = {"invalid": 404, "expired": 410, "used": 409, "not_waiting": 409}
+
+
+def _link_refused(reason: str) -> Any:
+    status = LINK_REFUSED.get(reason, 404) if reason != "too_many" else 429
+    return render_template("portal/reply_refused.html", reason=reason), status
+
+
+@bp.route("/reply/<message>/<token>", methods=["GET", "POST"])
+def reply(message: str, token: str) -> Any:
+    """The page behind a link in a customer's message: the form of the message the case waits
+    for; its answer is sent to the case as that message. The link is the only key: every
+    opening counts against the address's limit, like a booking lookup."""
+    if not _link_limiter().allow(request.remote_addr or "?"):
+        return _link_refused("too_many")
+    rt = runtime()
+    try:
+        page = links.open_link(rt, message, token)
+    except links.LinkRefused as exc:
+        return _link_refused(exc.reason or "invalid")
+    values: dict[str, Any] = page.values
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = coerce_form_data(page.schema, request.form)
+        try:
+            links.answer(rt, message, token, values, schema=page.schema)
+        except links.LinkRefused as exc:
+            return _link_refused(exc.reason or "invalid")
+        except ValidationFailed as exc:
+            errors = translate_errors(exc.errors)
+        else:
+            return render_template("portal/reply_done.html", page=page)
+    return render_template(
+        "portal/reply.html",
+        page=page,
+        fields=form_fields(page.schema),
+        values=values,
+        errors=errors,
+    ), (422 if errors else 200)

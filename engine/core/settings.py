@@ -66,6 +66,15 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    """Links in customers' messages (engine.casework.links): the address the customers reach
+    the web app at, and how many days a link works."""
+
+    base_url: str = "http://127.0.0.1:5000"
+    link_days: int = 14
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     timezone: str = "Asia/Shanghai"
@@ -84,6 +93,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    portal: PortalSettings = field(default_factory=PortalSettings)
 
     def role_for_lane(self, lane: str | None) -> str | None:
         """The role id a lane name stands for: the id itself, the Chinese name, or one of
@@ -138,6 +148,7 @@ def load_settings(path: Path | None = None) -> Settings:
         smtp=_smtp(doc.get("smtp", {}), path),
         sms=_sms(doc.get("sms", {}), path),
         privacy=_privacy(doc.get("privacy", {}), path),
+        portal=_portal(doc.get("portal", {}), path),
     )
     if settings.default_role not in roles:
         raise SettingsError(f"default_role {settings.default_role!r} is not in [roles] of {path}")
@@ -191,6 +202,19 @@ def _privacy(table: dict, path: Path) -> PrivacySettings:
             f"[privacy] retention_days in {path} must be a whole number of days from 1 to 36500"
         )
     return PrivacySettings(retention_days=value)
+
+
+def _portal(table: dict, path: Path) -> PortalSettings:
+    base_url = str(table.get("base_url", PortalSettings.base_url)).strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", base_url):
+        raise SettingsError(
+            f"[portal] base_url {base_url!r} in {path} must be an http(s) address, e.g."
+            " https://service.example.com"
+        )
+    days = table.get("link_days", PortalSettings.link_days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        raise SettingsError(f"[portal] link_days in {path} must be a whole number from 1 to 365")
+    return PortalSettings(base_url=base_url, link_days=days)
 
 
 def _check_attempts(section: str, value: int, path: Path) -> None:

@@ -28,6 +28,7 @@ class StepContext:
     actor: str | None
     now: datetime  # the real time of the step (timers may run at their logical due time)
     calendar: Any = None  # the runtime's BusinessCalendar (office hours, holidays)
+    settings: Any = None  # the runtime's Settings
     # Run just before the step writes its state (e.g. the outbox writes its rows).
     before_commit: list[Callable[[StepContext], None]] = field(default_factory=list)
 

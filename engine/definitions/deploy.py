@@ -154,6 +154,7 @@ def _forms_used(version: ProcessVersion) -> set[str]:
     used = {m.get("form") for m in (version.task_meta or {}).values() if m.get("form")}
     portal = version.portal or {}
     used |= {portal[n] for n in ("start_form", "staff_start_form") if portal.get(n)}
+    used |= set((portal.get("message_forms") or {}).values())
     return used
 
 
@@ -174,6 +175,10 @@ def _store(
     for name in ("start_form", "staff_start_form"):
         if plan.portal and plan.portal.get(name):
             plan.portal[f"{name}_id"] = form_ids.get(plan.portal[name])
+    if plan.portal and plan.portal.get("message_forms"):
+        plan.portal["message_form_ids"] = {
+            message: form_ids.get(form) for message, form in plan.portal["message_forms"].items()
+        }
     row = ProcessVersion(
         key=plan.key,
         version=(current.version + 1) if current else 1,

@@ -12,6 +12,7 @@ from lxml import etree
 
 from engine.core.settings import Settings
 from engine.definitions.sources import (
+    BPMN_NS,
     CAMUNDA_NS,
     FormPlan,
     Validation,
@@ -62,6 +63,10 @@ def process_defaults(
     return out
 
 
+# Process property naming the form of a message from the customer: messageForm:<message>.
+MESSAGE_FORM = "messageForm:"
+
+
 def portal_forms(
     v: Validation,
     filename: str,
@@ -77,20 +82,37 @@ def portal_forms(
     book the process online with that form. `staffStartForm` names another form for starts by
     staff (the API, the command line), for a process whose first task completes the request,
     so that a phone call can start it with what is known so far. Stored as {"start_form",
-    "title" (only when bookable), "staff_start_form" (only when given)}; deploy adds the ids."""
+    "title" (only when bookable), "staff_start_form" (only when given)}; deploy adds the ids.
+
+    `messageForm:<message>` names the form of a message the case waits for from its customer
+    (a resubmission, a survey answer): the page a customer's link opens shows it
+    (engine.casework.links). Stored as {"message_forms": {message: form}}; deploy adds
+    "message_form_ids"."""
     props = process_properties(root, key)
     title, start_form = props.get("portalTitle"), props.get("startForm")
     staff_form = props.get("staffStartForm")
-    if not title and not start_form and not staff_form:
+    message_forms = {
+        name[len(MESSAGE_FORM) :]: value.strip()
+        for name, value in props.items()
+        if name.startswith(MESSAGE_FORM)
+    }
+    if not title and not start_form and not staff_form and not message_forms:
         return None
     if title and not start_form:
         v.add(filename, key, "a customer booking page (portalTitle) needs a startForm")
         return None
     found: dict[str, Any] = {}
-    for what, name, field_name in (
+    wanted = [
         ("start form", start_form, "start_form"),
         ("staff start form", staff_form, "staff_start_form"),
-    ):
+    ]
+    messages = {m.get("name") for m in root.iter(f"{{{BPMN_NS}}}message")}
+    for message in sorted(message_forms):
+        if message not in messages:
+            v.add(filename, key, f"{MESSAGE_FORM}{message}: the diagram has no message {message!r}")
+            return None
+        wanted.append((f"form of message {message!r}", message_forms[message], ""))
+    for what, name, field_name in wanted:
         if not name:
             continue
         if name in forms:
@@ -106,7 +128,10 @@ def portal_forms(
                 f"{what} {name!r} is not among the files deployed with it nor already deployed",
             )
             return None
-        found[field_name] = name
+        if field_name:
+            found[field_name] = name
+    if message_forms:
+        found["message_forms"] = message_forms
     if title:
         found["title"] = title
     return found

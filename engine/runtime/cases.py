@@ -28,8 +28,21 @@ from engine.runtime.steptxn import (
 from engine.runtime.views import CaseView
 from engine.spiff import adapter as spiff
 from engine.store.audit import record
+from engine.store.records import read_json
 from engine.store.rows import read as read_rows
 from engine.store.tables import Case, ProcessVersion, Task, Timer
+
+
+def used_links(rows: Any, case_id: int) -> set[str]:
+    """The ids of the customers' links whose messages the case received."""
+    found = rows.all(
+        "SELECT detail FROM event WHERE case_id = ? AND kind = ?", (case_id, "message_received")
+    )
+    return {
+        detail["link"]
+        for detail in (read_json(r[0]) for r in found)
+        if isinstance(detail, dict) and isinstance(detail.get("link"), str)
+    }
 
 
 class CaseVerbs:
@@ -38,9 +51,19 @@ class CaseVerbs:
     # ----- messages, cancel, retry ---------------------------------------------------------
 
     def send_message(
-        self, number: str, name: str, data: dict[str, Any] | None = None, actor: str | None = None
+        self,
+        number: str,
+        name: str,
+        data: dict[str, Any] | None = None,
+        actor: str | None = None,
+        *,
+        once: str | None = None,
     ) -> CaseView:
-        """Deliver a message to the case (correlation is by case number)."""
+        """Deliver a message to the case (correlation is by case number).
+
+        With `once` (the id of a customer's link, engine.casework.links) the message is
+        delivered only if no earlier message of the case carried that id: a second use is
+        refused in the same transaction (InvalidState, reason "link_used")."""
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed(
                 "message data must be a JSON object", {"": ["must be an object"]}
@@ -49,6 +72,8 @@ class CaseVerbs:
 
         def action(st: StepState, sp: Savepoints) -> None:
             workflow = st.workflow
+            if once is not None and once in used_links(st.rows, st.case.id):
+                raise InvalidState(f"case {number}: this link was already used", reason="link_used")
             listening = waiting_messages(workflow)
             matching = [(t, d) for t, d in listening if d.name == name]
             if not matching:
@@ -75,7 +100,8 @@ class CaseVerbs:
                     actor=actor,
                     case_id=st.case.id,
                     element_id=task.task_spec.bpmn_id,
-                    detail={"message": name, "data": data or {}},
+                    detail={"message": name, "data": data or {}}
+                    | ({"link": once} if once is not None else {}),
                 )
             )
             workflow.send_event(event)

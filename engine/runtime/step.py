@@ -55,6 +55,7 @@ SERVICE_MODULES: tuple[str, ...] = (
     "engine.casework.resources",
     "engine.casework.slots",
     "engine.casework.directory",
+    "engine.casework.links",
     "engine.runtime.taskhelpers",
 )
 
@@ -195,6 +196,7 @@ class StepVerbs:
             actor=st.actor,
             now=st.now,
             calendar=self.calendar,
+            settings=self.settings,
         )
 
     def _run_engine(self, st: StepState, fn: Callable[[Savepoints], Any]) -> Any:

@@ -201,9 +201,12 @@ def test_emailed_question_is_acknowledged_at_once_and_answered_by_the_desk(
         "reply_text", "reply_method", "dissatisfaction_reason", "escalate_to_specialist"
     }  # fmt: skip
     case = complete(fresh_runtime, number, "reply_customer", reply("未表態", "電子郵件"), "alice")
-    answer = outbox(db, number)[-1]
+    answer, invite = outbox(db, number)[-2:]
     assert (answer.channel, answer.subject) == ("email", f"關於您的咨詢 {number}")
     assert "多出的 30 元是上月的短信套餐費" in answer.body
+    # Closed: the survey's link goes to the customer; the desk's call stays open meanwhile.
+    assert (invite.channel, invite.subject) == ("email", f"咨詢服務滿意度調查 {number}")
+    assert f"/book/reply/survey_answer/{number}." in invite.body
     assert open_elements(fresh_runtime(), number) == ["satisfaction_survey"]
 
     case = survey_and_close(fresh_runtime, number)
@@ -253,7 +256,7 @@ def test_customer_not_satisfied_is_answered_again_then_sent_to_a_specialist(
     assert (review.status, review.assignee) == ("claimed", "alice")
     complete(fresh_runtime, number, "review_result", {"review_outcome": "通過"}, "alice")
     case = complete(fresh_runtime, number, "reply_customer", reply("滿意", "短信"), "alice")
-    assert outbox(db, number)[-1].channel == "sms"
+    assert [m.channel for m in outbox(db, number)[-2:]] == ["sms", "sms"]  # reply, survey link
     assert case.data["rework_count"] == 2
     assert open_elements(fresh_runtime(), number) == ["satisfaction_survey"]
 
