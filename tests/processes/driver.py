@@ -4,15 +4,25 @@ simplest data every form accepts, as the people of the tasks' roles would.
 `simplest_valid(schema, now, calendar)` answers a JSON Schema form with its required fields
 only: the first enum value, a const as given, the smallest number allowed, `false` for a
 boolean, the shortest text (a pattern's simplest match), the next working day at 10:00 in the
-company zone for date and date-time fields, the fewest rows of an array. Conditions
-(`if`/`then`/`else`, `allOf`, `dependentRequired`) are followed until the answer is stable,
-and the answer is checked with the server's own validation.
+company zone for date and date-time fields, the fewest rows of an array; a field the form opens
+filled ("x-prefill") keeps its value. Conditions (`if`/`then`/`else`, `allOf`,
+`dependentRequired`) are followed until the answer is stable, and the answer is checked with
+the server's own validation.
 
-`Driver.run(number)` then loops: complete every open task (as a user holding its role, or its
-assignee), deliver a message the case waits for when no task is open, and when there is
-neither, move the clock to the case's next timer and fire the due timers as the worker does;
-until the case is completed or cancelled, or a bound is reached (`DriveFailed`, with the
-process, the step, the open tasks, the timers and the last history).
+`Driver.run(number)` then loops, one step at a time:
+1. an open task is completed with the simplest answer to its form (with the case's limits,
+   "x-minimum"), by its assignee or the user of its role. A task the case brings back gets
+   the next option of each choice (enum, boolean) on each return: the same answer again would
+   only go round the same loop (a customer not satisfied, a candidate the customer declines);
+2. else a message the case waits for on its way (a receive task, an intermediate catch event)
+   is delivered: a portal request with the portal's payload (engine.casework.portal), any
+   other message with {};
+3. else the clock moves to the case's next timer and the worker fires the due timers;
+4. else a message the case only accepts (a customer's change or cancellation on a boundary
+   event) is delivered, one not sent before first.
+It stops when the case is completed or cancelled, and raises `DriveFailed` (process, steps,
+open tasks, timers, messages, last steps and history) when the case is in error, stands still,
+or has not ended after MAX_STEPS steps or MAX_SPAN of clock.
 """
 
 from __future__ import annotations
@@ -22,11 +32,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from lxml import etree
 from sqlalchemy import select
 
 from engine.casework import portal
@@ -46,7 +58,7 @@ MAX_SPAN = timedelta(days=400)
 # payload of that contract. Any other message has no form and is sent with {}.
 PORTAL_MESSAGES = {"change_request": ("new_start", "reason"), "cancel_request": ("reason",)}
 REASON = "x"
-STEPS_SHOWN = 45
+STEPS_SHOWN = 12
 
 
 class DriveFailed(AssertionError):
@@ -214,6 +226,31 @@ def _pattern_text(pattern: str, low: int, high: int) -> str:
 
 # --------------------------------------------------------------------------- the driver
 
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def awaited_catchers(folder: Path) -> dict[str, set[str]]:
+    """Message name → ids of the receive tasks and intermediate catch events (not after an
+    event-based gateway) that wait for it, over the BPMN files of `folder`."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.bpmn")):
+        root = etree.fromstring(path.read_bytes())
+        names = {m.get("id"): m.get("name") for m in root.iter(f"{{{BPMN}}}message")}
+        kinds = {el.get("id"): etree.QName(el).localname for el in root.iter() if el.get("id")}
+        sources = {
+            flow.get("targetRef"): flow.get("sourceRef")
+            for flow in root.iter(f"{{{BPMN}}}sequenceFlow")
+        }
+        for task in root.iter(f"{{{BPMN}}}receiveTask"):
+            found.setdefault(names.get(task.get("messageRef")), set()).add(task.get("id"))
+        for event in root.iter(f"{{{BPMN}}}intermediateCatchEvent"):
+            if kinds.get(sources.get(event.get("id"))) == "eventBasedGateway":
+                continue
+            for definition in event.iter(f"{{{BPMN}}}messageEventDefinition"):
+                name = names.get(definition.get("messageRef"))
+                found.setdefault(name, set()).add(event.get("id"))
+    return found
+
 
 def start_form(runtime: Runtime, key: str) -> dict[str, Any] | None:
     """The staff start form of the newest version of a process (else its start form)."""
@@ -253,6 +290,8 @@ class Driver:
     max_span: timedelta = MAX_SPAN
     steps: list[str] = field(default_factory=list)
     visits: Counter[str] = field(default_factory=Counter)
+    # message name → the elements that wait for it on the case's way (see `awaited`)
+    catchers: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def calendar(self) -> BusinessCalendar:
@@ -279,11 +318,8 @@ class Driver:
                 raise self.failed(case, f"the case is in error at {case.error_element}")
             if case.open_tasks:
                 self.complete(case, case.open_tasks[0])
-            elif case.waiting_messages:
-                name = next((m for m in case.waiting_messages if m not in sent), None)
-                name = name or case.waiting_messages[0]
-                sent.append(name)
-                self.message(case, name)
+            elif awaited := [m for m in case.waiting_messages if self.awaited(case, m)]:
+                self.message(case, awaited[0])
             elif waiting := [t for t in case.timers if t.status == "waiting"]:
                 due = min(t.due_at for t in waiting)
                 if due - began > self.max_span:
@@ -294,9 +330,22 @@ class Driver:
                 report = fire_due_timers(self.runtime)
                 if report.failures:
                     raise self.failed(self.runtime.get_case(number), f"timers failed: {report}")
+            elif case.waiting_messages:
+                # Only requests the case merely accepts (a customer's change or cancellation):
+                # one not sent yet first.
+                name = next((m for m in case.waiting_messages if m not in sent), None)
+                name = name or case.waiting_messages[0]
+                sent.append(name)
+                self.message(case, name)
             else:
                 raise self.failed(case, "nothing is open, no message or timer is waited for")
         raise self.failed(self.runtime.get_case(number), f"not ended after {self.max_steps} steps")
+
+    def awaited(self, case: CaseView, name: str) -> bool:
+        """Whether the case waits for message `name` on its way (a receive task, or a catch event
+        not beside other events after an event-based gateway) rather than merely accepting it
+        (a boundary event, an event sub-process, a branch of an event-based gateway)."""
+        return any(element in case.active_elements for element in self.catchers.get(name, ()))
 
     def complete(self, case: CaseView, task: Any) -> None:
         full = self.runtime.get_task(task.id)
@@ -340,6 +389,6 @@ class Driver:
             f"  open tasks: {tasks}\n  timers: {timers}\n"
             f"  waiting messages: {case.waiting_messages}\n"
             f"  active: {case.active_elements}\n"
-            "  last steps:\n    " + "\n    ".join(self.steps[:STEPS_SHOWN]) + "\n"
+            "  last steps:\n    " + "\n    ".join(self.steps[-STEPS_SHOWN:]) + "\n"
             "  last history:\n    " + "\n    ".join(history)
         )

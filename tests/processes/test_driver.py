@@ -2,11 +2,12 @@
 
 processes/ and forms/ are deployed together, the demo data of `caseflow demo-data` is loaded
 (directory of people, service items, stores with rooms and staff shifts), and one user per role
-is created. A case is started with the simplest data its (staff) start form accepts and driven
-by tests/processes/driver.py: every open task is completed with the simplest answer its form
-accepts, by a user of its role; when no task is open a message the case waits for is delivered;
-when there is neither, the clock moves to the case's next timer and the worker fires it. Each
-case must end (completed or cancelled) with an outcome within 300 steps and 400 days.
+is created. A case is started with the simplest data its staff start form (else its start
+form) accepts and driven by tests/processes/driver.py: open tasks are completed with the
+simplest answer their forms accept, by a user of their role; when no task is open, a message
+the case waits for on its way is delivered, else the clock moves to the next timer and the
+worker fires it, else a request the case accepts (a customer's change or cancellation) is sent.
+Each case must end (completed or cancelled) with an outcome within 300 steps and 400 days.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from lxml import etree
 from caseflow.demo import load_demo
 from engine.core.outcomes import Outcome
 from engine.identity.users import add_user
-from tests.processes.driver import Driver, simplest_valid
+from tests.processes.driver import Driver, awaited_catchers, simplest_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -61,7 +62,7 @@ def driver(runtime, db, settings, clock):
     for role in settings.roles:
         users[role] = f"driver-{role.replace('_', '-')}"
         add_user(db, settings, users[role], [role], clock.now())
-    return Driver(runtime, clock, users)
+    return Driver(runtime, clock, users, catchers=awaited_catchers(PROCESSES))
 
 
 @pytest.mark.parametrize(
@@ -133,3 +134,36 @@ def test_simplest_valid_answers_required_fields_with_the_simplest_values(runtime
         "rows": [{"a": "x"}],
         "fee": 5,
     }
+
+
+def test_a_task_brought_back_gets_the_next_option_of_each_choice(runtime, clock):
+    schema = {
+        "type": "object",
+        "properties": {
+            "satisfied": {"type": "boolean"},
+            "decision": {"type": "string", "enum": ["again", "reset", "cancel"]},
+            "note": {"type": "string"},
+        },
+        "required": ["satisfied", "decision", "note"],
+    }
+    answers = [simplest_valid(schema, clock.now(), runtime.calendar, variant=n) for n in range(4)]
+    assert [(a["satisfied"], a["decision"]) for a in answers] == [
+        (False, "again"),
+        (True, "reset"),
+        (False, "cancel"),
+        (True, "again"),
+    ]
+
+
+def test_a_prefilled_field_keeps_its_value(runtime, clock):
+    schema = {
+        "type": "object",
+        "properties": {
+            "customer_name": {"type": "string", "minLength": 1, "x-prefill": "customer_name"},
+            "phone": {"type": "string", "pattern": "^1[3-9][0-9]{9}$", "x-prefill": "phone"},
+        },
+        "required": ["customer_name", "phone"],
+    }
+    start = {"customer_name": "王小明", "phone": "12345"}  # a phone the form would refuse
+    answer = simplest_valid(schema, clock.now(), runtime.calendar, start=start)
+    assert answer == {"customer_name": "王小明", "phone": "13000000000"}
