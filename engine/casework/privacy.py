@@ -22,7 +22,7 @@ customer's export in engine.casework.customer_export; both take their rules from
 Personal keys, at any depth of a data dict (compared in lower case):
   PERSONAL_KEYS: customer_name, customer_phone, customer_email, customer_address, phone, mobile,
   email, address, id_number, id_card, passport_number, contact, contact_name, child_name,
-  baby_name, baby_birth_date, birth_date, wechat
+  baby_name, baby_birth_date, baby_due_date, birth_date, wechat
   and any key ending in one of PERSONAL_SUFFIXES: _phone, _mobile, _email, _address,
   _id_number.
 A process owner who adds a form field with personal data names it accordingly (e.g.
@@ -67,6 +67,7 @@ PERSONAL_KEYS = frozenset(
         "child_name",
         "baby_name",
         "baby_birth_date",
+        "baby_due_date",
         "birth_date",
         "wechat",
     }

@@ -52,7 +52,7 @@ ORDER = {
     "customer_phone": "+86 138 0013 8000",
     "customer_email": "zhang@example.com",
     "address": "上海市徐匯區漕溪北路 100 號 8 樓",
-    "baby_birth_date": "2026-12-18",
+    "baby_due_date": "2026-12-18",
     "service_days": 26,
     "required_skills": ["催乳"],
 }
@@ -252,12 +252,13 @@ def test_placement_from_order_to_rating(deployed, fresh_runtime, db, clock, nurs
     assert person(db, nurses["王阿姨"])["available"] is False  # she is placed
 
     # What the case now waits for, all at 10:00 in Shanghai: day 3; the first public holiday and
-    # the studio notice (滿月 2027-01-17 minus 5 days), each also ended by 下戶 (event-based
-    # gateways, so their timers carry the gateway's id).
+    # the studio notice (滿月 2027-01-17 minus 5 days), each also ended by 下戶; and the contract
+    # end (26 days), counted from the contract dates from the start.
     assert timers(fresh_runtime, number) == [
         ("day3_due", utc("2026-12-23T02:00:00+00:00")),
         ("holiday_due", utc("2027-01-01T02:00:00+00:00")),
         ("photo_notice_due", utc("2027-01-12T02:00:00+00:00")),
+        ("contract_end_due", utc("2027-01-15T02:00:00+00:00")),
     ]
 
     day3 = opens_exactly_at(
@@ -294,7 +295,7 @@ def test_placement_from_order_to_rating(deployed, fresh_runtime, db, clock, nurs
         {"customer_satisfied": True, "contact_channel": "微信", "followup_notes": "寶寶很好"},
         "alice",
     )
-    assert ("service_end_due", utc("2027-01-15T02:00:00+00:00")) in timers(fresh_runtime, number)
+    assert ("contract_end_due", utc("2027-01-15T02:00:00+00:00")) in timers(fresh_runtime, number)
 
     # Five days before the first month: book the studio; it gets an e-mail with an invitation.
     photo = opens_exactly_at(
@@ -355,15 +356,28 @@ def test_unsatisfied_customer_gets_a_replaced_nurse(deployed, fresh_runtime, db,
         "followup_day3",
         {"customer_satisfied": False, "contact_channel": "電話", "followup_notes": "不會做月子餐"},
     )
+    # The service desk mediates; when that fails the supervisor decides on a replacement.
     mediate = open_task(fresh_runtime(), number, "mediate")
-    assert mediate.role == "supervisor"
+    assert mediate.role == "service_desk"
     assert "不會做月子餐" in instructions(fresh_runtime, number, "mediate")
     fresh_runtime().complete_task(
         mediate.id,
         {
             "mediation_cause": "飲食習慣不合",
-            "mediation_solution": "更換擅長月子餐的月嫂",
-            "mediation_resolution": "更換人員",
+            "mediation_solution": "請月嫂按客戶口味調整",
+            "mediation_resolution": "協調不成，轉主管",
+        },
+        "alice",
+    )
+    escalated = open_task(fresh_runtime(), number, "supervisor_mediate")
+    assert escalated.role == "supervisor"
+    assert "請月嫂按客戶口味調整" in instructions(fresh_runtime, number, "supervisor_mediate")
+    fresh_runtime().complete_task(
+        escalated.id,
+        {
+            "supervisor_cause": "飲食習慣不合",
+            "supervisor_solution": "更換擅長月子餐的月嫂",
+            "supervisor_resolution": "更換人員",
             "replaced_caregiver_rating": 2,
         },
         "sue",
@@ -570,6 +584,20 @@ def test_every_form_rejects_an_invalid_submission_field_by_field(deployed, fresh
     assert refused(
         "mediate",
         {"mediation_cause": "x", "mediation_solution": "y", "mediation_resolution": "更換人員"},
+    ) == {"mediation_resolution"}
+    complete(
+        fresh_runtime,
+        number,
+        "mediate",
+        {
+            "mediation_cause": "x",
+            "mediation_solution": "y",
+            "mediation_resolution": "協調不成，轉主管",
+        },
+    )
+    assert refused(
+        "supervisor_mediate",
+        {"supervisor_cause": "x", "supervisor_solution": "y", "supervisor_resolution": "更換人員"},
         user="sue",
     ) == {"replaced_caregiver_rating"}
     # The photo studio form is checked in test_placement_from_order_to_rating, the final

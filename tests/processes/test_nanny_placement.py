@@ -180,7 +180,7 @@ def test_nanny_from_order_to_rating(deployed, fresh_runtime, db, clock, nannies)
         ("+86 136 5555 6666", utc("2027-02-05T02:00:00+00:00")),
     ]
     assert [(t.element_id, t.due_at) for t in fresh_runtime().get_case(number).timers] == [
-        ("service_end_due", utc("2027-03-01T01:00:00+00:00")),
+        ("contract_end_due", utc("2027-03-01T01:00:00+00:00")),
         ("holiday_due", utc("2027-04-05T02:00:00+00:00")),
     ]
 
@@ -245,14 +245,25 @@ def test_no_replacement_found_ends_the_placement_early(deployed, fresh_runtime, 
             "followup_notes": "與老人相處不好",
         },
     )
+    # The service desk mediates first; it fails and the supervisor replaces the nanny.
     complete(
         fresh_runtime,
         number,
         "mediate",
         {
             "mediation_cause": "家庭成員意見不合",
-            "mediation_solution": "更換育嬰師",
-            "mediation_resolution": "更換人員",
+            "mediation_solution": "三方溝通",
+            "mediation_resolution": "協調不成，轉主管",
+        },
+    )
+    complete(
+        fresh_runtime,
+        number,
+        "supervisor_mediate",
+        {
+            "supervisor_cause": "家庭成員意見不合",
+            "supervisor_solution": "更換育嬰師",
+            "supervisor_resolution": "更換人員",
             "replaced_caregiver_rating": 3,
         },
         user="sue",
