@@ -2,8 +2,10 @@
 task each) written as rows with executemany (COPY on PostgreSQL), the kpi_day rollup filled by
 `rebuild_kpis` (what `caseflow kpi rebuild` runs on existing data), then the reads the
 dashboard page makes — the 6-month series of the 8 KPIs, the month, its quarter and the staff
-ranking — 20 times; p95 of those page reads. On SQLite, and on PostgreSQL when a server can
-be started (tests/pgserver.py)."""
+ranking — 20 times; p95 of those page reads. Then the report pages' reads (consultations by
+category for the month against the one before, a week's daily summary, eight weeks' weekly
+summary), 20 times: p95. Consultations carry a category and every tenth task is a follow-up.
+On SQLite, and on PostgreSQL when a server can be started (tests/pgserver.py)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ OUTCOMES = (
     + ["cancelled_by_company", "no_show", "withdrawn", "unfulfilled"]
 )
 STAFF = [f"staff{n:02d}" for n in range(40)]
+CATEGORIES = ("產品信息咨詢", "業務辦理咨詢", "技術支持咨詢", "費用相關咨詢", "其他咨詢")
 START = datetime(2025, 12, 1, tzinfo=UTC)  # 12 months: 2025-12 … 2026-11
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
@@ -57,11 +60,13 @@ def _rows(count: int, version_id: int, sqlite: bool):
         promised = served - timedelta(minutes=rng.uniform(-60, 240)) if served else None
         score = float(rng.randint(1, 5)) if served and rng.random() < 0.6 else None
         status = "cancelled" if outcome == "cancelled_by_company" else "completed"
+        process = PROCESSES[n % len(PROCESSES)]
+        category = rng.choice(CATEGORIES) if process == "consultation" else None
         case = (
             n,
             f"BM-{n:08d}",
             version_id,
-            PROCESSES[n % len(PROCESSES)],
+            process,
             status,
             "{}",
             "1",
@@ -72,19 +77,22 @@ def _rows(count: int, version_id: int, sqlite: bool):
             dt(promised) if promised else None,
             dt(served) if served else None,
             score,
+            category,
             1,
         )
         due = started + timedelta(hours=8)
         done = started + timedelta(hours=rng.uniform(0.5, 10))
         who = STAFF[rng.randrange(len(STAFF))]
-        task = (n, n, "x", "serve", "接待", "service_desk", "done", who, dt(started))
+        element = "followup_day3" if n % 10 == 0 else "serve"
+        task = (n, n, "x", element, "接待", "service_desk", "done", who, dt(started))
         task += (dt(due), dt(done), who, 1)
         yield case, task
 
 
 CASE_COLUMNS = (
     "id, number, process_version_id, process_key, status, state, serializer_version,"
-    " started_at, updated_at, ended_at, outcome, promised_at, served_at, satisfaction, version"
+    " started_at, updated_at, ended_at, outcome, promised_at, served_at, satisfaction, category,"
+    " version"
 )
 TASK_COLUMNS = (
     "id, case_id, spiff_task_id, element_id, name, role, status, assignee, created_at,"
@@ -103,7 +111,7 @@ def _fill(db: Any, count: int) -> float:
         version_id = cur.fetchone()[0]
         pairs = _rows(count, version_id, db.is_sqlite)
         if db.is_sqlite:
-            cases_sql = f'INSERT INTO "case" ({CASE_COLUMNS}) VALUES ({", ".join("?" * 15)})'
+            cases_sql = f'INSERT INTO "case" ({CASE_COLUMNS}) VALUES ({", ".join("?" * 16)})'
             tasks_sql = f"INSERT INTO task ({TASK_COLUMNS}) VALUES ({', '.join('?' * 13)})"
             cur.execute("BEGIN")  # the driver runs in autocommit: one transaction, not 2M
             while batch := [p for _, p in zip(range(BATCH), pairs, strict=False)]:
@@ -147,6 +155,25 @@ def _page_reads(db: Any, timezone: str) -> list[float]:
     return times[2:]  # the first two warm the caches
 
 
+def _report_reads(db: Any, timezone: str) -> list[float]:
+    """Seconds of each of READS reads of the report pages (webui/reports.py): the month's
+    categories against the month before, the week's days, the last eight weeks."""
+    from engine.casework import metrics, reports
+
+    month = metrics.recent_months(NOW, timezone, 1)[0]
+    week = reports.current_week(NOW, timezone)
+    times = []
+    for _ in range(READS + 2):
+        t0 = time.perf_counter()
+        categories = reports.category_report(db, month)
+        days = reports.daily_summary(db, week, timezone, NOW)
+        weeks = reports.weekly_summary(db, week, timezone, NOW)
+        times.append(time.perf_counter() - t0)
+        assert categories.rows and len(days) == 8 and len(weeks) == 8
+        assert sum(w.followups_done for w in weeks) > 0
+    return times[2:]
+
+
 def _measure(ws: Any, url: str, count: int, label: str) -> dict[str, Any]:
     from engine.casework.metrics import rebuild_kpis
 
@@ -163,7 +190,14 @@ def _measure(ws: Any, url: str, count: int, label: str) -> dict[str, Any]:
     log(
         f"  {label}: dashboard page reads p95 {p95} ms (median {sorted(times)[len(times) // 2] * 1000:.2f} ms)"
     )
-    return {"p95_ms": p95, "rebuild_s": round(rebuild_s, 1), "rollup_rows": rollup_rows}
+    reports_p95 = round(percentile(_report_reads(db, timezone), 95) * 1000, 2)
+    log(f"  {label}: report page reads p95 {reports_p95} ms")
+    return {
+        "p95_ms": p95,
+        "reports_p95_ms": reports_p95,
+        "rebuild_s": round(rebuild_s, 1),
+        "rollup_rows": rollup_rows,
+    }
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
@@ -172,6 +206,7 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
     results["dashboard_p95_ms_1m"] = sqlite["p95_ms"]
     results["dashboard_kpi_rebuild_s_1m"] = sqlite["rebuild_s"]
     results["dashboard_rollup_rows_1m"] = sqlite["rollup_rows"]
+    results["reports_p95_ms_1m"] = sqlite["reports_p95_ms"]
     sys.path.insert(0, str(ROOT))
     from tests import pgserver
 
@@ -184,6 +219,7 @@ def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
         pg = _measure(ws, server.create_database("dashboard"), count, "PostgreSQL")
         results["pg_dashboard_p95_ms_1m"] = pg["p95_ms"]
         results["pg_dashboard_kpi_rebuild_s_1m"] = pg["rebuild_s"]
+        results["pg_reports_p95_ms_1m"] = pg["reports_p95_ms"]
     finally:
         for db in ws.databases:
             db.dispose()

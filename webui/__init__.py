@@ -79,7 +79,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
     csrf.init_app(app)
 
-    from . import api, auth, cases, dashboard, filters, models, portal, tasks
+    from . import api, auth, cases, dashboard, filters, models, portal, reports, tasks
 
     auth.init_app(app)
     filters.init_app(app)
@@ -88,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(models.bp)
 

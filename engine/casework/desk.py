@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from engine.casework import metrics, privacy, queries
+from engine.casework import metrics, privacy, queries, reports
 from engine.identity import tokens, users
 from engine.runtime import attachments, compare, versions
 from engine.runtime.verbs import Runtime
@@ -109,6 +109,23 @@ class Desk:
 
     def staff_kpis(self, period: str) -> list[metrics.StaffKpi]:
         return metrics.staff_kpis(self._db, period)
+
+    def category_report(self, month: str, process: str | None = None) -> reports.CategoryReport:
+        """A month's cases per category against the month before (consultations by default)."""
+        return reports.category_report(self._db, month, process or reports.CONSULTATION)
+
+    def daily_summary(self, week: str) -> list[reports.SummaryRow]:
+        """The days of an ISO week (YYYY-Www) and their total."""
+        return reports.daily_summary(self._db, week, self.runtime.settings.timezone, self.now())
+
+    def weekly_summary(self, week: str, count: int = 8) -> list[reports.SummaryRow]:
+        """`count` ISO weeks ending with `week`."""
+        return reports.weekly_summary(
+            self._db, week, self.runtime.settings.timezone, self.now(), count
+        )
+
+    def current_week(self) -> str:
+        return reports.current_week(self.now(), self.runtime.settings.timezone)
 
     def recent_months(self, count: int = 6) -> list[str]:
         return metrics.recent_months(self.now(), self.runtime.settings.timezone, count)

@@ -360,10 +360,12 @@ def rebuild_kpis(db: Database, timezone: str) -> int:
                 staff[case_id].add(name)
         cursor = rows.run(
             "SELECT id, process_key, started_at, ended_at, outcome, promised_at, served_at,"
-            ' satisfaction FROM "case"'
+            ' satisfaction, category FROM "case"'
         )
         while batch := cursor.fetchmany(BATCH):
             for r in batch:
+                if r[8]:
+                    add(kpi.category_items(r[1], read_dt(r[2]), None, r[8], zone))
                 case = _EndedCase(
                     r[0],
                     r[1],
@@ -379,13 +381,28 @@ def rebuild_kpis(db: Database, timezone: str) -> int:
                     add(kpi.ended_items(case, staff.get(case.id, ()), zone))
         cursor = rows.run(
             "SELECT c.process_key, t.status, t.due_at, t.completed_at,"
-            " CASE WHEN t.status = ? THEN t.completed_by ELSE t.assignee END"
-            ' FROM task t JOIN "case" c ON c.id = t.case_id WHERE t.status IN (?, ?)',
-            (TaskStatus.DONE.value, TaskStatus.DONE.value, TaskStatus.CANCELLED.value),
+            " CASE WHEN t.status = ? THEN t.completed_by ELSE t.assignee END,"
+            ' t.element_id, t.created_at FROM task t JOIN "case" c ON c.id = t.case_id',
+            (TaskStatus.DONE.value,),
         )
+        ended = (TaskStatus.DONE.value, TaskStatus.CANCELLED.value)
         while batch := cursor.fetchmany(BATCH):
-            for process, status, due_at, ended_at, who in batch:
-                add(kpi.task_items(process, status, read_dt(due_at), read_dt(ended_at), who, zone))
+            for process, status, due_at, ended_at, who, element, created_at in batch:
+                created = read_dt(created_at)
+                add(kpi.opened_items(process, element, created, zone))
+                if status in ended:
+                    add(
+                        kpi.task_items(
+                            process,
+                            status,
+                            read_dt(due_at),
+                            read_dt(ended_at),
+                            who,
+                            zone,
+                            element,
+                            created,
+                        )
+                    )
         items = [(*key, int(c), float(t)) for key, (c, t) in sums.items()]
         for i in range(0, len(items), BATCH):
             rows.kpi_add(items[i : i + BATCH])

@@ -221,16 +221,19 @@ def case_prefix(root: etree._Element, key: str) -> str:
 
 # Process properties naming the case variables the KPIs read (engine.casework.metrics), so no
 # KPI guesses at field names: the 1–5 score of the satisfaction form, the time promised to the
-# customer (an appointment, a reply deadline) and the time the service or reply happened.
+# customer (an appointment, a reply deadline) and the time the service or reply happened; and
+# the category the case is classified into (a consultation's 咨詢分類, for the category report).
 KPI_PROPERTIES = {
     "satisfactionField": "satisfaction",
     "promisedTimeField": "promised",
     "actualTimeField": "actual",
+    "categoryField": "category",
 }
 
 
 def kpi_fields(v: Validation, filename: str, root: etree._Element, key: str) -> dict[str, str]:
-    """{"satisfaction", "promised", "actual"} -> variable name, for those the process declares."""
+    """{"satisfaction", "promised", "actual", "category"} -> variable name, for those the
+    process declares."""
     props = process_properties(root, key)
     out: dict[str, str] = {}
     for prop, name in KPI_PROPERTIES.items():

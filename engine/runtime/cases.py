@@ -132,7 +132,14 @@ class CaseVerbs:
                 row.status, row.completed_at = TaskStatus.CANCELLED, now
                 txn.rows.kpi_add(
                     kpi.task_items(
-                        case.process_key, TaskStatus.CANCELLED, row.due_at, now, row.assignee, zone
+                        case.process_key,
+                        TaskStatus.CANCELLED,
+                        row.due_at,
+                        now,
+                        row.assignee,
+                        zone,
+                        row.element_id,
+                        row.created_at,
                     )
                 )
             for timer in session.scalars(

@@ -17,12 +17,25 @@ Metrics:
   cancelled) after its due time; total = how many of them were late. Under the staff member
   who completed it, or held it when it was cancelled;
 - `promise`: an ended case with both a promised and an actual time; total = 1 when late.
+
+What the daily and weekly summaries of seed 003 count (每周受理督辦、反饋、回訪; 日報、週報),
+by the diagram element of the task (the sets below), process-wide rows only:
+- `followup_due`: a follow-up (回訪) that ended, on the day it was due (its due time, else the
+  day it opened: day 3's follow-up is due on day 3); total = 1 when it was missed (done after
+  that, or cancelled after that). A follow-up cancelled before it was due is not counted;
+- `followup_done`: a follow-up completed (the day it was completed);
+- `escalation`: a supervisor's task opened because a deadline was missed or a customer was not
+  satisfied (督辦, the day it opened);
+- `placement`: a three-party contract signed for a nurse or nanny (上單, the day);
+- `reply`: a reply to a customer's question or feedback completed (反饋, the day);
+- `category:<category>`: a case classified (the process's `categoryField`), on the day the case
+  started; a case classified again moves from its old category to the new one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from engine.core.instants import parse_when
@@ -30,6 +43,45 @@ from engine.core.outcomes import Outcome
 from engine.core.status import TaskStatus
 
 Item = tuple[str, str, str, str, int, float]
+
+# The tasks the summaries count, by BPMN element id (a called process's tasks count under the
+# process of the case that called it).
+FOLLOWUP_TASKS = frozenset(
+    {
+        "followup_day3",  # caregiver_service: 上戶三天跟蹤回訪
+        "followup_day8",  # 五天後再次回訪
+        "followup_day15",  # 上戶十五天回訪
+        "final_followup",  # 下戶回訪並評價
+        "tracking_contact",  # consultation: 跟蹤聯繫客戶
+        "customer_callback",  # complaint_handling: 回訪客戶確認處理結果
+        "confirm_end",  # field_visit_close: 確認結束時間並回訪
+        "callback",  # infant_massage_booking: 回訪客戶並約定下次服務
+        "satisfaction_callback",  # signed_service_booking: 電話回訪
+        "aftersales_followup",  # gps_installation: 售後跟蹤回訪
+        "internship_followup",  # trainee_onboarding: 實習跟蹤
+    }
+)
+ESCALATION_TASKS = frozenset(
+    {
+        "supervisor_followup",  # consultation: 主管督辦 (specialist past the deadline)
+        "supervisor_handle",  # complaint_handling: 客服主管處理投訴
+        "chase_department",  # complaint_handling: 催辦相關部門
+        "supervise_overdue",  # gps_installation, trainee_onboarding: 逾期督辦
+        "review_escalated",  # signed_service_booking: 主管審核預約申請(逾期)
+        "reply_feedback_escalated",  # 主管回覆客戶反饋(逾期)
+        "mediate",  # caregiver_service: 協調客戶與人員溝通 (customer not satisfied)
+    }
+)
+PLACEMENT_TASKS = frozenset({"sign_contract"})  # caregiver_matching: 簽訂三方合同並存檔
+REPLY_TASKS = frozenset(
+    {
+        "reply_customer",  # consultation: 回覆客戶
+        "reply_feedback",  # signed_service_booking: 回覆客戶反饋
+        "reply_feedback_escalated",
+    }
+)
+# A category is kept on the case row and in the rollup's metric name (60 characters).
+CATEGORY_LIMIT = 50
 
 
 def local_day(when: datetime, zone: tzinfo) -> str:
@@ -42,6 +94,20 @@ def _both(process: str, day: str, staff: str | None, metric: str, count: int, to
         yield (process, day, staff, metric, count, total)
 
 
+def followup_deadline(due_at: datetime | None, created_at: datetime, zone: tzinfo) -> datetime:
+    """When a follow-up is missed: its due time, else the end of the company-local day it
+    opened on."""
+    if due_at is not None:
+        return due_at
+    day = created_at.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), zone)
+
+
+def followup_day(due_at: datetime | None, created_at: datetime, zone: tzinfo) -> str:
+    """The local day a follow-up is due: that of its due time, else the day it opened."""
+    return local_day(due_at if due_at is not None else created_at, zone)
+
+
 def task_items(
     process: str,
     status: str,
@@ -49,21 +115,66 @@ def task_items(
     ended_at: datetime | None,
     staff: str | None,
     zone: tzinfo,
+    element_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> list[Item]:
     """What a task that was completed (`done`, by `staff`) or cancelled (held by `staff`)
     adds. A cancelled task counts only when it was cancelled after its due time: then its
-    deadline was missed."""
+    deadline was missed. With the task's element and opening time, also what the summaries
+    count (follow-ups, placements, replies)."""
     if ended_at is None:
         return []
     day = local_day(ended_at, zone)
     items: list[Item] = []
-    if status == TaskStatus.DONE:
+    done = status == TaskStatus.DONE
+    if done:
         items.extend(_both(process, day, staff, "tasks_done", 1, 0.0))
         if due_at is not None:
             late = 1.0 if ended_at > due_at else 0.0
             items.extend(_both(process, day, staff, "task_due", 1, late))
     elif status == TaskStatus.CANCELLED and due_at is not None and ended_at > due_at:
         items.extend(_both(process, day, staff, "task_due", 1, 1.0))
+    if element_id in FOLLOWUP_TASKS and created_at is not None:
+        missed = ended_at > followup_deadline(due_at, created_at, zone)
+        if done or missed:
+            due_day = followup_day(due_at, created_at, zone)
+            items.append((process, due_day, "", "followup_due", 1, 1.0 if missed else 0.0))
+        if done:
+            items.append((process, day, "", "followup_done", 1, 0.0))
+    if done and element_id in PLACEMENT_TASKS:
+        items.append((process, day, "", "placement", 1, 0.0))
+    if done and element_id in REPLY_TASKS:
+        items.append((process, day, "", "reply", 1, 0.0))
+    return items
+
+
+def opened_items(process: str, element_id: str, created_at: datetime, zone: tzinfo) -> list[Item]:
+    """What a task adds when it opens: an escalation (督辦) on the day it opened."""
+    if element_id in ESCALATION_TASKS:
+        return [(process, local_day(created_at, zone), "", "escalation", 1, 0.0)]
+    return []
+
+
+def category_of(value: Any) -> str | None:
+    """A category as the case row and the rollup keep it (text, at most CATEGORY_LIMIT)."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    return str(value).strip()[:CATEGORY_LIMIT] or None
+
+
+def category_items(
+    process: str, started_at: datetime, old: str | None, new: str | None, zone: tzinfo
+) -> list[Item]:
+    """A case classified (or classified again): counted under its category on the day it
+    started, and no longer under the one it had."""
+    if old == new:
+        return []
+    day = local_day(started_at, zone)
+    items: list[Item] = []
+    if old:
+        items.append((process, day, "", f"category:{old}", -1, 0.0))
+    if new:
+        items.append((process, day, "", f"category:{new}", 1, 0.0))
     return items
 
 

@@ -217,6 +217,14 @@ def project(
         case.outcome = spiff.reached_outcome(workflow)
         kpi.take_case_values(case, getattr(version, "kpi_fields", None), data, zone)
         kpi.case_ended(rows, case, zone)
+    category_field = (getattr(version, "kpi_fields", None) or {}).get("category")
+    if category_field and category_field in data:
+        category = kpi.category_of(data.get(category_field))
+        if category and category != case.category:
+            rows.kpi_add(
+                kpi.category_items(case.process_key, case.started_at, case.category, category, zone)
+            )
+            case.category = category
     case.customer_name = _text(data.get("customer_name"), 200) or case.customer_name
     case.customer_phone = (
         _text(data.get("customer_phone") or data.get("phone"), 40) or case.customer_phone
@@ -252,7 +260,14 @@ def _project_tasks(
             # Escalated or cut short past its due time: a missed deadline.
             rows.kpi_add(
                 kpi.task_items(
-                    case.process_key, TaskStatus.CANCELLED, row.due_at, now, row.assignee, zone
+                    case.process_key,
+                    TaskStatus.CANCELLED,
+                    row.due_at,
+                    now,
+                    row.assignee,
+                    zone,
+                    row.element_id,
+                    row.created_at,
                 )
             )
             rows.event(
@@ -290,6 +305,7 @@ def _project_tasks(
         if assignee:
             row.status, row.assignee = TaskStatus.CLAIMED.value, assignee
         rows.insert_task(row)
+        rows.kpi_add(kpi.opened_items(case.process_key, element_id, now, zone))
         rows.event(
             "task_opened",
             at=now,

@@ -350,7 +350,14 @@ class TaskVerbs:
                 )
                 st.rows.kpi_add(
                     kpi.task_items(
-                        st.case.process_key, TaskStatus.DONE, row.due_at, now, user, zone
+                        st.case.process_key,
+                        TaskStatus.DONE,
+                        row.due_at,
+                        now,
+                        user,
+                        zone,
+                        row.element_id,
+                        row.created_at,
                     )
                 )
                 detail: dict[str, Any] = {"task": row.id, "data": stored}

@@ -97,6 +97,7 @@ class CaseRecord:
     promised_at: datetime | None = None
     served_at: datetime | None = None
     satisfaction: float | None = None
+    category: str | None = None
     version: int = 0
 
     from_row: ClassVar[Callable[[Sequence[Any]], CaseRecord]]

@@ -168,7 +168,8 @@ class Rows:
             'UPDATE "case" SET status = ?, state = ?, serializer_version = ?, customer_name = ?,'
             " customer_phone = ?, service_item = ?, next_timer_at = ?, error_element = ?,"
             " error_message = ?, ended_at = ?, outcome = ?, promised_at = ?, served_at = ?,"
-            " satisfaction = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
+            " satisfaction = ?, category = ?, updated_at = ?, version = ?"
+            " WHERE id = ? AND version = ?",
             (
                 case.status,
                 case.state,
@@ -184,6 +185,7 @@ class Rows:
                 self.dt(case.promised_at),
                 self.dt(case.served_at),
                 case.satisfaction,
+                case.category,
                 self.dt(case.updated_at),
                 case.version + 1,
                 case.id,

@@ -134,6 +134,9 @@ class Case(Base):
     promised_at: Mapped[datetime | None]
     served_at: Mapped[datetime | None]
     satisfaction: Mapped[float | None] = mapped_column(Float)
+    # The category its process's `categoryField` holds (a consultation's 咨詢分類), kept for
+    # `caseflow kpi rebuild`; the reports read the rollup (migration 0011).
+    category: Mapped[str | None] = mapped_column(String(50))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
@@ -150,6 +153,8 @@ class Task(Base):
         Index("ix_task_assignee_status_due", "assignee", "status", "due_at", "case_id"),
         Index("ix_task_status_due", "status", "due_at", "case_id"),
         Index("ix_task_case_status", "case_id", "status"),
+        # The open follow-ups of the daily and weekly summaries (migration 0011).
+        Index("ix_task_element_status", "element_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
