@@ -74,11 +74,17 @@ def test_home_visit_then_next_session_at_the_centre_then_finish(deployed, fresh_
             "address": "浦東新區錦繡路 88 弄 5 號 1201",
             "session_at": "2026-11-25T10:00",
             "therapist_name": "趙老師",
+            "therapist_phone": "+86 139 5555 6666",
         },
         "alice",
     )
-    sms, mail = outbox(db)
+    sms, notice, mail = outbox(db)
     assert (sms.channel, sms.recipient) == ("sms", "+86 137 2222 3333")
+    # The therapist is told of each session (document 003: 與推拿老師約定時間).
+    assert (notice.channel, notice.recipient) == ("sms", "+86 139 5555 6666")
+    assert (
+        "趙老師 老師您好" in notice.body and "第 1 次小兒推拿安排在 2026-11-25 10:00" in notice.body
+    )
     assert "第 1 次小兒推拿已預約在 2026-11-25 10:00" in sms.body
     assert "錦繡路" in sms.body and "趙老師" in sms.body
     assert (mail.channel, mail.recipient) == ("email", "huang@example.com")
@@ -120,12 +126,15 @@ def test_home_visit_then_next_session_at_the_centre_then_finish(deployed, fresh_
             "next_session_at": "2026-12-02T15:00",
             "next_location": "到公司服務",
             "next_therapist_name": "趙老師",
+            "next_therapist_phone": "+86 139 5555 6666",
         },
         "alice",
     )
     # The next session is confirmed like the first one, at the centre this time.
-    second = outbox(db)[-2]
+    second, second_notice = outbox(db)[-3:-1]
     assert "第 2 次小兒推拿已預約在 2026-12-02 15:00" in second.body
+    assert second_notice.recipient == "+86 139 5555 6666"
+    assert "第 2 次小兒推拿安排在 2026-12-02 15:00" in second_notice.body
     assert "到公司服務（本公司小兒推拿中心）" in second.body
 
     clock.set("2026-12-02T08:00:00+00:00")  # 16:00 in Shanghai
@@ -175,13 +184,23 @@ def test_every_form_rejects_an_invalid_submission_field_by_field(deployed, fresh
     with pytest.raises(ValidationFailed) as failure:
         fresh_runtime().complete_task(
             arrange.id,
-            {"location": "上門服務", "session_at": "下週三", "therapist_name": "趙老師"},
+            {
+                "location": "上門服務",
+                "session_at": "下週三",
+                "therapist_name": "趙老師",
+                "therapist_phone": "+86 139 5555 6666",
+            },
             "alice",
         )
     assert set(failure.value.errors) == {"address", "session_at"}
     fresh_runtime().complete_task(
         arrange.id,
-        {"location": "到公司服務", "session_at": "2026-11-25T10:00", "therapist_name": "趙老師"},
+        {
+            "location": "到公司服務",
+            "session_at": "2026-11-25T10:00",
+            "therapist_name": "趙老師",
+            "therapist_phone": "+86 139 5555 6666",
+        },
         "alice",
     )
 
@@ -212,5 +231,6 @@ def test_every_form_rejects_an_invalid_submission_field_by_field(deployed, fresh
         "satisfaction",
         "next_session_at",
         "next_therapist_name",
+        "next_therapist_phone",
         "next_address",
     }
