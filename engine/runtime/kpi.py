@@ -70,6 +70,8 @@ ESCALATION_TASKS = frozenset(
         "review_escalated",  # signed_service_booking: 主管審核預約申請(逾期)
         "reply_feedback_escalated",  # 主管回覆客戶反饋(逾期)
         "mediate",  # caregiver_service: 協調客戶與人員溝通 (customer not satisfied)
+        "supervisor_mediate",  # caregiver_service: 主管協調 (the desk's mediation failed)
+        "supervise_followup",  # caregiver_service: 回訪逾期督辦 (a follow-up call missed)
     }
 )
 PLACEMENT_TASKS = frozenset({"sign_contract"})  # caregiver_matching: 簽訂三方合同並存檔

@@ -279,6 +279,10 @@ def _project_tasks(
             )
         else:
             due = _task_due(ready[spiff_id])
+            if due is None and row.due_at is not None and row.due_at <= now:
+                # Its deadline timer fired (an escalation, non-interrupting): the task is still
+                # due when it was, i.e. overdue, not without a due time.
+                due = row.due_at
             if due != row.due_at:
                 rows.update_task(row, due_at=due)
             still_open.append(row)

@@ -169,7 +169,7 @@ ORDER = {
     "customer_phone": "+86 138 0013 8000",
     "customer_email": "zhang@example.com",
     "address": "上海市徐匯區漕溪北路 100 號 8 樓",
-    "baby_birth_date": "2026-12-18",
+    "baby_due_date": "2026-12-18",
     "service_days": 26,
     "required_skills": ["催乳"],
 }
@@ -289,8 +289,13 @@ def work_of_two_weeks(runtime, clock, users, db):
         rt, rt.start_case("repair_dispatch", {}, actor="alice").number, "record_request", REPAIR
     )
 
-    at(clock, rt, "2026-11-29T10:00")
-    assert open_task(rt, nurse, "followup_day8").created_at == local("2026-11-29T10:00")
+    # The second call: five days after the day-3 call was made (24 Nov 15:00), due a day later.
+    at(clock, rt, "2026-11-29T15:00")
+    second = open_task(rt, nurse, "followup_day8")
+    assert (second.created_at, second.due_at) == (
+        local("2026-11-29T15:00"),
+        local("2026-11-30T15:00"),
+    )
     return {"nurse": nurse}
 
 
@@ -300,12 +305,14 @@ def figures(row):
 
 W48 = {
     "2026-11-23": {"received": 2, "consultations": 1, "placements": 1, "replies": 1},
-    "2026-11-24": {"received": 1, "complaints": 1, "followups_due": 1, "followups_done": 1},
-    "2026-11-25": {"escalations": 1},
+    # Day 3's call opened on the 24th at 10:00 (contract start 21st 10:00), done at 15:00; it
+    # was due by the 25th 10:00, so it counts as due on the 25th.
+    "2026-11-24": {"received": 1, "complaints": 1, "followups_done": 1},
+    "2026-11-25": {"escalations": 1, "followups_due": 1},
     "2026-11-26": {"received": 1, "consultations": 1},
     "2026-11-27": {"received": 1, "repairs": 1},
     "2026-11-28": {},
-    "2026-11-29": {"followups_due": 1, "followups_missed": 1},
+    "2026-11-29": {},
 }
 W48_TOTAL = {
     "received": 5,
@@ -315,50 +322,54 @@ W48_TOTAL = {
     "placements": 1,
     "escalations": 1,
     "replies": 1,
-    "followups_due": 2,
+    "followups_due": 1,
     "followups_done": 1,
-    "followups_missed": 1,
 }
 
 
 def test_the_days_of_a_week_and_their_total(work_of_two_weeks, runtime, clock, db):
-    # Sunday 29, 12:00: day 8's follow-up is due today and not missed yet.
-    sunday = daily_summary(db, "2026-W48", ZONE, clock.now())
-    assert sunday[-2].period == "2026-11-29"
-    assert figures(sunday[-2]) == {"followups_due": 1}
-
-    # Monday 30, 09:00: it was not done on Sunday: missed (read from the open task).
-    at(clock, runtime, "2026-11-30T09:00")
     days = daily_summary(db, "2026-W48", ZONE, clock.now())
     assert [r.period for r in days] == [*W48, "*"]
     assert {r.period: figures(r) for r in days[:-1]} == W48
     assert figures(days[-1]) == W48_TOTAL
 
-    # Done on Monday, a day late: due and missed on Sunday still, done on Monday.
-    clock.set(local("2026-11-30T10:00"))
+    # Monday 30, 12:00: the second call is due today at 15:00, not missed yet.
+    at(clock, runtime, "2026-11-30T12:00")
+    monday = daily_summary(db, "2026-W49", ZONE, clock.now())[0]
+    assert (monday.period, figures(monday)) == ("2026-11-30", {"followups_due": 1})
+
+    # Tuesday 1, 09:00: not made by its due time: missed (read from the open task, which keeps
+    # its due time), and the supervisor's 回訪逾期督辦 task the worker opened at 15:00 on Monday
+    # is an escalation of that day.
+    at(clock, runtime, "2026-11-30T15:00")
+    at(clock, runtime, "2026-12-01T09:00")
+    monday = daily_summary(db, "2026-W49", ZONE, clock.now())[0]
+    assert figures(monday) == {"followups_due": 1, "followups_missed": 1, "escalations": 1}
+
+    # Made on Tuesday, late: still due and missed on Monday, done on Tuesday.
+    clock.set(local("2026-12-01T10:00"))
     complete(runtime, work_of_two_weeks["nurse"], "followup_day8", FOLLOWUP)
-    assert {r.period: figures(r) for r in daily_summary(db, "2026-W48", ZONE, clock.now())} == {
-        **W48,
-        "*": W48_TOTAL,
-    }
-    at(clock, runtime, "2026-12-06T12:00")  # day 15's follow-up opened at 10:00
+    at(clock, runtime, "2026-12-06T12:00")  # day 15's call opened at 10:00, due tomorrow
     w49 = {r.period: figures(r) for r in daily_summary(db, "2026-W49", ZONE, clock.now())}
     assert w49 == {
-        "2026-11-30": {"followups_done": 1},
-        "2026-12-01": {},
+        "2026-11-30": {"followups_due": 1, "followups_missed": 1, "escalations": 1},
+        "2026-12-01": {"followups_done": 1},
         "2026-12-02": {},
         "2026-12-03": {},
         "2026-12-04": {},
         "2026-12-05": {},
-        "2026-12-06": {"followups_due": 1},
-        "*": {"followups_due": 1, "followups_done": 1},
+        "2026-12-06": {},
+        "*": {"followups_due": 1, "followups_missed": 1, "followups_done": 1, "escalations": 1},
     }
 
     weeks = weekly_summary(db, "2026-W49", ZONE, clock.now(), count=3)
     assert [(w.period, figures(w)) for w in weeks] == [
         ("2026-W47", {}),
         ("2026-W48", W48_TOTAL),
-        ("2026-W49", {"followups_due": 1, "followups_done": 1}),
+        (
+            "2026-W49",
+            {"followups_due": 1, "followups_missed": 1, "followups_done": 1, "escalations": 1},
+        ),
     ]
 
     # The rollup the steps kept is the one a rebuild from the case and task rows gives.

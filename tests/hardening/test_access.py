@@ -128,6 +128,15 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("dashboard.report", "GET"): only({"sue": 200}, "/dashboard/report"),
     ("dashboard.export_csv", "GET"): only({"sue": 200}, "/dashboard/export.csv"),
     ("dashboard.export_xlsx", "GET"): only({"sue": 200}, "/dashboard/export.xlsx"),
+    ("reports.categories", "GET"): only({"sue": 200}, "/dashboard/categories"),
+    ("reports.categories_csv", "GET"): only({"sue": 200}, "/dashboard/categories.csv"),
+    ("reports.categories_xlsx", "GET"): only({"sue": 200}, "/dashboard/categories.xlsx"),
+    ("reports.daily", "GET"): only({"sue": 200}, "/dashboard/daily"),
+    ("reports.daily_csv", "GET"): only({"sue": 200}, "/dashboard/daily.csv"),
+    ("reports.daily_xlsx", "GET"): only({"sue": 200}, "/dashboard/daily.xlsx"),
+    ("reports.weekly", "GET"): only({"sue": 200}, "/dashboard/weekly"),
+    ("reports.weekly_csv", "GET"): only({"sue": 200}, "/dashboard/weekly.csv"),
+    ("reports.weekly_xlsx", "GET"): only({"sue": 200}, "/dashboard/weekly.xlsx"),
     # process owners
     ("models.index", "GET"): only({"olga": 200}, "/models"),
     ("models.show", "GET"): only({"olga": 200}, "/models/{key}/1"),
@@ -154,6 +163,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("portal.book", "POST"): public("/book/{portal}", 422, data={}),
     ("portal.booked", "GET"): public("/book/{portal}/booked", 302),
     ("portal.status", "GET"): public("/book/status"),
+    # A customer link: a made-up token is refused the same way for everyone (404).
+    ("portal.reply", "GET"): public("/book/reply/feedback/not-a-token", 404),
+    ("portal.reply", "POST"): public("/book/reply/feedback/not-a-token", 404, data={}),
     ("portal.status", "POST"): public("/book/status", 404, data={"number": "{case}"}),
     ("portal.change", "POST"): public(
         "/book/request", 404, data={"number": "{booking}", "phone": "13900000000"}
