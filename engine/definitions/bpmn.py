@@ -4,7 +4,6 @@ expressions), giving the plan of the version to store."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lxml import etree
@@ -174,13 +173,7 @@ def _with_start_form(
     if portal and portal.get("staff_start_form"):
         v.add(filename, key, "the start event names a form and so does staffStartForm: keep one")
         return portal
-    if form in forms:
-        used_forms[form] = forms[form].content_hash
-    elif form in v.known_forms:
-        used_forms[form] = content_hash(
-            json.dumps(v.known_forms[form], sort_keys=True, ensure_ascii=False)
-        )
-    else:
+    if not v.use_form(form, forms, used_forms):
         v.add(filename, key, f"start form {form!r} is not among the files deployed with it")
         return portal
     return {**(portal or {}), "staff_start_form": form}
@@ -246,13 +239,7 @@ def plan_process(
                     )
                 role = found.roles[element_id]
             if form:
-                if form in forms:
-                    used_forms[form] = forms[form].content_hash
-                elif form in v.known_forms:
-                    used_forms[form] = content_hash(
-                        json.dumps(v.known_forms[form], sort_keys=True, ensure_ascii=False)
-                    )
-                else:
+                if not v.use_form(form, forms, used_forms):
                     v.add(
                         spec_file,
                         element_id,

@@ -23,6 +23,12 @@ from typing import Any
 
 from lxml import etree
 
+from engine.definitions.camunda_forms import (
+    form_data_fields,
+    schema_from_camunda_form,
+    schema_from_form_data,
+)
+from engine.definitions.forms import FormError
 from engine.definitions.sources import BPMN_NS, CAMUNDA_NS, SPIFF_NS, Validation, local_name
 
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
@@ -309,8 +315,6 @@ class _Converter:
         self.out.forms[element] = target
 
     def embedded_form(self, node: etree._Element, form_id: str) -> None:
-        from engine.definitions.camunda_forms import schema_from_camunda_form
-        from engine.definitions.forms import FormError
 
         text = self.embedded_forms.get(form_id)
         if text is None:
@@ -465,8 +469,6 @@ class _Converter:
             )
 
     def form_data(self, node: etree._Element, child: etree._Element) -> None:
-        from engine.definitions.camunda_forms import form_data_fields, schema_from_form_data
-        from engine.definitions.forms import FormError
 
         element = node.get("id") or ""
         if element in self.out.forms or node.get(_q(CAMUNDA_NS, "formKey")):

@@ -47,7 +47,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core.linear_re import PatternError, compile_pattern
 from engine.definitions.formchecks import _NO_REMOTE, FORMAT_CHECKER, FormValidator
-from engine.definitions.forms import DRAFT_2020_12, FormError, load_form_schema
+from engine.definitions.forms import (
+    DRAFT_2020_12,
+    FormError,
+    json_kind,
+    load_form_schema,
+    parse_form_json,
+)
 from engine.definitions.sources import BPMN_NS, CAMUNDA_NS
 
 if TYPE_CHECKING:
@@ -106,9 +112,9 @@ def schema_from_camunda_form(data: bytes | str, name: str) -> dict:
     ``FormError`` naming the component (its id, key and type) for anything that cannot be
     converted without changing what the form asks or checks.
     """
-    form = _parse_json(data, name)
+    form = parse_form_json(data, name)
     if not isinstance(form, dict):
-        raise FormError(f"{name}: a Camunda form must be a JSON object, not {_json_kind(form)}")
+        raise FormError(f"{name}: a Camunda form must be a JSON object, not {json_kind(form)}")
     components = form.get("components")
     if not isinstance(components, list):
         raise FormError(
@@ -145,7 +151,7 @@ class _FormBuilder:
             position = f"{parent}#{index + 1}"
             if not isinstance(component, dict):
                 raise FormError(
-                    f"{self.name}: component {position} is {_json_kind(component)}, "
+                    f"{self.name}: component {position} is {json_kind(component)}, "
                     "not a component object"
                 )
             self.add(component, _describe(component, self.name, position))
@@ -416,7 +422,7 @@ def _static_text(value: object, what: str, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise FormError(f"{where}: {what} must be text, not {_json_kind(value)}")
+        raise FormError(f"{where}: {what} must be text, not {json_kind(value)}")
     return value
 
 
@@ -646,41 +652,3 @@ def _checked(schema: dict, name: str) -> dict:
     """The schema, after it passed the same checks as a form file of our own."""
     load_form_schema(json.dumps(schema, ensure_ascii=False), name)
     return schema
-
-
-def _parse_json(data: bytes | str, name: str) -> Any:
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise FormError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    data = data.removeprefix("\ufeff")
-    try:
-        return json.loads(data, object_pairs_hook=_refuse_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        raise FormError(
-            f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    except _DuplicateKey as exc:
-        raise FormError(f"{name}: key {exc.args[0]!r} appears twice in the same object") from None
-    except RecursionError:
-        raise FormError(f"{name}: the JSON is nested too deeply") from None
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    result: dict = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _json_kind(value: object) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "an object" if isinstance(value, dict) else "a number"
-    )

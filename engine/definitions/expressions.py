@@ -64,6 +64,11 @@ def _python_of(body: str, feel: bool) -> str | None:
     return out
 
 
+_WORDS_HINT = (
+    " (this reads as words, not an expression: write a Python condition such as approved == True)"
+)
+
+
 def foreign_hint(text: str, script: bool = False) -> str:
     """A hint for an expression that is not Python: JUEL (Camunda 7), FEEL (Camunda 8, DMN),
     or prose. Empty when the text looks like Python that is merely wrong."""
@@ -80,19 +85,17 @@ def foreign_hint(text: str, script: bool = False) -> str:
         hint = f"; write it as Python: {python}" if python else "; write it as Python"
         return f" (this is a FEEL expression{hint})"
     words = stripped.split()
-    if (
+    sentence = (
         len(words) >= 3
         and all(re.fullmatch(r"[\w'’?,.]+", w) for w in words)
         and not any(w in ("and", "or", "not", "in", "is", "if", "else") for w in words)
-    ):
-        return " (this reads as words, not an expression: write a Python condition such as approved == True)"
-    if (
+    )
+    chinese_words = (
         not stripped.isascii()
         and " " not in stripped
         and not re.search(r"[=<>()\[\]\"']", stripped)
-    ):
-        return " (this reads as words, not an expression: write a Python condition such as approved == True)"
-    return ""
+    )
+    return _WORDS_HINT if sentence or chinese_words else ""
 
 
 def check_instructions(v: Validation, filename: str, owner: str | None, text: str) -> None:

@@ -36,7 +36,9 @@ __all__ = [
     "FormError",
     "default_confirmation_schema",
     "form_fields",
+    "json_kind",
     "load_form_schema",
+    "parse_form_json",
     "prefilled_values",
     "with_case_limits",
 ]
@@ -52,6 +54,28 @@ class FormError(Exception):
 # --------------------------------------------------------------------------- loading
 
 
+def parse_form_json(text: str | bytes, name: str) -> Any:
+    """A form file's JSON (UTF-8, a BOM allowed): FormError names the line and column of a
+    syntax error, a key given twice in one object (JSON would keep the last silently) and
+    nesting too deep to read."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FormError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    text = text.removeprefix("\ufeff")  # a BOM left by Windows editors is not an error
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise FormError(
+            f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except _DuplicateKey as exc:
+        raise FormError(f"{name}: key {exc.args[0]!r} appears twice in the same object") from None
+    except RecursionError:
+        raise FormError(f"{name}: the JSON is nested too deeply") from None
+
+
 def load_form_schema(text: str | bytes, name: str) -> dict:
     """Parse and check a form schema file so a broken form fails the deploy, not a clerk.
 
@@ -62,24 +86,9 @@ def load_form_schema(text: str | bytes, name: str) -> dict:
     as a schema, a top level that is not ``"type": "object"`` with ``properties``, and any
     ``$ref`` outside the document (validation must never fetch anything from the network).
     """
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise FormError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    text = text.removeprefix("\ufeff")  # a BOM left by Windows editors is not an error
-    try:
-        schema = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        raise FormError(
-            f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    except _DuplicateKey as exc:
-        raise FormError(f"{name}: key {exc.args[0]!r} appears twice in the same object") from None
-    except RecursionError:
-        raise FormError(f"{name}: the JSON is nested too deeply") from None
+    schema = parse_form_json(text, name)
     if not isinstance(schema, dict):
-        raise FormError(f"{name}: a form schema must be a JSON object, not {_json_kind(schema)}")
+        raise FormError(f"{name}: a form schema must be a JSON object, not {json_kind(schema)}")
 
     declared = schema.get("$schema")
     if declared is not None and str(declared).rstrip("#") != DRAFT_2020_12:
@@ -189,9 +198,10 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     return result
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """What kind of JSON value `value` is, for messages ("an array", "a string", …)."""
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
+        type(value), "an object" if isinstance(value, dict) else "a number"
     )
 
 

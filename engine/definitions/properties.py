@@ -16,7 +16,6 @@ from engine.definitions.sources import (
     CAMUNDA_NS,
     FormPlan,
     Validation,
-    content_hash,
     local_name,
 )
 
@@ -115,13 +114,7 @@ def portal_forms(
     for what, name, field_name in wanted:
         if not name:
             continue
-        if name in forms:
-            used_forms[name] = forms[name].content_hash
-        elif name in v.known_forms:
-            used_forms[name] = content_hash(
-                json.dumps(v.known_forms[name], sort_keys=True, ensure_ascii=False)
-            )
-        else:
+        if not v.use_form(name, forms, used_forms):
             v.add(
                 filename,
                 key,

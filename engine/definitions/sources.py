@@ -8,6 +8,7 @@ means nothing is deployed (`DefinitionError` lists them all).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,19 @@ class Validation:
 
     def add(self, file: str, element_id: str | None, message: str) -> None:
         self.problems.append(Problem(file, element_id, message))
+
+    def use_form(self, name: str, forms: dict[str, FormPlan], used_forms: dict[str, str]) -> bool:
+        """Note that the process uses form `name` (deployed with it or earlier) in
+        `used_forms` with its content hash; False when there is no such form."""
+        if name in forms:
+            used_forms[name] = forms[name].content_hash
+        elif name in self.known_forms:
+            used_forms[name] = content_hash(
+                json.dumps(self.known_forms[name], sort_keys=True, ensure_ascii=False)
+            )
+        else:
+            return False
+        return True
 
 
 def read_paths(paths: Iterable[str | Path]) -> list[SourceFile]:

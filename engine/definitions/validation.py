@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from engine.core.settings import Settings
 from engine.definitions import camunda
 from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
+from engine.definitions.camunda_forms import schema_from_camunda_form
 from engine.definitions.dmn import check_dmn_tree
 from engine.definitions.forms import FormError, load_form_schema
 from engine.definitions.sources import (
@@ -50,6 +51,12 @@ _FLOW_NODES = {
 }
 
 
+def _form_plan(name: str, schema: dict[str, Any]) -> FormPlan:
+    return FormPlan(
+        name, schema, content_hash(json.dumps(schema, sort_keys=True, ensure_ascii=False))
+    )
+
+
 def validate(
     files: Sequence[SourceFile], settings: Settings, known_forms: dict[str, dict[str, Any]]
 ) -> tuple[list[ProcessPlan], list[FormPlan]]:
@@ -80,20 +87,14 @@ def validate(
         elif f.kind == "form":
             try:
                 if f.filename.lower().endswith(".form"):
-                    from engine.definitions.camunda_forms import schema_from_camunda_form
-
-                    converted = schema_from_camunda_form(f.data, f.filename)
-                    schema = load_form_schema(json.dumps(converted), f.filename)
+                    # Converted and checked as a form file of our own.
+                    schema = schema_from_camunda_form(f.data, f.filename)
                 else:
                     schema = load_form_schema(f.data, f.filename)
             except FormError as exc:
                 v.add(f.filename, None, str(exc))
                 continue
-            forms[f.filename] = FormPlan(
-                f.filename,
-                schema,
-                content_hash(json.dumps(schema, sort_keys=True, ensure_ascii=False)),
-            )
+            forms[f.filename] = _form_plan(f.filename, schema)
         else:
             try:
                 trees[f.filename] = (f.kind, parse_xml(f.data, settings.max_definition_bytes))
@@ -139,16 +140,7 @@ def validate(
                         filename, None, f"a deployed file is named like a generated form {name!r}"
                     )
                     continue
-                try:
-                    checked = load_form_schema(json.dumps(schema), name)
-                except FormError as exc:
-                    v.add(filename, None, str(exc))
-                    continue
-                forms[name] = FormPlan(
-                    name,
-                    checked,
-                    content_hash(json.dumps(checked, sort_keys=True, ensure_ascii=False)),
-                )
+                forms[name] = _form_plan(name, schema)  # checked by the conversion
             for node in processes:
                 process_files[node.get("id")] = filename
         else:

@@ -96,9 +96,10 @@ def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[Any, Any]]:
     for name in getattr(start, "trigger_specs", ()):
         sub = workflow.subprocess_specs.get(name)
         for event in getattr(sub, "bpmn_start_events", ()) if sub is not None else ():
-            for definition in catch_definitions(_EventStart(event)):
+            start_event = _EventStart(event)
+            for definition in catch_definitions(start_event):
                 if isinstance(definition, MessageEventDefinition):
-                    found.append((_EventStart(event), definition))
+                    found.append((start_event, definition))
     return found
 
 
