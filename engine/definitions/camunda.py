@@ -32,7 +32,6 @@ from engine.definitions.forms import FormError
 from engine.definitions.sources import BPMN_NS, CAMUNDA_NS, SPIFF_NS, Validation, local_name
 
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-MODELER_NS = "http://camunda.org/schema/modeler/1.0"
 
 # Attributes that tune Camunda's job executor or history; Caseflow runs each step in one
 # transaction and keeps all history, so they change nothing here.
