@@ -51,8 +51,24 @@ class EvaluationError(Exception):
 
 
 # The deadline of the current step: every evaluation of one step shares it, so a step never
-# holds the database writer for longer than its budget however many scripts it runs.
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+# holds the database writer for longer than its budget however many scripts it runs. Starting a
+# fresh evaluator process is not the owner's code: its time moves the deadline on (a slow start
+# on a loaded machine must not put a case in error).
+class _Budget:
+    __slots__ = ("deadline", "outer")
+
+    def __init__(self, deadline: float, outer: _Budget | None) -> None:
+        self.deadline = deadline
+        self.outer = outer
+
+    def extend(self, seconds: float) -> None:
+        budget: _Budget | None = self
+        while budget is not None:
+            budget.deadline += seconds
+            budget = budget.outer
+
+
+_deadline: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
     "caseflow_eval_deadline", default=None
 )
 
@@ -62,7 +78,7 @@ def step_budget(seconds: float) -> Iterator[None]:
     """All evaluations inside share one deadline, `seconds` from now (nested: the earlier)."""
     outer = _deadline.get()
     mine = time.monotonic() + seconds
-    token = _deadline.set(mine if outer is None else min(outer, mine))
+    token = _deadline.set(_Budget(mine if outer is None else min(outer.deadline, mine), outer))
     try:
         yield
     finally:
@@ -71,10 +87,10 @@ def step_budget(seconds: float) -> Iterator[None]:
 
 def remaining(limit_s: float) -> float:
     """Seconds an evaluation may take now: its own limit or what is left of the step's."""
-    deadline = _deadline.get()
-    if deadline is None:
+    budget = _deadline.get()
+    if budget is None:
         return limit_s
-    return min(limit_s, deadline - time.monotonic())
+    return min(limit_s, budget.deadline - time.monotonic())
 
 
 class _Process:
@@ -232,14 +248,19 @@ def run(
     memory limit (the process is then killed); an engine error raised by a helper is raised
     again here, whatever the code did with it."""
     helpers = helpers or {}
-    budget = remaining(limit_s)
-    if budget <= 0:
+    if remaining(limit_s) <= 0:
         raise EvaluationError("timeout", "the step ran out of time for its scripts")
+    started = time.monotonic()
+    proc = POOL.take(memory_mb)
+    spawn_s = time.monotonic() - started
+    step = _deadline.get()
+    if step is not None and spawn_s > 0:
+        step.extend(spawn_s)
+    budget = remaining(limit_s)
     request = dict(request, helpers=sorted(helpers), limit_s=budget)
     # The evaluator stops a loop of the code itself at `budget` (with its line); the grace is
     # for a single long C-level call, after which the process is killed.
     deadline = time.monotonic() + budget + KILL_GRACE_S
-    proc = POOL.take(memory_mb)
     failures: list[BaseException] = []
     try:
         proc.send(request)

@@ -85,6 +85,26 @@ def test_one_step_shares_one_deadline() -> None:
         assert time.monotonic() - t0 < 1.0
 
 
+def test_a_slow_start_of_the_evaluator_is_not_charged_to_the_step(monkeypatch) -> None:
+    """On a loaded machine a fresh interpreter can take longer to start than a step's budget;
+    the owner's code still gets its whole budget (the step fails only for its own time)."""
+    real_init = evaluator._Process.__init__
+
+    def slow_start(self, memory_mb: int) -> None:
+        time.sleep(0.6)  # a loaded machine, not a timer: the start itself is what is measured
+        real_init(self, memory_mb)
+
+    evaluator.POOL.close()
+    monkeypatch.setattr(evaluator._Process, "__init__", slow_start)
+    env = RestrictedEnvironment(time_limit_s=1.0)
+    data = {"a": 2}
+    with evaluator.step_budget(0.3):
+        env.execute("b = [a * i for i in range(3)]", data)
+        assert data["b"] == [0, 2, 4]
+        with pytest.raises(ScriptTimeout):
+            env.execute("n = 0\nwhile True:\n    n += 1", {})
+
+
 def test_bounded_expressions_stay_in_the_server_process() -> None:
     for text in ("approve == True", "a and not b", "x['k'] in ('a', 'b')", "now()", "n - 1"):
         assert is_bounded(text), text
