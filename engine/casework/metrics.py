@@ -22,6 +22,7 @@ sum of its months' counts and totals.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
@@ -333,6 +334,16 @@ def staff_kpis(db: Database, period: str) -> list[StaffKpi]:
 BATCH = 5000
 
 
+def version_summaries(rows: Any) -> dict[int, dict[str, Any]]:
+    """Each process version's task metadata (what `kpi.summary_of` reads), by version id."""
+    out: dict[int, dict[str, Any]] = {}
+    for version_id, meta in rows.all("SELECT id, task_meta FROM process_version"):
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+        out[int(version_id)] = meta if isinstance(meta, dict) else {}
+    return out
+
+
 def rebuild_kpis(db: Database, timezone: str) -> int:
     """Recompute the kpi_day rollup from the case and task rows, with the rules the steps
     use (engine.runtime.kpi), in one transaction; returns the number of rollup rows. For data
@@ -379,17 +390,20 @@ def rebuild_kpis(db: Database, timezone: str) -> int:
                 add(kpi.started_items(case.process_key, case.started_at, zone))
                 if case.ended_at is not None:
                     add(kpi.ended_items(case, staff.get(case.id, ()), zone))
+        metas = version_summaries(rows)
         cursor = rows.run(
             "SELECT c.process_key, t.status, t.due_at, t.completed_at,"
             " CASE WHEN t.status = ? THEN t.completed_by ELSE t.assignee END,"
-            ' t.element_id, t.created_at FROM task t JOIN "case" c ON c.id = t.case_id',
+            " t.element_id, t.created_at, c.process_version_id"
+            ' FROM task t JOIN "case" c ON c.id = t.case_id',
             (TaskStatus.DONE.value,),
         )
         ended = (TaskStatus.DONE.value, TaskStatus.CANCELLED.value)
         while batch := cursor.fetchmany(BATCH):
-            for process, status, due_at, ended_at, who, element, created_at in batch:
+            for process, status, due_at, ended_at, who, element, created_at, vid in batch:
                 created = read_dt(created_at)
-                add(kpi.opened_items(process, element, created, zone))
+                summary = kpi.summary_of(metas.get(vid), element)
+                add(kpi.opened_items(process, summary, created, zone))
                 if status in ended:
                     add(
                         kpi.task_items(
@@ -399,7 +413,7 @@ def rebuild_kpis(db: Database, timezone: str) -> int:
                             read_dt(ended_at),
                             who,
                             zone,
-                            element,
+                            summary,
                             created,
                         )
                     )

@@ -28,8 +28,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.casework.metrics import _add_months, period_days
+from engine.casework.metrics import _add_months, period_days, version_summaries
 from engine.core.status import TaskStatus
+from engine.core.summaries import Summary
 from engine.runtime import kpi
 from engine.store.database import Database
 from engine.store.records import read_dt
@@ -224,13 +225,31 @@ def _day_rows(
                 row.followups_missed += int(total or 0)
             elif metric == "followup_done":
                 row.followups_done += count
-        # Follow-ups still open: due on their day, missed once it has passed.
-        marks = ", ".join("?" for _ in kpi.FOLLOWUP_TASKS)
-        for due_at, created_at in rows.all(
-            f"SELECT due_at, created_at FROM task WHERE element_id IN ({marks})"
-            " AND status IN (?, ?)",
-            (*sorted(kpi.FOLLOWUP_TASKS), TaskStatus.OPEN.value, TaskStatus.CLAIMED.value),
-        ):
+        # Follow-ups still open: due on their day, missed once it has passed. What is a
+        # follow-up is what each case's version declares (`summary`).
+        metas = version_summaries(rows)
+        elements = sorted(
+            {
+                element
+                for meta in metas.values()
+                for element in meta
+                if kpi.summary_of(meta, element) == Summary.FOLLOWUP
+            }
+        )
+        marks = ", ".join("?" for _ in elements)
+        found = (
+            rows.all(
+                "SELECT t.due_at, t.created_at, t.element_id, c.process_version_id FROM task t"
+                f' JOIN "case" c ON c.id = t.case_id WHERE t.element_id IN ({marks})'
+                " AND t.status IN (?, ?)",
+                (*elements, TaskStatus.OPEN.value, TaskStatus.CLAIMED.value),
+            )
+            if elements
+            else []
+        )
+        for due_at, created_at, element, vid in found:
+            if kpi.summary_of(metas.get(vid), element) != Summary.FOLLOWUP:
+                continue
             due, created = read_dt(due_at), read_dt(created_at)
             row = out.get(kpi.followup_day(due, created, zone))
             if row is None:

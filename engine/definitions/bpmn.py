@@ -12,10 +12,12 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.core.outcomes import OUTCOME_PROPERTY, OUTCOMES
+from engine.core.summaries import SUMMARIES, SUMMARY_PROPERTY
 from engine.definitions.camunda import Imported
 from engine.definitions.expressions import check_code, check_instructions
 from engine.definitions.properties import (
     case_prefix,
+    check_kpi_fields,
     check_start_roles,
     kpi_fields,
     portal_forms,
@@ -53,8 +55,20 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
             )
         elif ns == BPMN_NS and local == "scriptTask":
             check_script_task(v, filename, node)
+        elif ns == BPMN_NS and local == "extensionElements":
+            blocks = [
+                c for c in node if isinstance(c.tag, str) and c.tag == f"{{{SPIFF_NS}}}properties"
+            ]
+            if len(blocks) > 1:
+                v.add(
+                    filename,
+                    owner,
+                    "the element has more than one spiffworkflow:properties: only the first"
+                    " is read; put every property in one",
+                )
         elif ns in (SPIFF_NS, CAMUNDA_NS) and local == "property":
             check_outcome(v, filename, node)
+            check_summary(v, filename, node)
         elif ns == BPMN_NS and local == "lane":
             lane = node.get("name") or node.get("id")
             if v.settings.role_for_lane(node.get("name")) is None:
@@ -96,14 +110,19 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
             check_instructions(v, filename, owner_id(node.getparent()), text)
 
 
+def _property_owner(node: etree._Element) -> etree._Element | None:
+    element = node.getparent()
+    while element is not None and local_name(element.tag) in ("properties", "extensionElements"):
+        element = element.getparent()
+    return element
+
+
 def check_outcome(v: Validation, filename: str, node: etree._Element) -> None:
     """An `outcome` property belongs on an end event and names one of the outcomes of
     engine.core.outcomes."""
     if node.get("name") != OUTCOME_PROPERTY:
         return
-    element = node.getparent()
-    while element is not None and local_name(element.tag) in ("properties", "extensionElements"):
-        element = element.getparent()
+    element = _property_owner(node)
     owner = element.get("id") if element is not None else None
     if element is None or local_name(element.tag) != "endEvent":
         if element is not None and local_name(element.tag) in ("process", "subProcess"):
@@ -118,6 +137,21 @@ def check_outcome(v: Validation, filename: str, node: etree._Element) -> None:
             owner,
             f"outcome {value!r} is not one of: {', '.join(OUTCOMES)}",
         )
+
+
+def check_summary(v: Validation, filename: str, node: etree._Element) -> None:
+    """A `summary` property belongs on a user task and names one of the kinds of
+    engine.core.summaries (what the daily and weekly summaries count it as)."""
+    if node.get("name") != SUMMARY_PROPERTY:
+        return
+    element = _property_owner(node)
+    owner = element.get("id") if element is not None else None
+    if element is None or local_name(element.tag) not in ("userTask", "manualTask"):
+        v.add(filename, owner, "summary is a property of user tasks only")
+        return
+    value = (node.get("value") or "").strip()
+    if value not in SUMMARIES:
+        v.add(filename, owner, f"summary {value!r} is not one of: {', '.join(SUMMARIES)}")
 
 
 _PYTHON = {"", "python", "python3", "py", "text/x-python", "application/x-python"}
@@ -263,6 +297,7 @@ def plan_process(
                 "form": form,
                 "instructions": extensions.get("instructionsForEndUser"),
                 "assignee": assignee or None,
+                "summary": (properties.get(SUMMARY_PROPERTY) or "").strip() or None,
             }
     check_start_roles(v, filename, root, key, spec, subprocess_specs)
     spec_json = spiff.dump_specs(spec, subprocess_specs)
@@ -315,6 +350,18 @@ def plan_process(
             if (sub_file := getattr(sub, "file", None) or filename) in trees
             and (found := process_defaults(v, sub_file, trees[sub_file][1], name))
         },
+    )
+    check_kpi_fields(
+        v,
+        filename,
+        key,
+        plan.kpi_fields,
+        [
+            forms[name].schema if name in forms else v.known_forms.get(name) or {}
+            for name in used_forms
+        ],
+        plan.defaults,
+        [(trees[name][0], trees[name][1]) for name in bpmn_files + dmn_files if name in trees],
     )
     plan.content_hash = content_hash(
         spec_json,

@@ -138,7 +138,7 @@ class CaseVerbs:
                         now,
                         row.assignee,
                         zone,
-                        row.element_id,
+                        kpi.summary_of(version.task_meta, row.element_id),
                         row.created_at,
                     )
                 )

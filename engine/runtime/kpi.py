@@ -19,7 +19,8 @@ Metrics:
 - `promise`: an ended case with both a promised and an actual time; total = 1 when late.
 
 What the daily and weekly summaries of seed 003 count (每周受理督辦、反饋、回訪; 日報、週報),
-by the diagram element of the task (the sets below), process-wide rows only:
+by what the diagram declares the task as (its `summary` property, engine.core.summaries),
+process-wide rows only:
 - `followup_due`: a follow-up (回訪) that ended, on the day it was due (its due time, else the
   day it opened: day 3's follow-up is due on day 3); total = 1 when it was missed (done after
   that, or cancelled after that). A follow-up cancelled before it was due is not counted;
@@ -34,54 +35,27 @@ by the diagram element of the task (the sets below), process-wide rows only:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from engine.core.instants import parse_when
 from engine.core.outcomes import Outcome
 from engine.core.status import TaskStatus
+from engine.core.summaries import SUMMARIES, Summary
 
 Item = tuple[str, str, str, str, int, float]
 
-# The tasks the summaries count, by BPMN element id (a called process's tasks count under the
-# process of the case that called it).
-FOLLOWUP_TASKS = frozenset(
-    {
-        "followup_day3",  # caregiver_service: 上戶三天跟蹤回訪
-        "followup_day8",  # 五天後再次回訪
-        "followup_day15",  # 上戶十五天回訪
-        "final_followup",  # 下戶回訪並評價
-        "tracking_contact",  # consultation: 跟蹤聯繫客戶
-        "customer_callback",  # complaint_handling: 回訪客戶確認處理結果
-        "confirm_end",  # field_visit_close: 確認結束時間並回訪
-        "callback",  # infant_massage_booking: 回訪客戶並約定下次服務
-        "satisfaction_callback",  # signed_service_booking: 電話回訪
-        "aftersales_followup",  # gps_installation: 售後跟蹤回訪
-        "internship_followup",  # trainee_onboarding: 實習跟蹤
-    }
-)
-ESCALATION_TASKS = frozenset(
-    {
-        "supervisor_followup",  # consultation: 主管督辦 (specialist past the deadline)
-        "supervisor_handle",  # complaint_handling: 客服主管處理投訴
-        "chase_department",  # complaint_handling: 催辦相關部門
-        "supervise_overdue",  # gps_installation, trainee_onboarding: 逾期督辦
-        "review_escalated",  # signed_service_booking: 主管審核預約申請(逾期)
-        "reply_feedback_escalated",  # 主管回覆客戶反饋(逾期)
-        "mediate",  # caregiver_service: 協調客戶與人員溝通 (customer not satisfied)
-        "supervisor_mediate",  # caregiver_service: 主管協調 (the desk's mediation failed)
-        "supervise_followup",  # caregiver_service: 回訪逾期督辦 (a follow-up call missed)
-    }
-)
-PLACEMENT_TASKS = frozenset({"sign_contract"})  # caregiver_matching: 簽訂三方合同並存檔
-REPLY_TASKS = frozenset(
-    {
-        "reply_customer",  # consultation: 回覆客戶
-        "reply_feedback",  # signed_service_booking: 回覆客戶反饋
-        "reply_feedback_escalated",
-    }
-)
+
+def summary_of(task_meta: Mapping[str, Any] | None, element_id: str | None) -> str | None:
+    """What the summaries count a task as: the `summary` its version's diagram declares on
+    the element (engine.core.summaries; a called process's tasks are part of the calling
+    version and count under the case's process)."""
+    meta = (task_meta or {}).get(element_id or "") or {}
+    value = meta.get("summary")
+    return value if value in SUMMARIES else None
+
+
 # A category is kept on the case row and in the rollup's metric name (60 characters).
 CATEGORY_LIMIT = 50
 
@@ -117,13 +91,13 @@ def task_items(
     ended_at: datetime | None,
     staff: str | None,
     zone: tzinfo,
-    element_id: str | None = None,
+    summary: str | None = None,
     created_at: datetime | None = None,
 ) -> list[Item]:
     """What a task that was completed (`done`, by `staff`) or cancelled (held by `staff`)
     adds. A cancelled task counts only when it was cancelled after its due time: then its
-    deadline was missed. With the task's element and opening time, also what the summaries
-    count (follow-ups, placements, replies)."""
+    deadline was missed. With what the summaries count it as (`summary_of`) and its opening
+    time, also the follow-ups, placements and replies."""
     if ended_at is None:
         return []
     day = local_day(ended_at, zone)
@@ -136,23 +110,25 @@ def task_items(
             items.extend(_both(process, day, staff, "task_due", 1, late))
     elif status == TaskStatus.CANCELLED and due_at is not None and ended_at > due_at:
         items.extend(_both(process, day, staff, "task_due", 1, 1.0))
-    if element_id in FOLLOWUP_TASKS and created_at is not None:
+    if summary == Summary.FOLLOWUP and created_at is not None:
         missed = ended_at > followup_deadline(due_at, created_at, zone)
         if done or missed:
             due_day = followup_day(due_at, created_at, zone)
             items.append((process, due_day, "", "followup_due", 1, 1.0 if missed else 0.0))
         if done:
             items.append((process, day, "", "followup_done", 1, 0.0))
-    if done and element_id in PLACEMENT_TASKS:
+    if done and summary == Summary.PLACEMENT:
         items.append((process, day, "", "placement", 1, 0.0))
-    if done and element_id in REPLY_TASKS:
+    if done and summary == Summary.REPLY:
         items.append((process, day, "", "reply", 1, 0.0))
     return items
 
 
-def opened_items(process: str, element_id: str, created_at: datetime, zone: tzinfo) -> list[Item]:
+def opened_items(
+    process: str, summary: str | None, created_at: datetime, zone: tzinfo
+) -> list[Item]:
     """What a task adds when it opens: an escalation (督辦) on the day it opened."""
-    if element_id in ESCALATION_TASKS:
+    if summary == Summary.ESCALATION:
         return [(process, local_day(created_at, zone), "", "escalation", 1, 0.0)]
     return []
 

@@ -267,7 +267,7 @@ def _project_tasks(
                     now,
                     row.assignee,
                     zone,
-                    row.element_id,
+                    kpi.summary_of(version.task_meta, row.element_id),
                     row.created_at,
                 )
             )
@@ -310,7 +310,11 @@ def _project_tasks(
         if assignee:
             row.status, row.assignee = TaskStatus.CLAIMED.value, assignee
         rows.insert_task(row)
-        rows.kpi_add(kpi.opened_items(case.process_key, element_id, now, zone))
+        rows.kpi_add(
+            kpi.opened_items(
+                case.process_key, kpi.summary_of(version.task_meta, element_id), now, zone
+            )
+        )
         rows.event(
             "task_opened",
             at=now,

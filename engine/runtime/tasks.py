@@ -356,7 +356,7 @@ class TaskVerbs:
                         now,
                         user,
                         zone,
-                        row.element_id,
+                        kpi.summary_of(st.version.task_meta, row.element_id),
                         row.created_at,
                     )
                 )

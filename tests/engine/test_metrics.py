@@ -192,6 +192,67 @@ def test_an_unknown_outcome_is_refused_at_deploy_on_its_element(runtime, tmp_pat
     assert problem.element_id == "end_no_show" and "'absent'" in problem.message
 
 
+def _deploy_changed(runtime, tmp_path, old: str, new: str):
+    text = (FIXTURES / "kpi_flow.bpmn").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "kpi_flow.bpmn"
+    bad.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(DefinitionError) as refused:
+        runtime.deploy([bad, *(FIXTURES / n for n in KPI_FILES[1:])])
+    return refused.value.problems
+
+
+def test_a_kpi_field_that_nothing_sets_is_refused_at_deploy(runtime, tmp_path):
+    (problem,) = _deploy_changed(runtime, tmp_path, 'value="arrived_at"', 'value="arrival_time"')
+    assert problem.element_id == "kpi_flow"
+    assert "actualTimeField" in problem.message and "'arrival_time'" in problem.message
+
+
+def test_a_satisfaction_field_must_be_a_number_of_a_form(runtime, tmp_path):
+    (problem,) = _deploy_changed(runtime, tmp_path, 'value="stars"', 'value="result"')
+    assert "satisfactionField" in problem.message and "not a number" in problem.message
+    (problem,) = _deploy_changed(runtime, tmp_path, 'value="stars"', 'value="rating"')
+    assert "no form of the process has a field 'rating'" in problem.message
+
+
+def test_a_kpi_field_set_by_a_script_is_accepted(runtime, tmp_path):
+    text = (FIXTURES / "kpi_flow.bpmn").read_text(encoding="utf-8")
+    changed = text.replace('value="arrived_at"', 'value="served_time"').replace(
+        '<bpmn:userTask id="serve" name="接待客戶">\n      <bpmn:extensionElements>',
+        '<bpmn:userTask id="serve" name="接待客戶">\n      <bpmn:extensionElements>\n'
+        "        <spiffworkflow:postScript>served_time = arrived_at</spiffworkflow:postScript>",
+    )
+    assert "served_time = arrived_at" in changed
+    path = tmp_path / "kpi_flow.bpmn"
+    path.write_text(changed, encoding="utf-8")
+    runtime.deploy([path, *(FIXTURES / n for n in KPI_FILES[1:])])
+
+
+def test_a_summary_kind_is_refused_unless_known_and_on_a_user_task(runtime, tmp_path):
+    serve = (
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="kpi_serve.json" />\n'
+        "        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n"
+        "      <bpmn:incoming>f_start</bpmn:incoming>"
+    )
+    (problem,) = _deploy_changed(
+        runtime,
+        tmp_path,
+        serve,
+        serve.replace(
+            "/>\n", '/>\n<spiffworkflow:property name="summary" value="callback" />\n', 1
+        ),
+    )
+    assert problem.element_id == "serve" and "'callback'" in problem.message
+    (problem,) = _deploy_changed(
+        runtime,
+        tmp_path,
+        '<spiffworkflow:property name="casePrefix" value="KP" />',
+        '<spiffworkflow:property name="casePrefix" value="KP" />'
+        '<spiffworkflow:property name="summary" value="followup" />',
+    )
+    assert "user tasks only" in problem.message
+
+
 def test_recent_months_cross_the_year():
     assert recent_months(datetime(2026, 2, 1, 0, 0, tzinfo=UTC), "Asia/Shanghai", 3) == [
         "2025-12",
@@ -206,3 +267,19 @@ def test_a_period_is_a_month_or_a_quarter():
     assert metrics.quarter_of("2026-11") == "2026-Q4"
     with pytest.raises(ValueError):
         metrics.period_days("2026-Q5")
+
+
+def test_a_second_properties_block_is_refused_rather_than_ignored(runtime, tmp_path):
+    block = (
+        "        <spiffworkflow:properties>\n"
+        '          <spiffworkflow:property name="formJsonSchemaFilename" value="kpi_serve.json" />\n'
+        "        </spiffworkflow:properties>\n"
+    )
+    extra = (
+        "        <spiffworkflow:properties>\n"
+        '          <spiffworkflow:property name="summary" value="followup" />\n'
+        "        </spiffworkflow:properties>\n"
+    )
+    problems = _deploy_changed(runtime, tmp_path, block, block + extra)
+    assert {p.element_id for p in problems} == {"serve", "serve_late"}
+    assert all("only the first is read" in p.message for p in problems)

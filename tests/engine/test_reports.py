@@ -392,3 +392,40 @@ def test_a_week_starts_on_monday_in_the_company_zone(runtime, clock, users, db, 
     runtime.start_case("consultation", {"channel": "電話", "customer_name": "王"})
     (w48,) = [r for r in weekly_summary(db, "2026-W49", ZONE, clock.now(), 2) if r.received]
     assert (w48.period, w48.received, w48.consultations) == ("2026-W48", 1, 1)
+
+
+def test_what_a_task_counts_as_is_what_its_version_declares(runtime, clock, users, db, tmp_path):
+    """kpi_flow's senior takes over after two hours: declared `summary=escalation` in version
+    2, that take-over counts as an escalation (督辦); a case of version 1 (no declaration)
+    escalated the same way does not, before or after the rollup is rebuilt."""
+    from tests.conftest import FIXTURES
+
+    names = ("kpi_flow.bpmn", "kpi_start.json", "kpi_serve.json")
+    runtime.deploy([FIXTURES / n for n in names], actor="owner")
+    clock.set(local("2026-11-30T09:00"))
+    runtime.start_case("kpi_flow", {})
+    text = (FIXTURES / "kpi_flow.bpmn").read_text(encoding="utf-8")
+    late = (
+        '<bpmn:userTask id="serve_late" name="高級客服接手">\n      <bpmn:extensionElements>\n'
+        "        <spiffworkflow:properties>"
+    )
+    assert late in text
+    declared = tmp_path / "kpi_flow.bpmn"
+    declared.write_text(
+        text.replace(late, late + '<spiffworkflow:property name="summary" value="escalation" />'),
+        encoding="utf-8",
+    )
+    runtime.deploy([declared, *(FIXTURES / n for n in names[1:])], actor="owner")
+    runtime.start_case("kpi_flow", {})
+    clock.set(local("2026-11-30T11:30"))
+    fire_due_timers(runtime)
+
+    def escalations() -> int:
+        (monday,) = [
+            r for r in daily_summary(db, "2026-W49", ZONE, clock.now()) if r.period == "2026-11-30"
+        ]
+        return monday.escalations
+
+    assert escalations() == 1
+    rebuild_kpis(db, ZONE)
+    assert escalations() == 1
