@@ -23,7 +23,7 @@ install: $(STAMP)
 
 db: install
 	$(BIN)/caseflow init-db
-	$(BIN)/caseflow deploy processes/ forms/ --as setup
+	$(BIN)/caseflow deploy processes/ forms/ notifications/ --as setup
 	$(BIN)/caseflow users demo
 	$(BIN)/caseflow demo-data
 
@@ -31,7 +31,7 @@ layout: install
 	$(BIN)/python -m engine.definitions.layout processes/*.bpmn
 
 deploy: install
-	$(BIN)/caseflow deploy processes/ forms/
+	$(BIN)/caseflow deploy processes/ forms/ notifications/
 
 run: db
 	$(BIN)/caseflow serve --host $(HOST) --port $(PORT) --processes $(PROCESSES)

@@ -29,6 +29,9 @@ class StepContext:
     now: datetime  # the real time of the step (timers may run at their logical due time)
     calendar: Any = None  # the runtime's BusinessCalendar (office hours, holidays)
     settings: Any = None  # the runtime's Settings
+    # The message templates of the case's process version (name -> text); None: read them
+    # from the notifications folder (a version deployed before versions kept them).
+    templates: dict[str, str] | None = None
     # Run just before the step writes its state (e.g. the outbox writes its rows).
     before_commit: list[Callable[[StepContext], None]] = field(default_factory=list)
 

@@ -13,6 +13,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.core.outcomes import OUTCOME_PROPERTY, OUTCOMES
 from engine.core.summaries import SUMMARIES, SUMMARY_PROPERTY
+from engine.definitions import templates as message_templates
 from engine.definitions.camunda import Imported
 from engine.definitions.expressions import check_code, check_instructions
 from engine.definitions.properties import (
@@ -218,6 +219,45 @@ def validation_message(exc: ValidationException) -> str:
     return message or exc.__class__.__name__
 
 
+def _templates_of(
+    v: Validation,
+    filename: str,
+    key: str,
+    roots: list[etree._Element],
+    keys: set[str],
+    deployed: dict[str, str],
+) -> list[dict[str, str]]:
+    """The message templates a version keeps (engine.definitions.templates): those its
+    scripts name and those deployed under one of its processes' keys."""
+    scripts = [
+        node.text
+        for root in roots
+        for node in root.iter()
+        if isinstance(node.tag, str)
+        and local_name(node.tag) in message_templates.SCRIPT_ELEMENTS
+        and node.text
+    ]
+    names = message_templates.named_in(scripts)
+    names |= {n for n in deployed if any(n.startswith(f"{k}.") for k in keys)}
+    out = []
+    for name in sorted(names):
+        text = deployed.get(name)
+        if text is None:
+            text = message_templates.read_from_folder(name)
+            if text is not None and (problem := message_templates.syntax_problem(text)):
+                v.add(f"{name}.txt", None, f"not a valid message template: {problem}")
+                continue
+        if text is None:
+            v.add(
+                filename,
+                key,
+                f"a script sends message template {name!r}: deploy {name}.txt with the process",
+            )
+            continue
+        out.append({"filename": f"{name}.txt", "kind": "template", "text": text})
+    return out
+
+
 def plan_process(
     v: Validation,
     parser: SpiffBpmnParser,
@@ -227,9 +267,11 @@ def plan_process(
     forms: dict[str, FormPlan],
     originals: dict[str, tuple[str, etree._Element]] | None = None,
     imported: dict[str, Imported] | None = None,
+    templates: dict[str, str] | None = None,
 ) -> ProcessPlan | None:
     """The plan of process `key`: `trees` are the files as checked and parsed, `originals`
-    as written (what the version stores), `imported` what their Camunda extensions give."""
+    as written (what the version stores), `imported` what their Camunda extensions give,
+    `templates` the message templates deployed with them (name -> text)."""
     originals = originals or trees
     imported = imported or {}
     try:
@@ -319,6 +361,14 @@ def plan_process(
         for name in bpmn_files + dmn_files
         if name in originals
     ]
+    sources += _templates_of(
+        v,
+        filename,
+        key,
+        [originals[n][1] for n in bpmn_files if n in originals],
+        {key, *subprocess_specs},
+        templates or {},
+    )
     plan = ProcessPlan(
         key=key,
         name=next(

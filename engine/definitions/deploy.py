@@ -31,7 +31,8 @@ class Deployed:
     key: str
     version: int
     changed: bool
-    # A process version made because forms it uses changed (not its own files): their names.
+    # A process version made because forms or message templates it uses changed (not its own
+    # files): their file names.
     forms_changed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,20 +104,42 @@ def deploy(
                 results.append(Deployed("process", plan.key, current.version, False))
                 continue
             results.append(_store(session, plan, current, form_ids, actor, now))
-        if changed_forms:
+        # A message template deployed with changed wording, like a changed form, makes a new
+        # version of every process whose newest version keeps it.
+        templates = {f.filename: f.data.decode("utf-8") for f in files if f.kind == "template"}
+        if changed_forms or templates:
             known = {n: f.schema for n, f in existing_forms.items()}
             known.update({fp.name: fp.schema for fp in form_plans})
             deployed = {plan.key for plan in plans}
             for current in _newest_versions(session):
                 used = _forms_used(current) & changed_forms
-                if current.key in deployed or not used:
+                worded = {
+                    f["filename"]
+                    for f in current.sources
+                    if f.get("kind") == "template"
+                    and templates.get(f["filename"], f["text"]) != f["text"]
+                }
+                if current.key in deployed or not (used or worded):
                     continue
-                files = [SourceFile(f["filename"], f["text"].encode()) for f in current.sources]
+                files = [
+                    SourceFile(f["filename"], templates.get(f["filename"], f["text"]).encode())
+                    if f["filename"] in worded
+                    else SourceFile(f["filename"], f["text"].encode())
+                    for f in current.sources
+                ]
                 rebuilt = [p for p in validate(files, settings, known)[0] if p.key == current.key]
                 if not rebuilt or rebuilt[0].content_hash == current.content_hash:
                     continue
                 results.append(
-                    _store(session, rebuilt[0], current, form_ids, actor, now, tuple(sorted(used)))
+                    _store(
+                        session,
+                        rebuilt[0],
+                        current,
+                        form_ids,
+                        actor,
+                        now,
+                        tuple(sorted(used | worded)),
+                    )
                 )
         session.commit()
     return results

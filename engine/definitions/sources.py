@@ -59,6 +59,8 @@ class SourceFile:
             return "dmn"
         if name.endswith(".json") or name.endswith(".form"):
             return "form"
+        if name.endswith(".txt"):
+            return "template"
         return "unknown"
 
 

@@ -16,6 +16,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.core.settings import Settings
 from engine.definitions import camunda
+from engine.definitions import templates as templates_module
 from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
 from engine.definitions.camunda_forms import schema_from_camunda_form
 from engine.definitions.dmn import check_dmn_tree
@@ -64,6 +65,7 @@ def validate(
     v = Validation(settings, known_forms)
     trees: dict[str, tuple[str, etree._Element]] = {}
     forms: dict[str, FormPlan] = {}
+    templates: dict[str, str] = {}
     if not files:
         return [], []
     seen: set[str] = set()
@@ -76,7 +78,8 @@ def validate(
             v.add(
                 f.filename,
                 None,
-                "not a BPMN (.bpmn), DMN (.dmn) or form (.json, Camunda .form) file",
+                "not a BPMN (.bpmn), DMN (.dmn), form (.json, Camunda .form) or message"
+                " template (.txt) file",
             )
         elif len(f.data) > settings.max_definition_bytes:
             v.add(
@@ -84,6 +87,23 @@ def validate(
                 None,
                 f"file is {len(f.data):,} bytes; the limit is {settings.max_definition_bytes:,} bytes",
             )
+        elif f.kind == "template":
+            name = templates_module.template_name(f.filename)
+            try:
+                text = f.data.decode("utf-8")
+            except UnicodeDecodeError:
+                v.add(f.filename, None, "a message template must be UTF-8 text")
+                continue
+            if name is None:
+                v.add(
+                    f.filename,
+                    None,
+                    "a template's name may only use letters, digits, '.', '_' and '-'",
+                )
+            elif problem := templates_module.syntax_problem(text):
+                v.add(f.filename, None, f"not a valid message template: {problem}")
+            else:
+                templates[name] = text
         elif f.kind == "form":
             try:
                 if f.filename.lower().endswith(".form"):
@@ -164,7 +184,7 @@ def validate(
         raise DefinitionError(v.problems)
 
     plans = [
-        plan_process(v, parser, key, filename, working, forms, trees, imported)
+        plan_process(v, parser, key, filename, working, forms, trees, imported, templates)
         for key, filename in process_files.items()
     ]
     if v.problems:

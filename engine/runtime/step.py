@@ -96,6 +96,9 @@ class VersionInfo:
     defaults: dict[str, Any] | None
     # The case variables the KPIs read ({"satisfaction", "promised", "actual"} -> name).
     kpi_fields: dict[str, str] | None = None
+    # The message templates the version keeps (name -> text); None for a version deployed
+    # before versions kept them (its messages are read from the notifications folder).
+    templates: dict[str, str] | None = None
 
 
 @dataclass
@@ -197,6 +200,7 @@ class StepVerbs:
             now=st.now,
             calendar=self.calendar,
             settings=self.settings,
+            templates=st.version.templates,
         )
 
     def _run_engine(self, st: StepState, fn: Callable[[Savepoints], Any]) -> Any:

@@ -29,6 +29,7 @@ from engine.definitions.forms import (
     default_confirmation_schema,
 )
 from engine.definitions.sources import SourceFile, read_paths
+from engine.definitions.templates import version_templates
 from engine.runtime.cases import CaseVerbs
 from engine.runtime.start import StartVerbs
 from engine.runtime.step import (
@@ -121,6 +122,7 @@ class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
                     task_meta=row.task_meta or {},
                     defaults=row.defaults,
                     kpi_fields=row.kpi_fields,
+                    templates=version_templates(row.sources),
                 )
             self._versions[version_id] = info
         return info

@@ -1,7 +1,7 @@
 """Notifications: an outbox row per message, written in the step's transaction.
 
-BPMN scripts call the `notify` helper; the message is rendered from a Jinja2 template in
-`notifications/` (process owners edit these, Chinese by default) and queued in the outbox in the
+BPMN scripts call the `notify` helper; the message is rendered from a Jinja2 template of the
+case's process version (engine.definitions.templates; Chinese by default) and queued in the outbox in the
 same transaction as the step that caused it, so a rolled-back step sends nothing and a committed
 one is never lost. Senders (SMTP, SMS) deliver the outbox later and retry with back-off
 (engine.worker.outbox). An e-mail may carry a calendar invitation (.ics) for a booking.
@@ -9,10 +9,8 @@ one is never lost. Senders (SMTP, SMS) deliver the outbox later and retry with b
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 import icalendar
@@ -20,6 +18,7 @@ import icalendar
 from engine.core.instants import parse_when
 from engine.core.status import OutboxStatus
 from engine.core.stepcontext import current, service
+from engine.definitions import templates as message_templates
 from engine.definitions.formchecks import is_email_address
 from engine.spiff import adapter as spiff
 from engine.spiff import templating
@@ -27,9 +26,6 @@ from engine.store.audit import record
 from engine.store.tables import Outbox
 
 CHANNELS = ("email", "sms")
-TEMPLATES = Path(
-    os.environ.get("CASEFLOW_NOTIFICATIONS", Path(__file__).resolve().parents[2] / "notifications")
-)
 # One character class with a bounded count: linear. (E-mail addresses: email-validator.)
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 ICS_FIELDS = {
@@ -54,19 +50,31 @@ class NotifyError(ValueError):
 TEMPLATE_TIME_S = 1.0  # (within the step's own budget, see engine.spiff.evaluator.step_budget)
 
 
-def render(template: str, data: dict[str, Any]) -> tuple[str | None, str]:
-    """Render `notifications/<template>.txt`; a first line "Subject: …" gives the e-mail subject.
-    Templates are the owner's code: they render in an evaluator process, bounded in time,
-    memory and length (engine.spiff.templating.render)."""
-    if not re.match(r"^[A-Za-z0-9_.-]+$", template):
+def render(
+    template: str, data: dict[str, Any], templates: dict[str, str] | None = None
+) -> tuple[str | None, str]:
+    """Render message template `template` (engine.definitions.templates) with `data`: from
+    `templates`, the case's process version's, when given, else from the notifications
+    folder; a first line "Subject: …" gives the e-mail subject. Templates are the owner's
+    code: they render in an evaluator process, bounded in time, memory and length
+    (engine.spiff.templating.render)."""
+    if not message_templates.NAME.match(template):
         raise NotifyError(
             f"template name {template!r} may only use letters, digits, '.', '_' and '-'"
         )
-    path = TEMPLATES / f"{template}.txt"
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError) as exc:
-        raise NotifyError(f"no notification template {template}.txt in {TEMPLATES}") from exc
+    if templates is not None:
+        source = templates.get(template)
+        if source is None:
+            raise NotifyError(
+                f"message template {template}.txt is not part of this process version:"
+                " deploy it with the process"
+            )
+    else:
+        source = message_templates.read_from_folder(template)
+        if source is None:
+            raise NotifyError(
+                f"no notification template {template}.txt in {message_templates.FOLDER}"
+            )
     try:
         text = templating.render(source, data, strict=True, limit_s=TEMPLATE_TIME_S)
     except templating.TemplateProblem as exc:
@@ -106,7 +114,7 @@ def notify(
     event = _read_ics(ics, zone) if ics is not None else None
     values = dict(data or {})
     values.setdefault("case_number", ctx.case_number)
-    subject, body = render(template, values)
+    subject, body = render(template, values, ctx.templates)
     key = ctx.next_key(f"notify:{template}")
     attachments = None
     if event is not None:
