@@ -1,48 +1,58 @@
 #!/usr/bin/env bash
-# Install the browser components (bpmn-js) and copy their ready-made bundles to
-#   webui/static/vendor/bpmn-js/      (git-ignored; Flask serves it as static files)
+# Install the browser components and put them in webui/static/vendor/ (git-ignored; Flask
+# serves it as static files):
+#   vendor/bpmn-js/    bpmn-js's ready bundles (viewer, modeler) and CSS
+#   vendor/dmn-js/     dmn-js's ready bundles (decision table editor) and CSS
+#   vendor/caseflow/   our modeler bundle (webui/frontend/, built with esbuild: properties
+#                      panel, token simulation, bpmnlint) and the CSS of those packages
 #
-# No bundler: bpmn-js ships production bundles under dist/. The versions are pinned in
-# webui/package.json and locked in webui/package-lock.json (`npm ci`).
+# The versions are pinned in webui/package.json and locked in webui/package-lock.json
+# (`npm ci`).
 #
-# Idempotent and fast: when the vendor folder was built from the current lock file
-# (a stamp holds the lock file's hash) and every bundle is there, nothing runs.
+# Idempotent and fast: when the vendor folder was built from the current lock file and
+# frontend sources (a stamp holds their hash) and every file is there, nothing runs.
 # Set FORCE=1 to reinstall anyway.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 webui="$root/webui"
-vendor="$webui/static/vendor/bpmn-js"
-stamp="$vendor/.installed-from"
+vendor_root="$webui/static/vendor"
+vendor="$vendor_root/bpmn-js"
+stamp="$vendor_root/.installed-from"
 
 log() { printf 'install-frontend: %s\n' "$*"; }
 
 bundles=(
-    bpmn-navigated-viewer.production.min.js
-    bpmn-modeler.production.min.js
-    assets/diagram-js.css
-    assets/bpmn-js.css
-    assets/bpmn-font/css/bpmn-embedded.css
+    bpmn-js/bpmn-navigated-viewer.production.min.js
+    bpmn-js/bpmn-modeler.production.min.js
+    bpmn-js/assets/diagram-js.css
+    bpmn-js/assets/bpmn-js.css
+    bpmn-js/assets/bpmn-font/css/bpmn-embedded.css
+    dmn-js/dmn-modeler.production.min.js
+    dmn-js/assets/dmn-js-decision-table.css
+    caseflow/modeler.bundle.js
+    caseflow/properties-panel.css
+    caseflow/bpmn-js-token-simulation.css
+    caseflow/bpmn-js-bpmnlint.css
 )
 
 lock_hash() {
-    if [[ -f "$webui/package-lock.json" ]]; then
-        sha256sum "$webui/package.json" "$webui/package-lock.json" | sha256sum | cut -d' ' -f1
-    else
-        sha256sum "$webui/package.json" | cut -d' ' -f1
-    fi
+    local files=("$webui/package.json")
+    [[ -f "$webui/package-lock.json" ]] && files+=("$webui/package-lock.json")
+    files+=("$webui"/frontend/*)
+    sha256sum "${files[@]}" | sha256sum | cut -d' ' -f1
 }
 
 complete() {
     local f
     [[ -f "$stamp" && "$(cat "$stamp")" == "$(lock_hash)" ]] || return 1
     for f in "${bundles[@]}"; do
-        [[ -s "$vendor/$f" ]] || return 1
+        [[ -s "$vendor_root/$f" ]] || return 1
     done
 }
 
 if [[ "${FORCE:-0}" != "1" ]] && complete; then
-    log "bpmn-js bundles up to date in ${vendor#"$root"/}"
+    log "browser components up to date in ${vendor_root#"$root"/}"
     exit 0
 fi
 
@@ -60,25 +70,37 @@ else
     npm install --no-audit --no-fund --loglevel=error
 fi
 
-dist="$webui/node_modules/bpmn-js/dist"
-for f in "${bundles[@]}"; do
-    if [[ ! -s "$dist/$f" ]]; then
-        log "ERROR: $dist/$f is missing after the install" >&2
+modules="$webui/node_modules"
+for f in "$modules/bpmn-js/dist/bpmn-modeler.production.min.js" "$modules/dmn-js/dist/dmn-modeler.production.min.js"; do
+    if [[ ! -s "$f" ]]; then
+        log "ERROR: $f is missing after the install" >&2
         exit 1
     fi
 done
 
-# Build next to the target and swap, so a failed copy never leaves half a folder behind.
-tmp="$(mktemp -d "$webui/static/.vendor-bpmn-js.XXXXXX")"
+# Build next to the target and swap, so a failed copy or build never leaves half a folder.
+tmp="$(mktemp -d "$webui/static/.vendor.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"  # mktemp makes it private; the web server must read it
-cp "$dist/bpmn-navigated-viewer.production.min.js" "$dist/bpmn-modeler.production.min.js" "$tmp/"
-cp -R "$dist/assets" "$tmp/assets"
-cp "$webui/node_modules/bpmn-js/LICENSE" "$tmp/LICENSE" 2>/dev/null || true
+mkdir -p "$tmp/bpmn-js" "$tmp/dmn-js" "$tmp/caseflow"
+dist="$modules/bpmn-js/dist"
+cp "$dist/bpmn-navigated-viewer.production.min.js" "$dist/bpmn-modeler.production.min.js" "$tmp/bpmn-js/"
+cp -R "$dist/assets" "$tmp/bpmn-js/assets"
+cp "$modules/bpmn-js/LICENSE" "$tmp/bpmn-js/LICENSE" 2>/dev/null || true
+dist="$modules/dmn-js/dist"
+cp "$dist/dmn-modeler.production.min.js" "$dist/dmn-navigated-viewer.production.min.js" "$tmp/dmn-js/"
+cp -R "$dist/assets" "$tmp/dmn-js/assets"
+cp "$modules/dmn-js/LICENSE" "$tmp/dmn-js/LICENSE" 2>/dev/null || true
+log "building the modeler bundle (esbuild)"
+"$modules/.bin/esbuild" "$webui/frontend/modeler.js" --bundle --minify --format=iife \
+    --target=es2020 --loader:.svg=text --log-level=error \
+    --outfile="$tmp/caseflow/modeler.bundle.js"
+cp "$modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css" "$tmp/caseflow/"
+cp "$modules/bpmn-js-token-simulation/assets/css/bpmn-js-token-simulation.css" "$tmp/caseflow/"
+cp "$modules/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css" "$tmp/caseflow/"
 lock_hash >"$tmp/.installed-from"
-mkdir -p "$(dirname "$vendor")"
-rm -rf "$vendor"
-mv "$tmp" "$vendor"
+rm -rf "$vendor_root"
+mv "$tmp" "$vendor_root"
 trap - EXIT
-version="$(node -p "require('$webui/node_modules/bpmn-js/package.json').version" 2>/dev/null || echo '?')"
-log "bpmn-js $version bundles copied to ${vendor#"$root"/}"
+version() { node -p "require('$modules/$1/package.json').version" 2>/dev/null || echo '?'; }
+log "bpmn-js $(version bpmn-js), dmn-js $(version dmn-js) and the modeler bundle in ${vendor_root#"$root"/}"
