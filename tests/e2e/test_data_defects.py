@@ -227,8 +227,8 @@ def cleaning(app, runtime, fresh_runtime, db, settings, clock) -> Iterator[str]:
         add_user(db, settings, name, roles, clock.now())
     add_user(db, settings, "cashier", ["finance"], clock.now(), password=PASSWORD)
     runtime.deploy(hc.FILES, actor="owner")
-    # Up to the payment: the cleaner signed the work order at 16:00 (received_at) and the
-    # visit is done; 760 is due.
+    # Up to finance's confirmation: the cleaner signed the work order at 16:00 (received_at),
+    # the visit is done and the service centre collected the 760 due.
     number, _case = hc.start_and_quote(fresh_runtime)
     hc.agree(fresh_runtime, number, agreed_price=760)
     hc.dispatch(fresh_runtime, number)
@@ -242,6 +242,8 @@ def cleaning(app, runtime, fresh_runtime, db, settings, clock) -> Iterator[str]:
     hc.work(fresh_runtime, number, "visit", "ayi", visit)
     confirmed = {"end_time_confirmed": "2026-11-25T11:30", "callback_result": "滿意"}
     hc.work(fresh_runtime, number, "confirm_end", "desk", confirmed)
+    collected = {**hc.COLLECTED, "amount_collected": 760}
+    hc.work(fresh_runtime, number, "collect_payment", "desk", collected)
     yield from serve(app)
 
 
