@@ -1,4 +1,5 @@
-"""Demo data: service items, two stores with rooms and staff on shift for the next 14 days, and a
+"""Demo data: service items with their preparation notes, two stores with their addresses, rooms
+and staff on shift for the next 14 days, and a
 directory of nurses, nannies, cleaners, technicians, professionals and customers with ratings.
 
 `load_demo` may run at every start (`make run`): it adds what is missing and changes nothing
@@ -14,7 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.casework.directory import Person, add_person, add_rating
-from engine.casework.resources import Resource, ServiceItem, Shift, add_resource, add_service_item
+from engine.casework.resources import (
+    Resource,
+    ServiceItem,
+    Shift,
+    Store,
+    add_resource,
+    add_service_item,
+    add_store,
+)
 from engine.core.calendar import BusinessCalendar
 from engine.core.settings import Settings
 from engine.store.database import Database
@@ -22,14 +31,26 @@ from engine.store.database import Database
 SHIFT_DAYS = 14
 
 SERVICE_ITEMS = [
-    # code, name, minutes, skill
-    ("facial", "面部護理", 60, "facial"),
-    ("skin_check", "皮膚檢測", 30, "facial"),
-    ("massage", "全身按摩", 90, "massage"),
-    ("postnatal_repair", "產後修復", 90, "postnatal"),
-    ("infant_massage", "嬰兒撫觸", 60, "infant_massage"),
-    ("consultation", "專業諮詢", 30, "consultation"),
+    # code, name, minutes, skill, preparation notes told in the confirmation and the reminder
+    ("facial", "面部護理", 60, "facial", "請勿化妝；提前10分鐘到店"),
+    ("skin_check", "皮膚檢測", 30, "facial", "檢測前12小時內請勿使用護膚品；提前10分鐘到店"),
+    ("massage", "全身按摩", 90, "massage", "按摩前1小時內請勿進食；請穿著寬鬆衣物"),
+    (
+        "postnatal_repair",
+        "產後修復",
+        90,
+        "postnatal",
+        "產後42天後方可預約；請攜帶產後復查報告；提前10分鐘到店",
+    ),
+    ("infant_massage", "嬰兒撫觸", 60, "infant_massage", "請在寶寶餵奶後1小時到店；請攜帶尿布"),
+    ("consultation", "專業諮詢", 30, "consultation", "如有相關資料請一併攜帶"),
 ]
+
+# store → address (customers are told where to go)
+STORE_ADDRESSES = {
+    "徐匯旗艦店": "上海市徐匯區漕溪北路88號2樓",
+    "靜安店": "上海市靜安區南京西路1266號3樓",
+}
 
 # store → [(kind, name, skills)]; a room with no skills suits every item.
 STORES = {
@@ -107,12 +128,28 @@ PEOPLE: dict[str, list[tuple[str, str, list[str], int, list[int], bool]]] = {
 def load_demo(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
     """Add the demo data that is missing; returns how many rows of each kind were added."""
     calendar = BusinessCalendar.from_settings(settings)
-    added = {"service_items": 0, "resources": 0, "shifts": 0, "people": 0, "ratings": 0}
+    added = {
+        "stores": 0,
+        "service_items": 0,
+        "resources": 0,
+        "shifts": 0,
+        "people": 0,
+        "ratings": 0,
+    }
     with db.write() as session:
-        for code, name, minutes, skill in SERVICE_ITEMS:
-            if session.get(ServiceItem, code) is None:
-                add_service_item(session, code, name, minutes, skill)
+        for store, address in STORE_ADDRESSES.items():
+            # A store a resource named before stores had addresses gets its address now.
+            known = session.get(Store, store)
+            if known is None or not known.address:
+                add_store(session, store, address)
+                added["stores"] += 1
+        for code, name, minutes, skill, notes in SERVICE_ITEMS:
+            item = session.get(ServiceItem, code)
+            if item is None:
+                add_service_item(session, code, name, minutes, skill, notes)
                 added["service_items"] += 1
+            elif not item.prep_notes:  # an item from before items had notes
+                item.prep_notes = notes
         for store, entries in STORES.items():
             for kind, name, skills in entries:
                 resource = _resource(session, store, name)

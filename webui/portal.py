@@ -102,6 +102,35 @@ def _live_schema(
     return live, labels, day
 
 
+def _privacy_notice(page: Any) -> dict[str, Any]:
+    """The booking page's personal-data notice (engine.casework.portal.privacy_notice) in the
+    page's language: the personal fields by what they are, the roles by their names."""
+    notice = portal.privacy_notice(runtime(), page)
+    labels = {
+        "customer_name": _("name"),
+        "contact_name": _("name"),
+        "phone": _("phone number"),
+        "mobile": _("phone number"),
+        "customer_phone": _("phone number"),
+        "email": _("e-mail address"),
+        "customer_email": _("e-mail address"),
+        "address": _("address"),
+        "customer_address": _("address"),
+        "id_number": _("ID number"),
+        "contact": _("contact details"),
+    }
+    fields = []
+    for field in notice.fields:
+        label = labels.get(field.name, field.title)
+        fields.append(label if field.required else _("%(field)s (if given)", field=label))
+    roles = runtime().settings.roles
+    return {
+        "fields": list(dict.fromkeys(fields)),
+        "roles": [roles.get(role, role) for role in notice.roles],
+        "retention_days": notice.retention_days,
+    }
+
+
 def _iso_ok(text: str) -> bool:
     try:
         datetime.fromisoformat(text)
@@ -232,6 +261,7 @@ def book(key: str) -> Any:
         errors=translate_errors(errors),
         live=live,
         day=day,
+        notice=_privacy_notice(page),
         # The same key again after errors: this is still the one booking being made.
         form_key=form_key or secrets.token_hex(16),
     ), (422 if errors else 200)

@@ -11,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from engine.casework.privacy import is_personal_key
 from engine.core.errors import InvalidState, NotFound, ValidationFailed
 from engine.core.instants import iso_utc, parse_when
 from engine.core.messages import Message
+from engine.core.rules import SUPERVISOR_ROLE
 from engine.core.status import ACTIVE_TASK
 from engine.definitions.submission import EXTRAS_DROP, declared_submission
 from engine.runtime.verbs import Runtime
@@ -38,6 +40,26 @@ class BookablePage:
     key: str
     title: str
     schema: dict[str, Any]
+    roles: tuple[str, ...] = ()  # the roles of the process's tasks: who works on a booking
+
+
+@dataclass(frozen=True)
+class PersonalField:
+    name: str
+    title: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class PrivacyNotice:
+    """What a booking page tells customers before they give their personal data (seed 001
+    五、(一) 1: 應明確告知客戶需要收集的個人信息範圍): the form's personal fields, the roles
+    of the staff who work on the booking (supervisors see every case), and how long the data is
+    kept after the booking ends ([privacy] retention_days, what the daily purge applies)."""
+
+    fields: list[PersonalField]
+    roles: list[str]
+    retention_days: int
 
 
 @dataclass(frozen=True)
@@ -75,8 +97,16 @@ def bookable(runtime: Runtime) -> list[BookablePage]:
             if not (version.portal or {}).get("title"):
                 continue  # no booking page (at most a start form for staff)
             form = session.get(Form, version.portal.get("start_form_id"))
+            roles = dict.fromkeys(
+                meta["role"] for meta in (version.task_meta or {}).values() if meta.get("role")
+            )
             pages.append(
-                BookablePage(version.key, version.portal["title"], form.schema if form else {})
+                BookablePage(
+                    version.key,
+                    version.portal["title"],
+                    form.schema if form else {},
+                    tuple(roles),
+                )
             )
         return pages
 
@@ -86,6 +116,22 @@ def page(runtime: Runtime, key: str) -> BookablePage:
         if found.key == key:
             return found
     raise NotFound(f"no online booking for {key!r}")
+
+
+def privacy_notice(runtime: Runtime, target: BookablePage) -> PrivacyNotice:
+    """The personal-data notice of a booking page: the personal fields of its form (by the
+    keys engine.casework.privacy counts as personal, which the purge removes), the roles that
+    work on its cases and supervisors, and the retention period."""
+    schema = target.schema
+    required = set(schema.get("required") or [])
+    fields = [
+        PersonalField(name, str(prop.get("title") or name), name in required)
+        for name, prop in (schema.get("properties") or {}).items()
+        if isinstance(prop, dict) and is_personal_key(name)
+    ]
+    # Supervisors see every case (the case list, the case page): every notice names them.
+    roles = [r for r in target.roles if r != SUPERVISOR_ROLE] + [SUPERVISOR_ROLE]
+    return PrivacyNotice(fields, roles, runtime.settings.privacy.retention_days)
 
 
 def book(

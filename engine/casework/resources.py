@@ -1,5 +1,6 @@
-"""Store resources: the tables of service items, rooms, stations and staff, their shifts and
-slot bookings, and their administration (adding items, resources and shifts; a case's bookings).
+"""Store resources: the tables of stores, service items, rooms, stations and staff, their
+shifts and slot bookings, and their administration (adding stores, items, resources and shifts;
+a case's bookings; what a customer's message says about an item and a store).
 
 Finding free slots and booking, releasing and moving them inside a case's step (the @service
 helpers scripts call) is in engine.casework.slots. A booking holds one `slot_booking` row per
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.core.calendar import BusinessCalendar
@@ -42,13 +43,28 @@ class BookingError(ValueError):
     (A time that is simply not free is not an error: the helpers answer ok False.)"""
 
 
+class Store(Base):
+    """A store customers come to: its name (what resources name as their `store`) and its
+    address, for the messages that tell customers where to go."""
+
+    __tablename__ = "store"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+
+
 class ServiceItem(Base):
+    """A bookable item: its code (what cases hold), its name as customers read it, how long it
+    takes, the skill it needs, and what the customer must know or do beforehand (prep_notes,
+    e.g. 請勿化妝；提前10分鐘到店), told in the confirmation and the reminder."""
+
     __tablename__ = "service_item"
 
     code: Mapped[str] = mapped_column(String(60), primary_key=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     duration_min: Mapped[int]
     skill: Mapped[str] = mapped_column(String(60))
+    prep_notes: Mapped[str] = mapped_column(Text, default="")
 
 
 class Resource(Base):
@@ -96,15 +112,37 @@ class SlotBooking(Base):
 # ----- administration (plain functions; the caller commits) ----------------------------------
 
 
+def add_store(session: Session, name: str, address: str = "") -> Store:
+    """Add a store, or set the address of one that exists (e.g. added by its first resource)."""
+    if not isinstance(name, str) or not name.strip():
+        raise BookingError("a store needs a name")
+    store = session.get(Store, name)
+    if store is None:
+        store = Store(name=name, address=address)
+        session.add(store)
+    elif address:
+        store.address = address
+    session.flush()
+    return store
+
+
 def add_service_item(
-    session: Session, code: str, name_zh: str, duration_min: int, skill: str
+    session: Session,
+    code: str,
+    name_zh: str,
+    duration_min: int,
+    skill: str,
+    prep_notes: str = "",
 ) -> ServiceItem:
-    """Add a bookable item (e.g. facial, 60 minutes, needs skill "facial")."""
+    """Add a bookable item (e.g. facial, 60 minutes, needs skill "facial", with what the
+    customer must know beforehand)."""
     if not isinstance(duration_min, int) or not 0 < duration_min <= 12 * 60:
         raise BookingError(f"duration_min must be 1..720 minutes, got {duration_min!r}")
     if session.get(ServiceItem, code) is not None:
         raise BookingError(f"service item {code!r} already exists")
-    item = ServiceItem(code=code, name_zh=name_zh, duration_min=duration_min, skill=skill)
+    item = ServiceItem(
+        code=code, name_zh=name_zh, duration_min=duration_min, skill=skill, prep_notes=prep_notes
+    )
     session.add(item)
     session.flush()
     return item
@@ -118,9 +156,12 @@ def add_resource(
     skills: list[str] | tuple[str, ...] = (),
     active: bool = True,
 ) -> Resource:
-    """Add a staff member, room or station to a store."""
+    """Add a staff member, room or station to a store (a store not known yet is added without
+    an address: add_store gives it one)."""
     if kind not in set(ResourceKind):
         raise BookingError(f"resource kind {kind!r} is not one of room, station, staff")
+    if store and session.get(Store, store) is None:
+        add_store(session, store)
     resource = Resource(kind=kind, name=name, store=store, skills=list(skills), active=active)
     session.add(resource)
     session.flush()
@@ -163,6 +204,25 @@ def bookings_for_case(session: Session, case_id: int) -> list[dict[str, Any]]:
         entry.setdefault("store", resource.store)
         entry["staff" if resource.kind == ResourceKind.STAFF else "room"] = resource.name
     return list(found.values())
+
+
+def item_details(session: Session, code: str) -> dict[str, Any]:
+    """What a customer reads about a service item: {"code", "name", "prep_notes"}; an unknown
+    code is shown as it is, with no notes."""
+    item = session.get(ServiceItem, code) if isinstance(code, str) else None
+    if item is None:
+        return {"code": code, "name": str(code or ""), "prep_notes": ""}
+    # The messages end the notes with their own full stop.
+    notes = (item.prep_notes or "").strip().rstrip("。.;；")
+    return {"code": item.code, "name": item.name_zh, "prep_notes": notes}
+
+
+def store_details(session: Session, name: str | None) -> dict[str, str]:
+    """What a customer reads about a store: {"name", "address"} (empty when no store is named,
+    and an empty address when the store has none)."""
+    name = name if isinstance(name, str) else ""
+    store = session.get(Store, name) if name.strip() else None
+    return {"name": name, "address": store.address if store is not None else ""}
 
 
 @functools.cache

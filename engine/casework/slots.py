@@ -38,6 +38,8 @@ from engine.casework.resources import (
     bookings_for_case,
     default_calendar,
     iso_utc,
+    item_details,
+    store_details,
 )
 from engine.core.calendar import BusinessCalendar
 from engine.core.instants import parse_when
@@ -79,6 +81,11 @@ class _Board:
 
     def free_starts(self, now: datetime) -> list[datetime]:
         return [t for t in self.starts if t >= now and self.pairs(t)]
+
+    def free_places(self, now: datetime) -> list[tuple[datetime, str]]:
+        """The free starts with the store a booking at each would go to (its first pair's)."""
+        found = ((t, self.pairs(t)) for t in self.starts if t >= now)
+        return [(t, pairs[0][0].store) for t, pairs in found if pairs]
 
 
 @dataclass
@@ -142,19 +149,19 @@ class _Request:
             return "off_grid", "預約時間須從營業開始起每 30 分鐘一格"
         return "closed", "該時段不在營業時間內"
 
-    def alternatives(self, start: datetime) -> list[str]:
-        """Up to five free starts: the nearest ones on the requested day, then the earliest on
-        the following working days; in time order."""
+    def alternatives(self, start: datetime) -> list[tuple[str, str]]:
+        """Up to five free starts with their store: the nearest ones on the requested day, then
+        the earliest on the following working days; in time order."""
         now = self.ctx.now
         day = self.calendar.local(max(start, now)).date()
-        same = self.board(day).free_starts(now)
-        picked = sorted(same, key=lambda t: (abs(t - start), t))[:MAX_ALTERNATIVES]
+        same = self.board(day).free_places(now)
+        picked = sorted(same, key=lambda p: (abs(p[0] - start), p[0]))[:MAX_ALTERNATIVES]
         for later in (day + timedelta(days=n) for n in range(1, LOOKAHEAD_DAYS + 1)):
             if len(picked) >= MAX_ALTERNATIVES:
                 break
             if self.calendar.is_working_day(later):
-                picked += self.board(later).free_starts(now)[: MAX_ALTERNATIVES - len(picked)]
-        return [iso_utc(t) for t in sorted(picked)]
+                picked += self.board(later).free_places(now)[: MAX_ALTERNATIVES - len(picked)]
+        return [(iso_utc(t), store) for t, store in sorted(picked)]
 
     def book(self, start: datetime) -> dict[str, Any]:
         """Choose, then insert the slot rows in a savepoint; a unique violation means another
@@ -191,8 +198,14 @@ class _Request:
         return self.declined(start, "taken", "該時段已無空閒的人員或房間")
 
     def declined(self, start: datetime, reason: str, message: str) -> dict[str, Any]:
-        alternatives = self.alternatives(start)
-        return {"ok": False, "reason": reason, "message": message, "alternatives": alternatives}
+        places = self.alternatives(start)
+        return {
+            "ok": False,
+            "reason": reason,
+            "message": message,
+            "alternatives": [t for t, _ in places],
+            "alternative_stores": [store for _, store in places],
+        }
 
 
 def _slots(start: datetime, item: ServiceItem) -> list[datetime]:
@@ -239,7 +252,8 @@ def free_slots(service_item: str, day: str, store: str | None = None) -> list[st
 def book_slot(service_item: str, start: str, store: str | None = None) -> dict[str, Any]:
     """Book a staff member and a room for the item from `start`, in this case's step. Returns
     {"ok": True, "start", "end", "staff", "room", "store", "booking_ref"} or {"ok": False,
-    "reason" (past | closed | off_grid | taken), "message", "alternatives": [ISO starts]}."""
+    "reason" (past | closed | off_grid | taken), "message", "alternatives": [ISO starts],
+    "alternative_stores": [the store of each]}."""
     request = _request(service_item, store)
     ctx = request.ctx
     held = bookings_for_case(ctx.session, ctx.case_id)
@@ -282,8 +296,27 @@ def rebook_slot(service_item: str, new_start: str, store: str | None = None) -> 
         _set_appointment(ctx, result)
     else:  # alternatives were found with the old booking released: it may move within itself
         savepoint.rollback()
-        result["alternatives"] = [t for t in result["alternatives"] if t not in old]
+        places = zip(result["alternatives"], result["alternative_stores"], strict=True)
+        kept = [(t, store) for t, store in places if t not in old]
+        result["alternatives"] = [t for t, _ in kept]
+        result["alternative_stores"] = [store for _, store in kept]
     return result
+
+
+@service()
+def appointment_details(service_item: str, store: str | None = None) -> dict[str, str]:
+    """What the customer's messages say about the item and the store: {"service_item_name",
+    "prep_notes", "store_name", "store_address"} (store and address empty when no store is
+    given, e.g. a request for any store)."""
+    session = current().session
+    item = item_details(session, service_item)
+    place = store_details(session, store)
+    return {
+        "service_item_name": item["name"],
+        "prep_notes": item["prep_notes"],
+        "store_name": place["name"],
+        "store_address": place["address"],
+    }
 
 
 def _set_appointment(ctx: StepContext, result: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from engine.casework.directory import (
     record_rating,
     set_available,
 )
-from engine.casework.resources import Resource, Shift, add_service_item
+from engine.casework.resources import Resource, ServiceItem, Shift, Store, add_service_item
 from engine.casework.slots import book_slot, free_slots
 from engine.core import stepcontext
 from engine.definitions.sources import SourceFile
@@ -381,6 +381,7 @@ def test_two_cases_rating_one_person_at_once_both_count(pg_db_url):
 def test_demo_data_loads_once_and_is_bookable(db, settings):
     first = load_demo(db, settings, NOW)
     assert first["service_items"] == 6 and first["people"] >= 20 and first["ratings"] > 20
+    assert first["stores"] == 2
     # Monday 23 Nov to Sunday 6 Dec: ten working days for each of the seven staff members.
     assert first["shifts"] == 70
     assert load_demo(db, settings, NOW) == {k: 0 for k in first}
@@ -398,3 +399,7 @@ def test_demo_data_loads_once_and_is_bookable(db, settings):
             select(Shift).join(Resource).where(Resource.name == "林曉燕").order_by(Shift.starts_at)
         ).first()
     assert (part_time.starts_at.hour, part_time.ends_at.hour) == (1, 5)  # 09:00-13:00 local
+    with db.read() as session:
+        # Customers are told where each store is and what to prepare for each item.
+        assert all(store.address for store in session.scalars(select(Store)))
+        assert all(item.prep_notes for item in session.scalars(select(ServiceItem)))

@@ -22,9 +22,17 @@ from engine.casework.resources import (
     add_resource,
     add_service_item,
     add_shift,
+    add_store,
     bookings_for_case,
+    store_details,
 )
-from engine.casework.slots import book_slot, free_slots, rebook_slot, release_booking
+from engine.casework.slots import (
+    appointment_details,
+    book_slot,
+    free_slots,
+    rebook_slot,
+    release_booking,
+)
 from engine.core import stepcontext
 from engine.definitions.sources import SourceFile
 from engine.identity.users import add_user
@@ -256,6 +264,8 @@ def test_when_the_day_is_full_alternatives_come_from_the_next_working_days(db, c
     assert answer["alternatives"] == [local(friday, "16:00")] + [
         local(monday_next, t) for t in ("09:00", "09:30", "10:00", "10:30")
     ]
+    # Each at the store a booking then would go to: the customer is told where.
+    assert answer["alternative_stores"] == ["徐匯店"] + ["靜安店"] * 4
 
 
 @pytest.mark.parametrize(
@@ -402,6 +412,27 @@ def test_admin_functions_validate(db):
         assert bookings_for_case(session, 12345) == []
 
 
+def test_stores_have_addresses_and_items_preparation_notes(db, clock):
+    with db.write() as session:
+        add_service_item(session, "facial", "面部護理", 60, "facial", "請勿化妝。")
+        add_resource(session, "room", "美容室", "徐匯店")  # a store not known yet: no address
+        assert store_details(session, "徐匯店") == {"name": "徐匯店", "address": ""}
+        add_store(session, "徐匯店", "上海市徐匯區漕溪北路88號")
+        with pytest.raises(BookingError, match="needs a name"):
+            add_store(session, " ")
+        session.commit()
+    case_id = new_case(db, "T-1")
+    with step(db, case_id, "T-1", clock.now()):
+        assert appointment_details("facial", "徐匯店") == {
+            "service_item_name": "面部護理",
+            "prep_notes": "請勿化妝",  # the messages add their own full stop
+            "store_name": "徐匯店",
+            "store_address": "上海市徐匯區漕溪北路88號",
+        }
+        assert appointment_details("facial", None)["store_name"] == ""
+        assert appointment_details("pedicure")["service_item_name"] == "pedicure"
+
+
 # ----- through a diagram -------------------------------------------------------------------
 
 
@@ -454,6 +485,7 @@ def test_a_customer_may_give_up(runtime, db, users):
         "reason": "taken",
         "message": "該時段已無空閒的人員或房間",
         "alternatives": [],
+        "alternative_stores": [],
     }
     done = runtime.complete_task(
         case.open_tasks[0].id, {"confirmed": True, "give_up": True}, "alice"

@@ -281,3 +281,55 @@ def test_behind_a_trusted_proxy_each_client_is_counted(runtime):
     ]
     plain = create_app(base, runtime=runtime)
     assert _lookups(plain, ["203.0.113.3", "203.0.113.4", "203.0.113.5"]) == [404, 404, 429]
+
+
+def test_the_store_booking_page_shows_the_personal_data_notice(app, runtime):
+    """Seed 001 五: what is collected and why, who can see it, how long it is kept (the
+    retention setting the daily purge applies), in both languages."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from engine.core.settings import PrivacySettings
+
+    root = Path(__file__).resolve().parents[2]
+    runtime.deploy(
+        [
+            root / "processes/store_appointment.bpmn",
+            *sorted((root / "forms").glob("store_appointment.*.json")),
+        ]
+    )
+    client = app.test_client()
+    page = client.get("/book/store_appointment")
+    assert page.status_code == 200
+    notice = re.search(
+        r'<section class="notice" id="privacy-notice">(.*?)</section>', page.text, re.S
+    )
+    assert notice, "no personal-data notice on the booking page"
+    text = re.sub(r"<[^>]+>", "", notice.group(1))
+    assert "您的個人資料" in text
+    assert (
+        "收集哪些資料： 您的姓名、電話號碼、電子郵箱（如填寫）、身份證號碼（如填寫），以及您在本表填寫的預約內容"
+        in text
+    )
+    assert "用途： 僅用於處理本次預約" in text and "未經您同意，不會提供給公司以外的任何人" in text
+    # The roles of the process's tasks, and supervisors, who see every case.
+    assert (
+        "誰可以查看： 只有處理您預約的授權人員（客服 / 前台、門店運營、客服主管 / 部門經理）"
+        in text
+    )
+    assert "保存多久： 預約結束（服務完成或取消）後保存 365 天，期滿即刪除" in text
+
+    client.set_cookie("lang", "en")
+    english = re.sub(r"<[^>]+>", "", client.get("/book/store_appointment").text)
+    assert "Your personal data" in english
+    assert (
+        "What we collect: your name, phone number, e-mail address (if given), ID number (if given),"
+        " and the details of the booking you enter on this form" in english
+    )
+    assert "Why: only to handle this booking" in english
+    assert "Who can see it: only the authorised staff who work on your booking" in english
+    assert "How long it is kept: until 365 days after your booking ends" in english
+
+    # The period is the retention setting itself.
+    runtime.settings = replace(runtime.settings, privacy=PrivacySettings(retention_days=90))
+    assert "until 90 days after your booking ends" in client.get("/book/store_appointment").text
