@@ -6,15 +6,15 @@ Stores were only a text on their resources: each store a resource names gets a r
 address until one is given (`caseflow demo-data` gives the demo stores theirs). Items get empty
 notes.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
