@@ -20,6 +20,7 @@ from engine import (
     prefilled_values,
     templating,
     undeclared_posted,
+    with_case_limits,
 )
 
 from .auth import _safe_next, desk, runtime
@@ -94,8 +95,9 @@ def _page(
     task = runtime().get_task(task_id, user=current_user.name)
     case = runtime().get_case(task.case_number, history_limit=20)
     desk().record_view(current_user.name, task.case_number, f"task_page:{task_id}")
-    schema = task.form or {}
     context = runtime().task_data(task_id)
+    # The options a field takes from the case ("x-choices") are shown as its choices.
+    schema = with_case_limits(task.form or {}, context)
     if values is None:
         # A done task shows what was submitted; an open form starts only with the fields it
         # marks "x-prefill" (e.g. a customer's online request), never with another task's

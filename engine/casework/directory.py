@@ -290,6 +290,28 @@ def assign_professional(
     return chosen
 
 
+@service()
+def assignment_problem(
+    person_id: Any, kind: str, skills: str | list[str] | None = None
+) -> str | None:
+    """Why the person `person_id` cannot be sent as a `kind` needing `skills` now, for a form's
+    check of a choice: "unknown" (nobody of that kind with that id in the directory),
+    "missing_skill", "unavailable"; None when she can be sent."""
+    _check_kind(kind)
+    wanted = set(_skills(skills))
+    try:
+        person = current().session.get(Person, _person_id(person_id))
+    except DirectoryError:
+        person = None
+    if person is None or person.kind != kind:
+        return "unknown"
+    if not wanted <= set(person.skills):
+        return "missing_skill"
+    if not person.available:
+        return "unavailable"
+    return None
+
+
 # ----- helpers -----------------------------------------------------------------------------
 
 

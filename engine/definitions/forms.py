@@ -26,13 +26,17 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from engine.core.linear_re import PatternError, compile_pattern
 from engine.definitions.coercion import _resolve, _type
+from engine.spiff.scripts import ScriptError, check_expression
 
 __all__ = [
+    "CHECKS",
     "FormError",
     "default_confirmation_schema",
     "form_fields",
@@ -119,14 +123,49 @@ def load_form_schema(text: str | bytes, name: str) -> dict:
         except PatternError as exc:
             raise FormError(f"{name}: the pattern at {where}: {exc}") from None
     for field, prop in (schema.get("properties") or {}).items():
-        for key in (PREFILL, *CASE_LIMITS):
+        for key in (PREFILL, *CASE_LIMITS, CHOICES):
             source = prop.get(key) if isinstance(prop, dict) else None
             if source is not None and not (isinstance(source, str) and source.isidentifier()):
                 raise FormError(
                     f"{name}: {field}.{key} must name a case variable (e.g. "
                     f'"{key}": "amount_due"), not {source!r}'
                 )
+    _check_checks(schema, name)
     return schema
+
+
+def _check_checks(schema: dict, name: str) -> None:
+    """The form's "x-checks" are well formed: each names a top-level field (or "" for the whole
+    form), a condition the restricted evaluator accepts and a message that is a template."""
+    checks = schema.get(CHECKS)
+    if checks is None:
+        return
+    if not isinstance(checks, list):
+        raise FormError(f"{name}: {CHECKS} must be a list of checks, not {json_kind(checks)}")
+    fields = schema.get("properties") or {}
+    for index, check in enumerate(checks):
+        where = f"{name}: {CHECKS}[{index}]"
+        if not isinstance(check, dict) or set(check) != {"field", "refuse_if", "message"}:
+            raise FormError(
+                f'{where} must be an object with exactly "field", "refuse_if" and "message"'
+            )
+        field, condition, message = check["field"], check["refuse_if"], check["message"]
+        if not isinstance(field, str) or (field and field not in fields):
+            raise FormError(f'{where}: field {field!r} is not a field of the form (or "")')
+        if not isinstance(condition, str) or not condition.strip():
+            raise FormError(f"{where}: refuse_if must be an expression")
+        try:
+            check_expression(condition)
+        except ScriptError as exc:
+            raise FormError(f"{where}: refuse_if refused: {exc}") from None
+        except SyntaxError as exc:
+            raise FormError(f"{where}: refuse_if is not valid Python: {exc.msg}") from None
+        if not isinstance(message, str) or not message.strip():
+            raise FormError(f"{where}: message must be a text for the person filling the form")
+        try:
+            SandboxedEnvironment().parse(message)
+        except TemplateSyntaxError as exc:
+            raise FormError(f"{where}: message is not a valid template: {exc.message}") from None
 
 
 # --------------------------------------------------------------------------- case data
@@ -138,6 +177,14 @@ PREFILL = "x-prefill"
 # A number field bounded by a case value: "x-minimum": "amount_due" (checked when the task is
 # completed, with the value the case holds then).
 CASE_LIMITS = {"x-minimum": "minimum", "x-maximum": "maximum"}
+# A field whose options the case holds: "x-choices": "<case variable>", a list of values or of
+# {"value": ..., "label": ...} (e.g. the technicians a script ranked from the directory). The
+# form offers them and accepts only them.
+CHOICES = "x-choices"
+# Checks of an answer against the case: "x-checks": [{"field": "fee_charged", "refuse_if":
+# "<expression>", "message": "<template>"}], made when the task is completed (see
+# engine.definitions.submission.check_refusals).
+CHECKS = "x-checks"
 
 
 def prefilled_values(schema: dict, data: dict[str, Any]) -> dict[str, Any]:
@@ -153,9 +200,12 @@ def prefilled_values(schema: dict, data: dict[str, Any]) -> dict[str, Any]:
 
 def with_case_limits(schema: dict, data: dict[str, Any]) -> dict:
     """The schema with "x-minimum"/"x-maximum" of its top-level fields made into "minimum" /
-    "maximum" from the case's numbers (a limit whose variable holds no number is left out)."""
+    "maximum" from the case's numbers (a limit whose variable holds no number is left out),
+    and "x-choices" into "enum" with "x-labels" from the case's list of options (a variable
+    that holds no list is left out)."""
     props = schema.get("properties") or {}
-    if not any(isinstance(p, dict) and set(CASE_LIMITS) & set(p) for p in props.values()):
+    bound_keys = {*CASE_LIMITS, CHOICES}
+    if not any(isinstance(p, dict) and bound_keys & set(p) for p in props.values()):
         return schema
     bound = {**schema, "properties": dict(props)}
     for field, prop in props.items():
@@ -167,6 +217,18 @@ def with_case_limits(schema: dict, data: dict[str, Any]) -> dict:
                 value = float(value)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 bound["properties"][field] = {**bound["properties"][field], keyword: value}
+        options = data.get(prop.get(CHOICES)) if isinstance(prop.get(CHOICES), str) else None
+        if isinstance(options, list):
+            values = [o.get("value") if isinstance(o, dict) else o for o in options]
+            labels = [
+                str(o.get("label", o.get("value"))) if isinstance(o, dict) else str(o)
+                for o in options
+            ]
+            bound["properties"][field] = {
+                **bound["properties"][field],
+                "enum": values,
+                "x-labels": labels,
+            }
     return bound
 
 

@@ -4,8 +4,9 @@ declares."""
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jsonschema import ValidationError
@@ -14,7 +15,7 @@ from referencing.exceptions import Unresolvable
 from engine.core.messages import Message
 from engine.definitions.coercion import _items, _match_key, _resolve, _type
 from engine.definitions.formchecks import _NO_REMOTE, FORMAT_CHECKER, FormValidator
-from engine.definitions.forms import FormError
+from engine.definitions.forms import CHECKS, FormError
 
 _TYPE_WORDS = {
     "integer": "a whole number",
@@ -265,3 +266,54 @@ def undeclared_posted(schema: dict, form: Mapping[str, str | list[str]]) -> dict
         if _match_key(schema, schema, key) is None:
             extra[key] = values[0] if len(values) == 1 else values
     return extra
+
+
+# --------------------------------------------------------------------------- checks on the case
+#
+# Some rules compare an answer with what the case knows: a charge against the warranty and the
+# parts fitted, a person against the directory. A form states them as "x-checks" (see
+# engine.definitions.forms.CHECKS), in the process owner's words, and they are made when the
+# task is completed, before anything changes.
+
+
+def check_refusals(
+    schema: dict,
+    answer: Mapping[str, Any],
+    data: Mapping[str, Any],
+    evaluate: Callable[[str, dict], Any],
+    render: Callable[[str, dict], str],
+) -> dict[str, list[str]]:
+    """The form's "x-checks" that refuse `answer`, as field → messages (``{}``: none does).
+
+    Each check's ``refuse_if`` is evaluated with `evaluate` on the case's `data` overlaid by
+    the answer, where every top-level field of the form the answer leaves out is None (the
+    answer is what counts, not an older value of the same name). When it is true the check's
+    ``message`` is rendered with `render` on the same values. A check that reads a case
+    variable the case does not have is left out (a form used outside its process), as a case
+    limit is; any other failure refuses the answer with a message naming it, so a broken check
+    never lets an answer through unchecked."""
+    checks = schema.get(CHECKS) or []
+    if not checks:
+        return {}
+    fields = dict.fromkeys(schema.get("properties") or {})
+    values = {**data, **fields, **answer}
+    refused: dict[str, list[str]] = {}
+    for check in checks:
+        field, condition, message = check["field"], check["refuse_if"], check["message"]
+        try:
+            hit = evaluate(condition, copy.deepcopy(values))
+        except NameError:
+            continue
+        except Exception as exc:  # noqa: BLE001 - any failure of the owner's check refuses
+            refused.setdefault(field, []).append(
+                Message("check_failed", f"this check could not be made: {exc}", error=str(exc))
+            )
+            continue
+        if not hit:
+            continue
+        try:
+            text = render(message, copy.deepcopy(values))
+        except Exception:  # noqa: BLE001 - the words as written rather than no refusal
+            text = message
+        refused.setdefault(field, []).append(Message("check", text.strip() or message))
+    return refused

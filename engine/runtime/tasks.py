@@ -14,9 +14,10 @@ from SpiffWorkflow.util.task import TaskState
 from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.status import TaskStatus
-from engine.definitions.forms import with_case_limits
+from engine.definitions.forms import CHECKS, with_case_limits
 from engine.definitions.submission import (
     EXTRAS_REFUSE,
+    check_refusals,
     declared_submission,
     split_declared,
     validate_submission,
@@ -35,6 +36,7 @@ from engine.runtime.steptxn import (
 )
 from engine.runtime.taskqueries import merge_parts, ordered_part, task_query, task_views
 from engine.runtime.views import CaseView, TaskView
+from engine.spiff import templating
 from engine.store.records import TASK_COLUMNS_T, TaskRecord
 from engine.store.rows import Rows
 from engine.store.rows import read as read_rows
@@ -321,14 +323,27 @@ class TaskVerbs:
             spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
             if not spiff_task.has_state(TaskState.READY):
                 raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
-            # Limits taken from the case ("x-minimum": "amount_due"), known only now that the
-            # task's data is loaded; nothing has changed yet, so a refusal leaves the case as is.
+            # Limits and choices taken from the case ("x-minimum": "amount_due"), and the
+            # form's checks against the case ("x-checks"), known only now that the task's data
+            # is loaded; nothing has changed yet, so a refusal leaves the case as is. A check's
+            # own words replace the schema's general ones for its field (a technician who is
+            # not offered: why not, rather than "must be one of").
             schema = self._form(row.form_id)
             bound = with_case_limits(schema, spiff_task.data)
-            if bound is not schema:
-                errors = validate_submission(bound, checked["data"])
-                if errors:
-                    raise ValidationFailed(f"task {task_id}: the form has errors", errors)
+            errors = validate_submission(bound, checked["data"]) if bound is not schema else {}
+            if schema.get(CHECKS):
+                environment = spiff_task.workflow.script_engine.environment
+                errors.update(
+                    check_refusals(
+                        schema,
+                        checked["data"],
+                        spiff_task.data,
+                        environment.evaluate,
+                        templating.render,
+                    )
+                )
+            if errors:
+                raise ValidationFailed(f"task {task_id}: the form has errors", errors)
             now = self.clock.now()
             stored, dropped = dict(checked["data"]), checked["dropped"]
             for field, (filename, content) in files.items():
