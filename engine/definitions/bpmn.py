@@ -78,12 +78,13 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
                     filename,
                     node.get("id"),
                     f"lane {lane!r} is not a known role; known roles: {known}",
+                    "name",
                 )
         elif ns == BPMN_NS and local in ("timeDuration", "timeDate", "timeCycle"):
             quote_bare_iso(node)
             problem = check_timer(local, node.text or "")
             if problem:
-                v.add(filename, owner, problem)
+                v.add(filename, owner, problem, local)
         elif not text:
             continue
         elif ns == BPMN_NS and local == "script" and not _python_script(node.getparent()):
@@ -95,18 +96,26 @@ def check_bpmn_tree(v: Validation, filename: str, root: etree._Element) -> None:
             and local in ("preScript", "postScript")
         ):
             owner = owner_id(node.getparent())
-            check_code(v, filename, owner, text, script=True, what=local)
+            check_code(v, filename, owner, text, script=True, what=local, field=local)
         elif ns == BPMN_NS and local in (
             "conditionExpression",
             "loopCardinality",
             "completionCondition",
             "loopCondition",
         ):
-            check_code(v, filename, owner, text, script=False, what=local)
+            check_code(v, filename, owner, text, script=False, what=local, field=local)
         elif ns == BPMN_NS and local == "formalExpression":
-            check_code(v, filename, owner, text, script=False, what="correlation expression")
+            check_code(
+                v,
+                filename,
+                owner,
+                text,
+                script=False,
+                what="correlation expression",
+                field="correlation",
+            )
         elif ns == SPIFF_NS and local in ("messagePayload", "loopCondition"):
-            check_code(v, filename, owner, text, script=False, what=local)
+            check_code(v, filename, owner, text, script=False, what=local, field=local)
         elif ns == SPIFF_NS and local == "instructionsForEndUser":
             check_instructions(v, filename, owner_id(node.getparent()), text)
 
@@ -127,9 +136,14 @@ def check_outcome(v: Validation, filename: str, node: etree._Element) -> None:
     owner = element.get("id") if element is not None else None
     if element is None or local_name(element.tag) != "endEvent":
         if element is not None and local_name(element.tag) in ("process", "subProcess"):
-            v.add(filename, owner, "outcome is a property of end events, not of a process")
+            v.add(
+                filename,
+                owner,
+                "outcome is a property of end events, not of a process",
+                OUTCOME_PROPERTY,
+            )
         else:
-            v.add(filename, owner, "outcome is a property of end events only")
+            v.add(filename, owner, "outcome is a property of end events only", OUTCOME_PROPERTY)
         return
     value = (node.get("value") or "").strip()
     if value not in OUTCOMES:
@@ -137,6 +151,7 @@ def check_outcome(v: Validation, filename: str, node: etree._Element) -> None:
             filename,
             owner,
             f"outcome {value!r} is not one of: {', '.join(OUTCOMES)}",
+            OUTCOME_PROPERTY,
         )
 
 
@@ -148,11 +163,16 @@ def check_summary(v: Validation, filename: str, node: etree._Element) -> None:
     element = _property_owner(node)
     owner = element.get("id") if element is not None else None
     if element is None or local_name(element.tag) not in ("userTask", "manualTask"):
-        v.add(filename, owner, "summary is a property of user tasks only")
+        v.add(filename, owner, "summary is a property of user tasks only", SUMMARY_PROPERTY)
         return
     value = (node.get("value") or "").strip()
     if value not in SUMMARIES:
-        v.add(filename, owner, f"summary {value!r} is not one of: {', '.join(SUMMARIES)}")
+        v.add(
+            filename,
+            owner,
+            f"summary {value!r} is not one of: {', '.join(SUMMARIES)}",
+            SUMMARY_PROPERTY,
+        )
 
 
 _PYTHON = {"", "python", "python3", "py", "text/x-python", "application/x-python"}
@@ -172,13 +192,14 @@ def check_script_task(v: Validation, filename: str, node: etree._Element) -> Non
             node.get("id"),
             f"the script is written in {language}; Caseflow runs Python scripts: rewrite it"
             " in Python (or set scriptFormat to python)",
+            "script",
         )
         return
     body = "".join(
         (c.text or "") for c in node if isinstance(c.tag, str) and local_name(c.tag) == "script"
     )
     if not body.strip() and not node.get(f"{{{CAMUNDA_NS}}}resource"):
-        v.add(filename, node.get("id"), "the script task has no script")
+        v.add(filename, node.get("id"), "the script task has no script", "script")
 
 
 def _camunda_start_form(root: etree._Element, key: str, found: Imported | None) -> str | None:
@@ -304,7 +325,7 @@ def plan_process(
                 )
             role = v.settings.role_for_lane(task_spec.lane)
             if role is None:
-                v.add(spec_file, element_id, f"lane {task_spec.lane!r} is not a known role")
+                v.add(spec_file, element_id, f"lane {task_spec.lane!r} is not a known role", "lane")
             elif element_id in found.roles:
                 if task_spec.lane is not None and found.roles[element_id] != role:
                     v.add(
@@ -320,6 +341,7 @@ def plan_process(
                         spec_file,
                         element_id,
                         f"form {form!r} is not among the files deployed with it nor already deployed",
+                        "formJsonSchemaFilename",
                     )
             assignee = (properties.get("assigneeExpression") or "").strip()
             if assignee and element_id in found.assignees:
@@ -331,7 +353,13 @@ def plan_process(
             assignee = assignee or found.assignees.get(element_id, "")
             if assignee:
                 check_code(
-                    v, spec_file, element_id, assignee, script=False, what="assigneeExpression"
+                    v,
+                    spec_file,
+                    element_id,
+                    assignee,
+                    script=False,
+                    what="assigneeExpression",
+                    field="assigneeExpression",
                 )
             task_meta[element_id] = {
                 "name": task_spec.bpmn_name or element_id,

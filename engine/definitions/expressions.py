@@ -17,17 +17,30 @@ _JINJA = SandboxedEnvironment()
 
 
 def check_code(
-    v: Validation, filename: str, owner: str | None, text: str, *, script: bool, what: str
+    v: Validation,
+    filename: str,
+    owner: str | None,
+    text: str,
+    *,
+    script: bool,
+    what: str,
+    field: str | None = None,
 ) -> None:
-    """A script (`script`) or an expression the restricted evaluator accepts; `what` names it.
-    An expression written for another engine (JUEL `${…}`, FEEL `= …`) or in words gets a hint
-    with the Python to write instead, where one is obvious."""
+    """A script (`script`) or an expression the restricted evaluator accepts; `what` names it
+    and `field` the property it is written in (Problem.field). An expression written for
+    another engine (JUEL `${…}`, FEEL `= …`) or in words gets a hint with the Python to write
+    instead, where one is obvious."""
     try:
         (check_script if script else check_expression)(text)
     except ScriptError as exc:
-        v.add(filename, owner, f"{what} refused: {exc}{foreign_hint(text, script)}")
+        v.add(filename, owner, f"{what} refused: {exc}{foreign_hint(text, script)}", field)
     except SyntaxError as exc:
-        v.add(filename, owner, f"{what} is not valid Python: {exc.msg}{foreign_hint(text, script)}")
+        v.add(
+            filename,
+            owner,
+            f"{what} is not valid Python: {exc.msg}{foreign_hint(text, script)}",
+            field,
+        )
 
 
 _JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
@@ -103,4 +116,9 @@ def check_instructions(v: Validation, filename: str, owner: str | None, text: st
     try:
         _JINJA.parse(text)
     except TemplateSyntaxError as exc:
-        v.add(filename, owner, f"instructions are not a valid template: {exc}")
+        v.add(
+            filename,
+            owner,
+            f"instructions are not a valid template: {exc}",
+            "instructionsForEndUser",
+        )

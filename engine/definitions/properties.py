@@ -42,14 +42,26 @@ def process_properties(root: etree._Element, key: str) -> dict[str, str]:
 def process_defaults(
     v: Validation, filename: str, root: etree._Element, key: str
 ) -> dict[str, Any]:
-    """Process properties named "default:<variable>" hold JSON values (2, "abc", true, [..])."""
+    """Process properties named "default:<variable>" hold JSON values (2, "abc", true, [..]).
+
+    A process parameter (a default the owner tunes: reminder hours, a fee) may say what it is
+    in "parameter:<variable>": JSON {"unit": …, "description": …}, both optional texts. It
+    describes a default, so one without its "default:<variable>" is refused."""
     out: dict[str, Any] = {}
-    for name, value in process_properties(root, key).items():
+    props = process_properties(root, key)
+    for name, value in props.items():
+        if name.startswith(PARAMETER):
+            check_parameter(v, filename, key, name, value, props)
         if not name.startswith("default:"):
             continue
         variable = name.split(":", 1)[1].strip()
         if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", variable):
-            v.add(filename, key, f"default {name!r}: {variable!r} is not a valid variable name")
+            v.add(
+                filename,
+                key,
+                f"default {name!r}: {variable!r} is not a valid variable name",
+                name,
+            )
             continue
         try:
             out[variable] = json.loads(value)
@@ -58,8 +70,86 @@ def process_defaults(
                 filename,
                 key,
                 f"default {name!r}: {value!r} is not a JSON value (write strings in quotes)",
+                name,
             )
     return out
+
+
+# Process property describing a parameter (a default): parameter:<variable>.
+PARAMETER = "parameter:"
+PARAMETER_KEYS = ("unit", "description")
+
+
+def check_parameter(
+    v: Validation, filename: str, key: str, name: str, value: str, props: dict[str, str]
+) -> None:
+    """`parameter:<variable>` is a JSON object with only "unit" and "description" (texts),
+    beside a `default:<variable>`."""
+    variable = name[len(PARAMETER) :].strip()
+    if f"default:{variable}" not in props:
+        v.add(
+            filename,
+            key,
+            f"parameter {variable!r} has a unit or description but no value: add"
+            f" default:{variable} (a JSON value) or remove {name}",
+            name,
+        )
+        return
+    try:
+        found = json.loads(value or "{}")
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        v.add(
+            filename,
+            key,
+            f"{name}: {value!r} is not a JSON object such as"
+            ' {"unit": "hours", "description": "…"}',
+            name,
+        )
+        return
+    unknown = sorted(set(found) - set(PARAMETER_KEYS))
+    if unknown:
+        v.add(
+            filename,
+            key,
+            f"{name}: unknown key(s) {', '.join(map(repr, unknown))}; only"
+            f" {' and '.join(map(repr, PARAMETER_KEYS))} are read",
+            name,
+        )
+    for what in PARAMETER_KEYS:
+        if what in found and not isinstance(found[what], str):
+            v.add(filename, key, f"{name}: {what!r} must be a text", name)
+
+
+def process_parameters(root: etree._Element, key: str) -> list[dict[str, Any]]:
+    """The process's defaults as a table: [{"name", "value", "unit", "description"}] in the
+    order written (the unit and description from parameter:<name>, empty when not given).
+    Values that are not JSON come as written; deploy refuses them."""
+    props = process_properties(root, key)
+    rows = []
+    for name, value in props.items():
+        if not name.startswith("default:"):
+            continue
+        variable = name.split(":", 1)[1].strip()
+        try:
+            parsed: Any = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        try:
+            about = json.loads(props.get(f"{PARAMETER}{variable}") or "{}")
+        except json.JSONDecodeError:
+            about = {}
+        about = about if isinstance(about, dict) else {}
+        rows.append(
+            {
+                "name": variable,
+                "value": parsed,
+                "unit": str(about.get("unit") or ""),
+                "description": str(about.get("description") or ""),
+            }
+        )
+    return rows
 
 
 # Process property naming the form of a message from the customer: messageForm:<message>.
@@ -98,20 +188,32 @@ def portal_forms(
     if not title and not start_form and not staff_form and not message_forms:
         return None
     if title and not start_form:
-        v.add(filename, key, "a customer booking page (portalTitle) needs a startForm")
+        v.add(
+            filename,
+            key,
+            "a customer booking page (portalTitle) needs a startForm",
+            "startForm",
+        )
         return None
     found: dict[str, Any] = {}
     wanted = [
-        ("start form", start_form, "start_form"),
-        ("staff start form", staff_form, "staff_start_form"),
+        ("start form", start_form, "start_form", "startForm"),
+        ("staff start form", staff_form, "staff_start_form", "staffStartForm"),
     ]
     messages = {m.get("name") for m in root.iter(f"{{{BPMN_NS}}}message")}
     for message in sorted(message_forms):
         if message not in messages:
-            v.add(filename, key, f"{MESSAGE_FORM}{message}: the diagram has no message {message!r}")
+            v.add(
+                filename,
+                key,
+                f"{MESSAGE_FORM}{message}: the diagram has no message {message!r}",
+                f"{MESSAGE_FORM}{message}",
+            )
             return None
-        wanted.append((f"form of message {message!r}", message_forms[message], ""))
-    for what, name, field_name in wanted:
+        wanted.append(
+            (f"form of message {message!r}", message_forms[message], "", f"{MESSAGE_FORM}{message}")
+        )
+    for what, name, field_name, prop in wanted:
         if not name:
             continue
         if not v.use_form(name, forms, used_forms):
@@ -119,6 +221,7 @@ def portal_forms(
                 filename,
                 key,
                 f"{what} {name!r} is not among the files deployed with it nor already deployed",
+                prop,
             )
             return None
         if field_name:
@@ -138,7 +241,7 @@ def startable(v: Validation, filename: str, root: etree._Element, key: str) -> b
         return True
     if value.strip().lower() == "false":
         return False
-    v.add(filename, key, f"property startable must be true or false, not {value!r}")
+    v.add(filename, key, f"property startable must be true or false, not {value!r}", "startable")
     return True
 
 
@@ -195,9 +298,16 @@ def check_start_roles(
     roles, unknown = start_roles(process_properties(root, key), spec, subs, v.settings)
     known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
     for name in unknown:
-        v.add(filename, key, f"startRoles: {name!r} is not a known role; known roles: {known}")
+        v.add(
+            filename,
+            key,
+            f"startRoles: {name!r} is not a known role; known roles: {known}",
+            "startRoles",
+        )
     if not roles and not unknown:
-        v.add(filename, key, "startRoles names no role (leave it out for the default)")
+        v.add(
+            filename, key, "startRoles names no role (leave it out for the default)", "startRoles"
+        )
 
 
 def case_prefix(root: etree._Element, key: str) -> str:
@@ -234,7 +344,7 @@ def kpi_fields(v: Validation, filename: str, root: etree._Element, key: str) -> 
         if not value:
             continue
         if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", value):
-            v.add(filename, key, f"property {prop}: {value!r} is not a variable name")
+            v.add(filename, key, f"property {prop}: {value!r} is not a variable name", prop)
             continue
         out[name] = value
     return out
@@ -290,9 +400,16 @@ def check_kpi_fields(
         if what == "satisfaction":
             spec = form_fields.get(variable)
             if spec is None:
-                v.add(filename, key, f"{prop}: no form of the process has a field {variable!r}")
+                v.add(
+                    filename, key, f"{prop}: no form of the process has a field {variable!r}", prop
+                )
             elif spec.get("type") not in ("integer", "number"):
-                v.add(filename, key, f"{prop}: field {variable!r} is not a number (a 1–5 score)")
+                v.add(
+                    filename,
+                    key,
+                    f"{prop}: field {variable!r} is not a number (a 1–5 score)",
+                    prop,
+                )
             continue
         if (
             variable in form_fields
@@ -305,4 +422,5 @@ def check_kpi_fields(
             filename,
             key,
             f"{prop}: {variable!r} is set by no form, default, script or decision of the process",
+            prop,
         )

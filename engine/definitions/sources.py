@@ -28,13 +28,22 @@ class Problem:
     file: str
     element_id: str | None
     message: str
+    # The property of the element that is wrong, where the check knows it: a BPMN property
+    # ("conditionExpression", "timeDuration", "script"), a spiffworkflow extension
+    # ("postScript", "instructionsForEndUser") or a spiffworkflow:property's name
+    # ("formJsonSchemaFilename", "default:reminder_hours"). The modeler shows the message on
+    # that field of the element's properties.
+    field: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.element_id}" if self.element_id else self.file
         return f"{where}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "element_id": self.element_id, "message": self.message}
+        found = {"file": self.file, "element_id": self.element_id, "message": self.message}
+        if self.field:
+            found["field"] = self.field
+        return found
 
 
 class DefinitionError(Exception):
@@ -96,8 +105,10 @@ class Validation:
     known_forms: dict[str, dict[str, Any]]
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, file: str, element_id: str | None, message: str) -> None:
-        self.problems.append(Problem(file, element_id, message))
+    def add(
+        self, file: str, element_id: str | None, message: str, field: str | None = None
+    ) -> None:
+        self.problems.append(Problem(file, element_id, message, field))
 
     def use_form(self, name: str, forms: dict[str, FormPlan], used_forms: dict[str, str]) -> bool:
         """Note that the process uses form `name` (deployed with it or earlier) in
