@@ -45,10 +45,10 @@ def test_import_a_camunda_file_fix_its_lane_and_deploy(page, runtime) -> None:  
     # The problem's link selects the lane; its name is the role, set in the side panel.
     listed.locator("button").click()
     page.wait_for_selector('#properties[data-element="Lane_sales"]')
-    name = page.locator("#properties input[type=text]").nth(1)
+    name = page.locator('#properties [data-entry-id="name"] textarea')
     assert name.input_value() == "Sales"
     name.fill("客服")
-    name.press("Tab")  # (the panel writes a field when it loses focus)
+    name.press("Tab")
     page.wait_for_selector("#properties .hint:has-text('service_desk')")
 
     page.click("#btn-validate")

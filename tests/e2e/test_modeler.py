@@ -105,7 +105,9 @@ def test_add_a_user_task_and_deploy_from_the_modeler(page, runtime) -> None:
 
     page.evaluate(ADD_FOLLOW_UP)
     page.wait_for_selector('#properties[data-element="follow_up"]')
-    page.locator('#properties label:has-text("Form") select').select_option("review_form.json")
+    page.locator('#properties [data-entry-id="formJsonSchemaFilename"] select').select_option(
+        "review_form.json"
+    )
     assignee = page.locator("#properties input[name=assigneeExpression]")
     assignee.fill('"alice"')
     assignee.press("Tab")  # (the panel writes a field when it loses focus)

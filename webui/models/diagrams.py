@@ -44,11 +44,14 @@ def diagram_request() -> tuple[str, str, Any]:
 
 
 def problems_json(problems: list[Any], filename: str) -> list[dict[str, Any]]:
+    """The problems for the modeler: each with its element (in the edited file) and the field
+    of the element's properties it belongs to, where the engine knows it."""
     return [
         {
             "element_id": p.element_id if p.file == filename else None,
             "file": p.file,
             "message": p.message,
+            "field": p.field if p.file == filename else None,
         }
         for p in problems
     ]

@@ -10,11 +10,21 @@ from flask import jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import DefinitionError, blank_diagram, check_diagram, deploy_diagram
+from engine import (
+    DATE_HELPERS,
+    OUTCOMES,
+    SUMMARIES,
+    DefinitionError,
+    blank_diagram,
+    check_diagram,
+    deploy_diagram,
+)
 
 from ..auth import desk, role_required, runtime
+from ..filters import outcome_label
 from . import PROCESS_OWNER, bp
 from .diagrams import diagram_request, problems_json, with_layout
+from .panel_strings import panel_strings
 
 PROCESS_KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 RESERVED_KEYS = {"new", "forms", "validate", "deploy", "import"}
@@ -31,14 +41,25 @@ def modeler_page(
     notes: list[str] | None = None,
 ) -> Any:
     """The modeler on `xml`. An imported diagram comes with the problems deploy would find
-    (marked when the page opens) and notes for the owner; nothing of it is stored yet."""
+    (marked when the page opens) and notes for the owner; nothing of it is stored yet.
+
+    The properties panel's choices come from the server: the deployed forms, the roles (a
+    lane names one), the outcomes of end events, what a user task counts as in the summaries,
+    the processes a call activity can call, the calendar helpers a date timer may use."""
     config = {
         "validateUrl": url_for("models.validate"),
         "deployUrl": url_for("models.deploy"),
         "filename": filename,
         "forms": sorted(desk().deployed_forms()),
         "roles": runtime().settings.roles,
+        "outcomes": list(OUTCOMES),
+        "outcomeLabels": {o: f"{outcome_label(o)} ({o})" for o in OUTCOMES},
+        "summaries": list(SUMMARIES),
+        "summaryLabels": _summary_labels(),
+        "processes": [{"key": p.key, "name": p.name} for p in desk().list_processes()],
+        "timerHelpers": sorted(DATE_HELPERS),
         "strings": _modeler_strings(),
+        "panelStrings": panel_strings(),
         "imported": imported,
     }
     if problems is not None:
@@ -59,41 +80,30 @@ def modeler_page(
 
 
 def _modeler_strings() -> dict[str, str]:
+    """The page's own texts (webui/static/modeler.js)."""
     return {
         "checking": _("Checking…"),
         "deploying": _("Deploying…"),
         "valid": _("No problems found: this diagram can be deployed."),
         "problems": _("%(count)s problem(s) found; nothing was deployed."),
+        "blocked": _("Fix the problems first: deploy is blocked while a problem remains."),
         "deployed": _("Deployed as version %(version)s."),
         "unchanged": _("Nothing changed: version %(version)s already has this content."),
         "open_version": _("Open the version"),
         "unsaved": _("Changed since the last check."),
         "failed": _("The server did not answer: %(reason)s"),
-        "nothing": _("Select an element to edit its properties."),
-        "id": _("Id"),
-        "name": _("Name"),
-        "form": _("Form"),
-        "process_name": _("Process name"),
-        "case_prefix": _("Case number prefix (1–6 capital letters)"),
-        "no_form": _("— none (confirmation only) —"),
-        "assignee": _("Assignee (expression giving a user name; empty: the whole role)"),
-        "startable": _("Can be started on its own (untick for a process only others call)"),
-        "start_roles": _("Roles that may start it (comma-separated)"),
-        "start_roles_default": _("Empty: the role of the first user task, and supervisors"),
-        "lane": _("Lane (role)"),
-        "role": _("Role"),
-        "unknown_role": _("not a known role"),
-        "no_lane": _("Outside every lane: default role"),
-        "condition": _("Condition (Python expression)"),
-        "timer": _("Timer"),
-        "timer_duration": _("Duration"),
-        "timer_date": _("Date"),
-        "timer_cycle": _("Cycle"),
-        "script": _("Script (Python)"),
-        "id_taken": _("This id is already used."),
-        "id_invalid": _("Use letters, digits and _; start with a letter."),
         "leave": _("The diagram has changes that were not deployed."),
     }
+
+
+def _summary_labels() -> dict[str, str]:
+    labels = {
+        "followup": _("follow-up call"),
+        "escalation": _("escalation"),
+        "placement": _("placement"),
+        "reply": _("reply"),
+    }
+    return {s: f"{labels.get(s, s)} ({s})" for s in SUMMARIES}
 
 
 @bp.get("/<key>/edit")

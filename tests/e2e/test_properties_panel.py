@@ -1,0 +1,149 @@
+"""The modeler's properties panel in real Chromium, as a process owner: a wrong condition typed
+into a flow's condition field comes back from the server's check on that field and blocks the
+deploy until it is fixed; a process parameter edited in the table (store_appointment's reminder
+hours, 24 → 12) reaches the new version's cases while a running case keeps its 24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.casework.queries import version_source
+from tests.e2e.test_modeler import SHOTS, page, server  # noqa: F401 - the browser fixtures
+from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+STORE_APPOINTMENT = [
+    ROOT / "processes" / "store_appointment.bpmn",
+    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
+]
+BOOKING = {
+    "customer_name": "王美玲",
+    "phone": "13800138000",
+    "service_item": "facial",
+    "appointment_at": "2026-11-25T10:00",
+}
+
+SELECT = "(id) => { const m = window.caseflowModeler; m.get('selection').select(m.get('elementRegistry').get(id)); }"
+SELECT_PROCESS = """() => {
+  const m = window.caseflowModeler;
+  const pool = m.get('elementRegistry').filter((e) => e.type === 'bpmn:Participant')[0];
+  m.get('selection').select(pool || m.get('canvas').getRootElement());
+}"""
+PROPERTY = """([id, name]) => {
+  const m = window.caseflowModeler;
+  const element = m.get('elementRegistry').get(id);
+  const bo = element.businessObject.processRef || element.businessObject;
+  const values = (bo.extensionElements && bo.extensionElements.values) || [];
+  const block = values.find((v) => v.$type === 'spiffworkflow:Properties');
+  const found = block && block.properties.find((p) => p.name === name);
+  return found ? found.value : null;
+}"""
+
+
+def sign_in(tab, path: str) -> None:
+    tab.goto(f"{tab.base}/login")
+    tab.fill("input[name=name]", "olga")
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.goto(f"{tab.base}{path}")
+    tab.wait_for_selector("#modeler[data-ready]")
+    assert tab.get_attribute("#modeler", "data-ready") == "true"
+
+
+def entry(tab, entry_id: str):
+    return tab.locator(f'#properties [data-entry-id="{entry_id}"]')
+
+
+@pytest.mark.e2e
+def test_a_wrong_condition_shows_on_its_field_and_blocks_deploy(page, runtime) -> None:  # noqa: F811
+    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+    sign_in(page, "/models/store_appointment/edit")
+
+    page.evaluate(SELECT, "f_request_bad")
+    condition = entry(page, "conditionExpression")
+    field = condition.locator("textarea")
+    assert field.input_value() == "len(request_problems) > 0"
+    field.fill("len(request_problems) >")
+    # The server's check (the one deploy uses) answers on the field, after a pause.
+    message = condition.locator(".bio-properties-panel-error")
+    message.wait_for(timeout=10_000)
+    assert "conditionExpression refused" in message.inner_text()
+    assert "SyntaxError" in message.inner_text()
+    assert page.get_attribute("#modeler", "data-checked") == "problems"
+    assert page.is_disabled("#btn-deploy")
+    listed = page.locator('#problems li[data-field="conditionExpression"]')
+    assert listed.get_attribute("data-element") == "f_request_bad"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "properties-panel-condition-problem.png"))
+
+    field.fill("len(request_problems) > 0 and not withdrawn")
+    page.wait_for_selector('#modeler[data-checked="ok"]', timeout=10_000)
+    assert condition.locator(".bio-properties-panel-error").count() == 0
+    assert page.is_enabled("#btn-deploy")
+    page.click("#btn-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    assert page.get_attribute("#modeler", "data-deployed") == "v2", page.inner_text("#problems")
+    xml = version_source(runtime.db, "store_appointment", 2)["xml"]
+    assert "len(request_problems) &gt; 0 and not withdrawn" in xml
+    assert page.problems == []
+
+
+@pytest.mark.e2e
+def test_a_parameter_edited_in_the_table_reaches_new_cases_only(page, runtime) -> None:  # noqa: F811
+    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+    running = runtime.start_case("store_appointment", BOOKING, actor="portal", prevalidated=True)
+    assert running.data["reminder_hours"] == 24
+    sign_in(page, "/models/store_appointment/edit")
+
+    page.evaluate(SELECT_PROCESS)
+    row = page.locator('#properties tr[data-parameter="reminder_hours"]')
+    value = row.locator('[name="value:reminder_hours"]')
+    assert value.input_value() == "24"
+    assert row.locator('[name="type:reminder_hours"]').input_value() == "number"
+    value.fill("12")
+    page.locator('#properties [name="unit:reminder_hours"]').fill("小時")
+    page.locator('#properties [name="description:reminder_hours"]').fill(
+        "預約前多久提醒客戶（小時）"
+    )
+    page.wait_for_selector('#modeler[data-checked="ok"]', timeout=10_000)
+    pool = page.evaluate(
+        "() => window.caseflowModeler.get('elementRegistry')"
+        ".filter((e) => e.type === 'bpmn:Participant')[0].id"
+    )
+    assert page.evaluate(PROPERTY, [pool, "default:reminder_hours"]) == "12"
+    assert page.evaluate(PROPERTY, [pool, "parameter:reminder_hours"]) == (
+        '{"unit":"小時","description":"預約前多久提醒客戶（小時）"}'
+    )
+    page.locator('[data-group-id="group-caseflow-parameters"]').evaluate("e => e.scrollIntoView()")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "properties-panel-parameters.png"))
+
+    page.click("#btn-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    assert page.get_attribute("#modeler", "data-deployed") == "v2", page.inner_text("#problems")
+
+    later = runtime.start_case("store_appointment", BOOKING, actor="portal", prevalidated=True)
+    assert (later.version, later.data["reminder_hours"]) == (2, 12)
+    before = runtime.get_case(running.number)
+    assert (before.version, before.data["reminder_hours"]) == (1, 24)
+    assert page.problems == []
+
+
+@pytest.mark.e2e
+def test_the_panel_edits_what_the_engine_reads(page, runtime) -> None:  # noqa: F811
+    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+    sign_in(page, "/models/store_appointment/edit")
+
+    page.evaluate(SELECT, "fix_request")
+    form = entry(page, "formJsonSchemaFilename").locator("select")
+    assert form.input_value() == "store_appointment.fix_request.json"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "properties-panel-user-task.png"))
+
+    page.evaluate(SELECT, "end_withdrawn")
+    outcome = entry(page, "outcome").locator("select")
+    assert outcome.input_value() == "withdrawn"
+    page.screenshot(path=str(SHOTS / "properties-panel-end-event.png"))
+    assert page.problems == []
