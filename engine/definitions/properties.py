@@ -122,6 +122,18 @@ def check_parameter(
             v.add(filename, key, f"{name}: {what!r} must be a text", name)
 
 
+def version_parameters(xml: str, key: str) -> list[dict[str, Any]]:
+    """The parameter table (process_parameters) of process `key` in a stored version's BPMN,
+    for the process page; empty when the text cannot be read."""
+    from engine.spiff.xmlsafe import UnsafeXML, parse_xml
+
+    data = xml.encode("utf-8")
+    try:
+        return process_parameters(parse_xml(data, len(data)), key)
+    except (UnsafeXML, etree.XMLSyntaxError):
+        return []
+
+
 def process_parameters(root: etree._Element, key: str) -> list[dict[str, Any]]:
     """The process's defaults as a table: [{"name", "value", "unit", "description"}] in the
     order written (the unit and description from parameter:<name>, empty when not given).

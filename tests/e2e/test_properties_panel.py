@@ -147,3 +147,69 @@ def test_the_panel_edits_what_the_engine_reads(page, runtime) -> None:  # noqa: 
     assert outcome.input_value() == "withdrawn"
     page.screenshot(path=str(SHOTS / "properties-panel-end-event.png"))
     assert page.problems == []
+
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+SPIFFARENA = sorted((ROOT / "tests" / "conformance" / "diagrams" / "spiffworkflow").glob("*.bpmn"))
+ROUND_TRIP = """async (xml) => {
+  const m = window.caseflowModeler;
+  await m.importXML(xml);
+  return (await m.saveXML({ format: true })).xml;
+}"""
+
+
+def _spiff_tags(xml: str) -> list[str]:
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode())
+    return sorted(
+        f"{etree.QName(n).localname}={(n.text or '').strip()}"
+        for n in root.iter()
+        if isinstance(n.tag, str) and etree.QName(n).namespace == SPIFF_NS
+    )
+
+
+@pytest.mark.e2e
+def test_lint_simulation_and_what_spiffarena_writes_survives(page, runtime) -> None:  # noqa: F811
+    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+    sign_in(page, "/models/store_appointment/edit")
+
+    # bpmnlint runs with our rules: a lane that is no role is flagged on the canvas.
+    assert page.locator(".bjsl-button").count() == 1
+    page.evaluate(
+        "(id) => { const m = window.caseflowModeler; m.get('modeling')"
+        ".updateLabel(m.get('elementRegistry').get(id), '銷售部'); }",
+        "lane_service_desk",
+    )
+    flagged = page.locator('.djs-overlays[data-container-id="lane_service_desk"] .bjsl-icon-error')
+    flagged.wait_for(timeout=10_000)
+    assert (
+        "泳道不是已知的角色"
+        in page.locator(
+            '.djs-overlays[data-container-id="lane_service_desk"] .bjsl-issues'
+        ).inner_text()
+    )
+    # ... and the server's check says the same, on the lane's name.
+    page.wait_for_selector('#modeler[data-checked="problems"]', timeout=10_000)
+    page.evaluate(SELECT, "lane_service_desk")
+    assert (
+        "is not a known role"
+        in entry(page, "name").locator(".bio-properties-panel-error").inner_text()
+    )
+
+    # Token simulation: the toolbar button switches the mode on and off.
+    page.click("#btn-simulate")
+    page.wait_for_selector('#modeler[data-simulating="true"]')
+    assert page.get_attribute("#btn-simulate", "aria-pressed") == "true"
+    page.click("#btn-simulate")
+    page.wait_for_selector('#modeler[data-simulating="false"]')
+
+    # Every spiffworkflow extension in SpiffArena's own diagrams survives an import and a save,
+    # multi-instance collections (a variable's name, not a reference) included.
+    for path in SPIFFARENA:
+        xml = path.read_text(encoding="utf-8")
+        saved = page.evaluate(ROUND_TRIP, xml)
+        assert _spiff_tags(saved) == _spiff_tags(xml), path.name
+        if "loopDataInputRef" in xml:
+            assert "<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>" in saved
+    assert page.problems == []

@@ -4,13 +4,14 @@ comparison of two versions."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import CaseflowError, migrate_case, migration_candidates
+from engine import CaseflowError, migrate_case, migration_candidates, version_parameters
 
 from ..auth import desk, role_required, runtime
 from . import PROCESS_OWNER, bp, checked_version
@@ -39,11 +40,16 @@ def show(key: str, version: int) -> Any:
         if from_version and from_version != version
         else None
     )
+    parameters = [
+        {**row, "shown": json.dumps(row["value"], ensure_ascii=False)}
+        for row in version_parameters(source["xml"], key)
+    ]
     return render_template(
         "models/show.html",
         process=process,
         info=info,
         source=source,
+        parameters=parameters,
         sources=sources,
         from_version=from_version,
         candidates=candidates,
