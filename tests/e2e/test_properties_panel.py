@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.casework.queries import version_source
+from engine.runtime.versions import list_processes
 from tests.e2e.test_modeler import SHOTS, page, server  # noqa: F401 - the browser fixtures
 from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
 
@@ -164,6 +165,7 @@ def _spiff_tags(xml: str) -> list[str]:
     root = etree.fromstring(xml.encode())
     return sorted(
         f"{etree.QName(n).localname}={(n.text or '').strip()}"
+        f"{sorted(n.attrib.items()) if n.attrib else ''}"
         for n in root.iter()
         if isinstance(n.tag, str) and etree.QName(n).namespace == SPIFF_NS
     )
@@ -212,4 +214,88 @@ def test_lint_simulation_and_what_spiffarena_writes_survives(page, runtime) -> N
         assert _spiff_tags(saved) == _spiff_tags(xml), path.name
         if "loopDataInputRef" in xml:
             assert "<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>" in saved
+    assert page.problems == []
+
+
+EVERY_ELEMENT = """async () => {
+  const m = window.caseflowModeler;
+  const shown = [];
+  for (const element of [m.get('canvas').getRootElement(), ...m.get('elementRegistry').getAll()]) {
+    if (element.type === 'label') { continue; }
+    m.get('selection').select(element.parent ? element : []);
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    shown.push(document.querySelectorAll('#properties .bio-properties-panel-group').length);
+  }
+  return { shown, xml: (await m.saveXML({ format: true })).xml };
+}"""
+
+
+@pytest.mark.e2e
+def test_every_procedure_opens_in_the_panel_and_saves_unchanged(page, runtime) -> None:  # noqa: F811
+    runtime.deploy([ROOT / "processes", ROOT / "forms"], actor="olga")
+    keys = sorted(p.key for p in list_processes(runtime.db))
+    assert "store_appointment" in keys and len(keys) > 5
+    sign_in(page, f"/models/{keys[0]}/edit")
+    for key in keys:
+        page.goto(f"{page.base}/models/{key}/edit")
+        page.wait_for_selector("#modeler[data-ready]")
+        result = page.evaluate(EVERY_ELEMENT)
+        assert all(groups > 0 for groups in result["shown"]), key
+        original = version_source(runtime.db, key, 1)["xml"]
+        assert _spiff_tags(result["xml"]) == _spiff_tags(original), key
+    assert page.problems == []
+
+
+@pytest.mark.e2e
+def test_process_properties_timers_and_the_parameter_rows_write_what_the_engine_reads(
+    page,  # noqa: F811
+    runtime,
+) -> None:
+    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+    sign_in(page, "/models/store_appointment/edit")
+    pool = page.evaluate(
+        "() => window.caseflowModeler.get('elementRegistry')"
+        ".filter((e) => e.type === 'bpmn:Participant')[0].id"
+    )
+    page.evaluate(SELECT_PROCESS)
+
+    prefix = entry(page, "casePrefix").locator("input")
+    assert prefix.input_value() == "SA"
+    prefix.fill("sx")
+    page.wait_for_function(f"() => ({PROPERTY})(['{pool}', 'casePrefix']) === 'SX'")
+    page.locator('#properties [name="startRoles:store_ops"]').check()
+    page.wait_for_function(f"() => ({PROPERTY})(['{pool}', 'startRoles']) === 'store_ops'")
+
+    # A new parameter: added, renamed, made a text, then removed again.
+    page.click("#properties .caseflow-add")
+    page.wait_for_function(f"() => ({PROPERTY})(['{pool}', 'default:parameter_19']) === '0'")
+    name = page.locator('#properties [name="name:parameter_19"]')
+    name.fill("visit_fee")  # written when the field is left (renaming re-keys the row)
+    page.wait_for_function(f"() => ({PROPERTY})(['{pool}', 'default:visit_fee']) === '0'")
+    page.locator('#properties [name="type:visit_fee"]').select_option("text")
+    page.wait_for_function(f"() => ({PROPERTY})(['{pool}', 'default:visit_fee']) === '\"0\"'")
+    page.locator('#properties tr[data-parameter="visit_fee"] .caseflow-remove').click()
+    page.wait_for_function(f"() => ({PROPERTY})(['{pool}', 'default:visit_fee']) === null")
+
+    # A timer written as words: the server's message shows on the timer's field.
+    page.evaluate(SELECT, "reminder_due")
+    when = entry(page, "timerValue").locator("input")
+    assert when.input_value() == "hours_before(appointment_at, reminder_hours)"
+    when.fill('"3 days"')
+    message = entry(page, "timerValue").locator(".bio-properties-panel-error")
+    message.wait_for(timeout=10_000)
+    assert "is not a valid ISO 8601 date" in message.inner_text()
+    assert page.is_disabled("#btn-deploy")
+    when.fill('"P3D"')  # a duration, in a date timer
+    page.wait_for_selector(
+        "#properties [data-entry-id=timerValue] .bio-properties-panel-error:has-text(\"'P3D'\")",
+        timeout=10_000,
+    )
+    entry(page, "timerType").locator("select").select_option("timeDuration")
+    page.wait_for_selector('#modeler[data-checked="ok"]', timeout=10_000)
+    page.click("#btn-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    assert page.get_attribute("#modeler", "data-deployed") == "v2", page.inner_text("#problems")
+    case = runtime.start_case("store_appointment", BOOKING, actor="portal", prevalidated=True)
+    assert case.number.startswith("SX-")
     assert page.problems == []
