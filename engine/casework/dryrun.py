@@ -18,6 +18,7 @@ clock would pass MAX_SPAN from the start, and says so in its notes.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 import time
@@ -28,8 +29,10 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from engine.casework.directory import Person, PersonKind
 from engine.casework.dryrun_draft import DiagramIndex, start_answers
 from engine.casework.dryrun_report import DryRunReport, Failure, build_report
+from engine.casework.resources import Resource, ServiceItem, Shift, Store
 from engine.casework.scenario import MAX_SPAN, Scenario, ScenarioError, Step, read_scenario
 from engine.core.calendar import BusinessCalendar
 from engine.core.clock import FixedClock
@@ -46,15 +49,16 @@ from engine.runtime.verbs import Runtime
 from engine.runtime.versions import companion_files
 from engine.store.database import Database
 from engine.store.migrate import upgrade
-from engine.store.tables import Base, Form
+from engine.store.tables import Form
 
 MAX_ACTIONS = 200  # engine steps of one run: the start, each task, message and timer round
 MAX_SECONDS = 20.0  # wall time of one run
 MAX_RUNNING = 2  # dry runs at once in one server process
 USER = "dry-run"  # who works the tasks in the throw-away database
 # The company's reference data a case's helpers read, copied in this order (foreign keys).
-REFERENCE_TABLES = ("store", "service_item", "resource", "shift", "person")
+REFERENCE_TABLES: tuple[Any, ...] = (Store, ServiceItem, Resource, Shift, Person)
 _running = threading.BoundedSemaphore(MAX_RUNNING)
+log = logging.getLogger("caseflow.dryrun")
 
 
 def dry_run(
@@ -150,11 +154,23 @@ class _Run:
         rt.deploy(files, actor=USER)  # DefinitionError: the deploy's problems, nothing ran
         add_user(self.db, self.settings, USER, sorted(self.settings.roles), self.clock.now())
         self._start()
-        try:
-            for index, step in enumerate(self.plan.steps):
+        for index, step in enumerate(self.plan.steps):
+            try:
                 self._do(index, step)
-        except _Stop:
-            pass
+            except _Stop:
+                break
+            except Exception as exc:  # noqa: BLE001 - reported, never an error page
+                log.exception("dry run of %s: step %s failed", self.key, index)
+                self.failures.append(
+                    Failure(
+                        index,
+                        step.describe(),
+                        None,
+                        f"this step could not be done: {type(exc).__name__}: {exc}"[:2000],
+                        self.clock.now(),
+                    )
+                )
+                break
         return build_report(
             rt,
             self.number,
@@ -174,7 +190,6 @@ class _Run:
         """The deployed forms and the company's reference data, read from the real database."""
         if self.source is None:
             return
-        tables = Base.metadata.tables
         since = self.plan.start - timedelta(days=1)
         with self.source.db.read() as real, self.db.write() as dry:
             for form in latest_forms(real).values():
@@ -189,14 +204,12 @@ class _Run:
                     )
                 )
             dry.flush()
-            for name in REFERENCE_TABLES:
-                table = tables.get(name)
-                if table is None:
-                    continue
+            for model in REFERENCE_TABLES:
+                table = model.__table__
                 query = select(table)
-                if name == "person":
-                    query = query.where(table.c.kind != "customer")
-                if name == "shift":
+                if model is Person:
+                    query = query.where(table.c.kind != PersonKind.CUSTOMER.value)
+                if model is Shift:
                     query = query.where(table.c.ends_at >= since)
                 rows = [dict(row) for row in real.execute(query).mappings()]
                 if rows:
@@ -217,6 +230,8 @@ class _Run:
                 f"data.{k}" if k else "data": list(map(str, v)) for k, v in exc.errors.items()
             }
             raise ScenarioError(f"the start data is refused: {exc}", errors) from None
+        except CaseflowError as exc:  # e.g. a process only others call (startable=false)
+            raise ScenarioError(f"the case cannot start: {exc}", {"process": [str(exc)]}) from None
         self.number = case.number
 
     # ----- the steps ------------------------------------------------------------------------

@@ -139,6 +139,7 @@ def build_report(
             seconds=round(seconds, 3),
         )
         if case is None:
+            report.errors = [_failure(f, name_of, zone) for f in failures]
             return report
         report.path = [
             {
@@ -193,17 +194,7 @@ def build_report(
                 }
             )
         status, outcome, ended = case.status, case.outcome, case.ended_at
-    for failure in failures:
-        report.errors.append(
-            {
-                "step": failure.step,
-                "action": failure.action,
-                "element": failure.element,
-                "name": name_of(failure.element),
-                "message": failure.message,
-                **(_when(failure.at, zone) or {}),
-            }
-        )
+    report.errors += [_failure(f, name_of, zone) for f in failures]
     view = rt.get_case(number, history_limit=1)  # type: ignore[arg-type]
     report.end = {
         "status": status,
@@ -236,3 +227,14 @@ def build_report(
         "active": list(view.active_elements),
     }
     return report
+
+
+def _failure(failure: Failure, name_of: Any, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "step": failure.step,
+        "action": failure.action,
+        "element": failure.element,
+        "name": name_of(failure.element),
+        "message": failure.message,
+        **(_when(failure.at, zone) or {}),
+    }

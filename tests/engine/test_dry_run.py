@@ -432,3 +432,19 @@ def test_simplest_match_of_patterns():
 def test_the_scenario_text_may_be_json(company):
     report = run(company, json.dumps({"start": START, "data": CUSTOMER}))
     assert report["end"]["status"] == "running"
+
+
+def test_an_unexpected_failure_of_a_step_is_reported_not_raised(company, monkeypatch):
+    from engine.runtime.tracing import TracingRuntime
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(TracingRuntime, "send_message", broken)
+    report = run(
+        company,
+        {"start": START, "data": CUSTOMER, "steps": [{"do": "message", "name": "cancel_request"}]},
+    )
+    (error,) = report["errors"]
+    assert error["step"] == 0 and "RuntimeError: disk on fire" in error["message"]
+    assert report["end"]["status"] == "running"
