@@ -14,6 +14,7 @@ from engine.core.errors import CaseflowError, Conflict, Forbidden
 from engine.core.status import TASK_TRANSITIONS, TaskStatus
 
 SUPERVISOR_ROLE = "supervisor"
+PROCESS_OWNER_ROLE = "process_owner"
 
 Action = Literal["complete", "claim", "unclaim", "reassign"]
 
@@ -99,3 +100,16 @@ def check_task_action(
     refusal = task_refusal(task, roles, user, action, **reassign)
     if refusal is not None:
         raise refusal.error()
+
+
+def model_refusal(roles: set[str] | frozenset[str], user: str) -> Refusal | None:
+    """Why `user` (holding `roles`) may not work on the process definitions — check, try out
+    in a dry run, or deploy a draft — or None: process owners may."""
+    if PROCESS_OWNER_ROLE in roles:
+        return None
+    return Refusal(
+        "not_process_owner",
+        f"only a {PROCESS_OWNER_ROLE} may work on process definitions; {user} is not one",
+        {"role": PROCESS_OWNER_ROLE, "user": user},
+        conflict=False,
+    )

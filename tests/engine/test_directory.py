@@ -19,10 +19,12 @@ from engine.casework.directory import (
     add_person,
     add_rating,
     assign_professional,
+    check_professional,
     get_person,
     rank_candidates,
     record_rating,
     set_available,
+    take_professional,
 )
 from engine.casework.resources import Resource, ServiceItem, Shift, Store, add_service_item
 from engine.casework.slots import book_slot, free_slots
@@ -241,6 +243,35 @@ def test_assign_a_professional(db, people):
         assert assign_professional("consultation")["name"] == "周文博"
         kinds = ctx.session.scalars(select(Event.kind).where(Event.case_id == ctx.case_id)).all()
     assert kinds.count("professional_assigned") == 5
+
+
+def test_a_professional_taken_for_a_time_is_busy_then_while_her_case_runs(db, people):
+    thursday = ("2026-11-26T10:00", "2026-11-26T12:00")  # company time
+    with step(db, people["case"]):
+        taken = take_professional(people["孫志強"], None, "consultation", *thursday)
+        assert (taken["name"], taken["registered"], taken["busy"]) == ("孫志強", False, False)
+    with step(db, people["case2"], "T-2"):
+        overlapping = ("2026-11-26T11:00", "2026-11-26T13:00")
+        assert check_professional("孫志強", "consultation", *overlapping)["reason"] == "busy"
+        assert check_professional("孫志強", "consultation", "2026-11-26T12:00",
+                                  "2026-11-26T13:00")["reason"] == ""  # fmt: skip
+        assert check_professional("蔡明", "consultation")["reason"] == "no_item"
+        assert check_professional("無此人", "consultation") == {
+            "professional": None, "reason": "unknown"
+        }  # fmt: skip
+        # The directory's own choice passes over her too.
+        assert assign_professional("consultation", False, *overlapping)["name"] == "周文博"
+        with pytest.raises(DirectoryError, match="must come after start"):
+            check_professional("孫志強", "consultation", thursday[1], thursday[0])
+    with db.write() as session:
+        session.get(Case, people["case"]).status = "completed"
+        session.commit()
+    with step(db, people["case2"], "T-2") as ctx:
+        assert check_professional("孫志強", "consultation", *thursday)["reason"] == ""
+        # Someone staff name who is not in the directory is added to it.
+        taken = take_professional("錢律師", "139 0000 0099", "legal")
+        assert taken["registered"] is True
+        assert get_person(ctx.session, taken["id"])["skills"] == ["legal"]
 
 
 def test_add_person_validates(db):

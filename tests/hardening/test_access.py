@@ -152,6 +152,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("models.deploy", "POST"): only(
         {"olga": 400}, "/models/deploy", json={"filename": "x.bpmn", "xml": ""}
     ),
+    ("models.dry_run", "POST"): only(
+        {"olga": 400}, "/models/{key}/dry-run", json={"filename": "x.bpmn", "xml": ""}
+    ),
+    ("models.dry_run_start_data", "GET"): only({"olga": 200}, "/models/{key}/dry-run/start-data"),
     ("models.forms", "GET"): only({"olga": 200}, "/models/forms"),
     ("models.form_new", "GET"): only({"olga": 200}, "/models/forms/new"),
     ("models.form_edit", "GET"): only({"olga": 200}, "/models/forms/{form}"),

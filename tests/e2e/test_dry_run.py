@@ -1,0 +1,145 @@
+"""The dry run in real Chromium: a process owner opens the 門店預約 modeler, sets a scenario
+(the customer's booking, then two days on the clock), runs the draft, and reads the reminder
+with its time and text in the results while the path is marked on the diagram."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from engine.casework.resources import add_resource, add_service_item, add_shift, add_store
+from engine.store.tables import Case, Outbox
+from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from webui import models
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+BUNDLE = ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js"
+SHOTS = ROOT / "test-artifacts" / "screens"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+CUSTOMER = {
+    "customer_name": "王美玲",
+    "phone": "13800138000",
+    "service_item": "facial",
+    "appointment_at": "2026-11-25T10:00",
+}
+
+
+@pytest.fixture
+def server(app, runtime, db) -> Iterator[str]:  # noqa: F811 - pytest's fixture injection
+    if "models" not in app.blueprints:  # until webui/__init__.py registers it
+        app.register_blueprint(models.bp)
+    with db.write() as session:
+        add_store(session, "淮海店", "上海市黃浦區淮海中路300號")
+        add_service_item(session, "facial", "面部護理", 60, "facial", prep_notes="請勿化妝。")
+        beautician = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
+        add_resource(session, "room", "1號房", "淮海店")
+        add_shift(session, beautician.id, "2026-11-25T10:00", "2026-11-25T11:00")
+        session.commit()
+    runtime.deploy(
+        [
+            ROOT / "processes" / "store_appointment.bpmn",
+            *sorted((ROOT / "forms").glob("store_appointment.*.json")),
+        ]
+    )
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def page(server) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
+    if not BUNDLE.exists():
+        pytest.skip(f"{BUNDLE.relative_to(ROOT)} is missing (run scripts/install-frontend.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            problems: list[str] = []
+            tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            tab.on(
+                "console",
+                lambda msg: (
+                    problems.append(f"console: {msg.text}")
+                    if msg.type == "error" and "favicon" not in msg.text and "404" not in msg.text
+                    else None
+                ),
+            )
+            tab.problems = problems  # type: ignore[attr-defined]
+            tab.base = server  # type: ignore[attr-defined]
+            yield tab
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+def test_dry_run_shows_the_reminder_and_marks_the_path(page, db) -> None:
+    page.goto(f"{page.base}/login")
+    page.fill("input[name=name]", "olga")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{page.base}/models/store_appointment/edit")
+    page.wait_for_selector("#modeler[data-ready]")
+    assert page.get_attribute("#modeler", "data-ready") == "true"
+
+    # The start time is the company's now; the start data is prefilled with the simplest
+    # valid answers (the first free slot), which the owner replaces with a customer's.
+    assert page.input_value("#dry-run-start") == "2026-11-23T09:30"
+    page.wait_for_function(
+        "document.getElementById('dry-run-data').value.includes('appointment_at')"
+    )
+    page.fill("#dry-run-data", json.dumps(CUSTOMER, ensure_ascii=False))
+    page.click("#dry-run-steps li button")  # remove the first scenario's "run to the end"
+    page.select_option("#dry-run-add-kind", "clock")
+    page.click("#dry-run-add")
+    page.fill("#dry-run-steps li input[type=text]", "P2D")
+
+    page.click("#dry-run-run")
+    page.wait_for_selector("#dry-run[data-status]")
+    assert page.get_attribute("#dry-run", "data-status") == "running", page.inner_text(
+        "#dry-run-results"
+    )
+    messages = page.locator("#dry-run-messages li")
+    assert messages.count() == 2
+    reminder = messages.nth(1).inner_text()
+    assert "2026-11-24 10:00" in reminder
+    assert "王美玲 您好：提醒您即將到來的預約：2026-11-25 10:00" in reminder
+    assert "SMS" in reminder and "UCS-2" in reminder
+    assert "2026-11-24 10:00" in page.inner_text("#dry-run-path")
+
+    # The path on the diagram: the reminder's branch taken, the arrival task waiting.
+    for element in ("book_requested", "send_confirmation", "reminder_due", "send_reminder"):
+        assert page.locator(f'.djs-element.dry-run-path[data-element-id="{element}"]').count() == 1
+    # The arrival task waits inside the collapsed sub-process, which is marked waiting.
+    assert page.locator('.djs-element.dry-run-waiting[data-element-id="await_visit"]').count() == 1
+    assert page.locator('.djs-element.dry-run-path[data-element-id="end_no_show"]').count() == 0
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#dry-run").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "dry-run.png"), full_page=True)
+    assert page.problems == []
+    with db.read() as session:  # nothing was started or sent for real
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 0
