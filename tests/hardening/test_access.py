@@ -152,6 +152,14 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("models.deploy", "POST"): only(
         {"olga": 400}, "/models/deploy", json={"filename": "x.bpmn", "xml": ""}
     ),
+    # (the world deploys no decision table: the owner gets as far as "no such table")
+    ("models.decision_edit", "GET"): only({"olga": 404}, "/models/decisions/x.dmn"),
+    ("models.decision_validate", "POST"): only(
+        {"olga": 400}, "/models/decisions/validate", json={"filename": "x.dmn", "xml": ""}
+    ),
+    ("models.decision_deploy", "POST"): only(
+        {"olga": 400}, "/models/decisions/deploy", json={"filename": "x.dmn", "xml": ""}
+    ),
     ("models.forms", "GET"): only({"olga": 200}, "/models/forms"),
     ("models.form_new", "GET"): only({"olga": 200}, "/models/forms/new"),
     ("models.form_edit", "GET"): only({"olga": 200}, "/models/forms/{form}"),

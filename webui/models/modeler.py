@@ -17,7 +17,7 @@ from . import PROCESS_OWNER, bp
 from .diagrams import diagram_request, problems_json, with_layout
 
 PROCESS_KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-RESERVED_KEYS = {"new", "forms", "validate", "deploy", "import"}
+RESERVED_KEYS = {"new", "forms", "validate", "deploy", "import", "decisions"}
 
 
 def modeler_page(
