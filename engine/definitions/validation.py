@@ -163,8 +163,8 @@ def validate(
                 forms[name] = _form_plan(name, schema)  # checked by the conversion
             for node in processes:
                 process_files[node.get("id")] = filename
-        else:
-            check_dmn_tree(v, filename, root)
+        elif not check_dmn_tree(v, filename, root):
+            continue  # nothing SpiffWorkflow's parser could read (it would fail unexplained)
         try:
             if kind == "bpmn":
                 parser.add_bpmn_xml(root, filename)

@@ -1,5 +1,6 @@
 """Process versions: what is deployed (processes, their versions and forms), checking and
-deploying a diagram edited in the browser, and a blank diagram to start from. How two versions
+deploying a diagram or a decision table edited in the browser, and a blank diagram to start
+from. How two versions
 differ is in engine.runtime.compare; moving running cases between versions in
 engine.runtime.migration."""
 
@@ -24,6 +25,7 @@ from engine.definitions.sources import (
     DefinitionError,
     Problem,
     SourceFile,
+    local_name,
 )
 from engine.definitions.validation import validate
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml
@@ -42,6 +44,7 @@ class VersionInfo:
     deployed_at: datetime
     running_cases: int
     filename: str | None
+    decisions: tuple[str, ...] = ()  # the DMN files the version uses
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def list_processes(db: Database) -> list[ProcessInfo]:
                     row.deployed_at,
                     running.get(row.id, 0),
                     _bpmn_filename(row),
+                    tuple(s["filename"] for s in row.sources if s["kind"] == "dmn"),
                 )
             )
     return list(processes.values())
@@ -149,6 +153,116 @@ def deploy_diagram(runtime: Any, filename: str, xml: str, actor: str | None) -> 
     files = [SourceFile(filename, xml.encode("utf-8")), *companion_files(runtime.db, filename)]
     keys = set(process_keys_in(xml))
     return [d for d in runtime.deploy(files, actor=actor) if d.kind == "process" and d.key in keys]
+
+
+# ----- decision tables edited in the browser ----------------------------------------------------
+
+
+def _newest_rows(db: Database) -> list[ProcessVersion]:
+    """Every version, newest deploy first."""
+    with db.read() as session:
+        return list(
+            session.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc())).all()
+        )
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """A deployed DMN file as the editor opens it: its newest deployed text, its decision, and
+    the processes whose newest version uses it (key, version)."""
+
+    filename: str
+    xml: str
+    decision_id: str | None
+    name: str | None
+    used_by: list[tuple[str, int]]
+
+
+def decision_table(runtime: Any, filename: str) -> DecisionTable:
+    """The newest deployed text of a DMN file with what uses it; NotFound when no version of
+    any process has it."""
+    rows = _newest_rows(runtime.db)
+    text = next(
+        (
+            s["text"]
+            for r in rows
+            for s in r.sources
+            if s["filename"] == filename and s["kind"] == "dmn"
+        ),
+        None,
+    )
+    if text is None:
+        raise NotFound(f"no deployed decision table {filename!r}")
+    decision_id = name = None
+    try:
+        root = parse_xml(text.encode("utf-8"), runtime.settings.max_definition_bytes)
+        decision = next((n for n in root if local_name(n.tag) == "decision"), None)
+        if decision is not None:
+            decision_id, name = decision.get("id"), decision.get("name")
+    except (UnsafeXML, etree.XMLSyntaxError, ValueError):
+        pass  # deployed files were checked; the page then shows the file name only
+    users = _decision_users(rows, filename)
+    return DecisionTable(filename, text, decision_id, name, [(r.key, r.version) for r in users])
+
+
+def _decision_users(rows: list[ProcessVersion], filename: str) -> list[ProcessVersion]:
+    """The newest version of each process, where it uses the DMN file `filename`."""
+    newest: dict[str, ProcessVersion] = {}
+    for row in rows:
+        newest.setdefault(row.key, row)
+    return [
+        row
+        for key, row in sorted(newest.items())
+        if any(s["filename"] == filename and s["kind"] == "dmn" for s in row.sources)
+    ]
+
+
+def _decision_files(db: Database, filename: str, xml: str) -> tuple[list[SourceFile], list[str]]:
+    """The edited table with what it deploys with: every file of the newest versions that use
+    it (their BPMN files, the other DMN files, templates), each as last deployed; and the keys
+    of those processes."""
+    rows = _newest_rows(db)
+    users = _decision_users(rows, filename)
+    files = {filename: SourceFile(filename, xml.encode("utf-8"))}
+    for row in users:
+        for source in row.sources:
+            name = source["filename"]
+            if name in files:
+                continue
+            latest = next(s for r in rows for s in r.sources if s["filename"] == name)
+            files[name] = SourceFile(name, latest["text"].encode("utf-8"))
+    return list(files.values()), [row.key for row in users]
+
+
+def check_decision(runtime: Any, filename: str, xml: str) -> list[Problem]:
+    """Validate one edited DMN file as deploy would, with the processes that use it and their
+    other files; an empty list means it can be deployed."""
+    files, _ = _decision_files(runtime.db, filename, xml)
+    known = {name: form.schema for name, form in deployed_forms(runtime.db).items()}
+    try:
+        validate(files, runtime.settings, known)
+    except DefinitionError as exc:
+        return exc.problems
+    return []
+
+
+def deploy_decision(runtime: Any, filename: str, xml: str, actor: str | None) -> list[Deployed]:
+    """Deploy one edited DMN file with the processes whose newest version uses it: a new
+    version of each (running cases keep theirs). Raises DefinitionError like any deploy, also
+    when no process uses the table (a table is only stored with a process)."""
+    files, users = _decision_files(runtime.db, filename, xml)
+    if not users:
+        raise DefinitionError(
+            [
+                Problem(
+                    filename,
+                    None,
+                    "no process's newest version uses this decision table, so there is "
+                    "nothing to deploy it with",
+                )
+            ]
+        )
+    return [d for d in runtime.deploy(files, actor=actor) if d.kind == "process" and d.key in users]
 
 
 def form_users(db: Database, name: str) -> list[tuple[str, int, str]]:

@@ -156,6 +156,14 @@ EXPECT: dict[tuple[str, str], Expect] = {
         {"olga": 400}, "/models/{key}/dry-run", json={"filename": "x.bpmn", "xml": ""}
     ),
     ("models.dry_run_start_data", "GET"): only({"olga": 200}, "/models/{key}/dry-run/start-data"),
+    # (the world deploys no decision table: the owner gets as far as "no such table")
+    ("models.decision_edit", "GET"): only({"olga": 404}, "/models/decisions/x.dmn"),
+    ("models.decision_validate", "POST"): only(
+        {"olga": 400}, "/models/decisions/validate", json={"filename": "x.dmn", "xml": ""}
+    ),
+    ("models.decision_deploy", "POST"): only(
+        {"olga": 400}, "/models/decisions/deploy", json={"filename": "x.dmn", "xml": ""}
+    ),
     ("models.forms", "GET"): only({"olga": 200}, "/models/forms"),
     ("models.form_new", "GET"): only({"olga": 200}, "/models/forms/new"),
     ("models.form_edit", "GET"): only({"olga": 200}, "/models/forms/{form}"),

@@ -5,7 +5,8 @@ The pages sit in the modules beside this one and register on `bp` when imported 
 processes.py (processes, versions, comparison, moving running cases), modeler.py (the bpmn-js
 modeler: edit, new, validate, deploy), importing.py (a diagram from another tool, uploaded or
 pasted, opened in the modeler with its problems marked), diagrams.py (what the modeler's
-requests and the pages need of a diagram) and form_editor.py (the form editor and its preview).
+requests and the pages need of a diagram), form_editor.py (the form editor and its preview) and
+decisions.py (the dmn-js decision table editor: edit, check, deploy).
 """
 
 from __future__ import annotations
@@ -31,4 +32,4 @@ def _check_version_in_path() -> None:
 
 
 # The pages register their routes on bp.
-from . import dryrun, form_editor, importing, modeler, processes  # noqa: E402, F401
+from . import decisions, dryrun, form_editor, importing, modeler, processes  # noqa: E402, F401

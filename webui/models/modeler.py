@@ -27,7 +27,7 @@ from .diagrams import diagram_request, problems_json, with_layout
 from .panel_strings import panel_strings
 
 PROCESS_KEY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-RESERVED_KEYS = {"new", "forms", "validate", "deploy", "import"}
+RESERVED_KEYS = {"new", "forms", "validate", "deploy", "import", "decisions"}
 
 
 def modeler_page(
