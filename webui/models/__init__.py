@@ -31,4 +31,4 @@ def _check_version_in_path() -> None:
 
 
 # The pages register their routes on bp.
-from . import form_editor, importing, modeler, processes  # noqa: E402, F401
+from . import form_editor, importing, modeler, processes, templates_pages  # noqa: E402, F401

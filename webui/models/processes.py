@@ -10,7 +10,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import CaseflowError, migrate_case, migration_candidates
+from engine import (
+    CaseflowError,
+    migrate_case,
+    migration_candidates,
+    task_instructions,
+    version_message_templates,
+)
 
 from ..auth import desk, role_required, runtime
 from . import PROCESS_OWNER, bp, checked_version
@@ -39,6 +45,7 @@ def show(key: str, version: int) -> Any:
         if from_version and from_version != version
         else None
     )
+    newest = process.latest.version
     return render_template(
         "models/show.html",
         process=process,
@@ -47,6 +54,11 @@ def show(key: str, version: int) -> Any:
         sources=sources,
         from_version=from_version,
         candidates=candidates,
+        # The wording of this version, and what of it the newest version has (to edit).
+        templates=version_message_templates(runtime(), key, version),
+        newest_templates={t.name: t.text for t in version_message_templates(runtime(), key)},
+        instructions=task_instructions(runtime(), key, version),
+        newest_tasks={t.element_id for t in task_instructions(runtime(), key, newest)},
     )
 
 
