@@ -73,8 +73,23 @@ def render_bounded(
                 raise TemplateProblem(f"the text would be longer than {max_output:,} characters")
             parts.append(chunk)
         return "".join(parts)
-    except TemplateError as exc:
-        raise TemplateProblem(str(exc)) from None
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # The line of the owner's template where it failed (a syntax error carries it; a
+        # failure while rendering has it in the template's frames of the traceback), so the
+        # owner can find it: "line 3: 'when' is undefined".
+        line = getattr(exc, "lineno", None) or _template_line(exc.__traceback__)
+        if not isinstance(exc, TemplateError) and line is None:
+            raise  # not the template's own doing
+        raise TemplateProblem(f"line {line}: {exc}" if line else str(exc)) from None
+
+
+def _template_line(tb: Any) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def render(

@@ -169,6 +169,21 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("models.form_edit", "GET"): only({"olga": 200}, "/models/forms/{form}"),
     ("models.form_preview", "POST"): only({"olga": 200}, "/models/forms/preview", data={}),
     ("models.form_deploy", "POST"): only({"olga": 422}, "/models/forms/deploy", data={}),
+    # review_flow keeps no message template: the owner gets in, to a 404
+    ("models.template_edit", "GET"): only({"olga": 404}, "/models/{key}/templates/review_flow.x"),
+    ("models.template_preview", "POST"): only(
+        {"olga": 404}, "/models/{key}/templates/review_flow.x/preview", data={"text": "x"}
+    ),
+    ("models.template_deploy", "POST"): only(
+        {"olga": 404}, "/models/{key}/templates/review_flow.x/deploy", data={"text": "x"}
+    ),
+    ("models.instructions_edit", "GET"): only({"olga": 200}, "/models/{key}/instructions/task_a"),
+    ("models.instructions_preview", "POST"): only(
+        {"olga": 200}, "/models/{key}/instructions/task_a/preview", data={"text": "x"}
+    ),
+    ("models.instructions_deploy", "POST"): only(
+        {"olga": 422}, "/models/{key}/instructions/task_a/deploy", data={"text": "{% if %}"}
+    ),
     # customers: no sign-in
     ("portal.index", "GET"): public("/book"),
     ("portal.book", "GET"): public("/book/{portal}"),
@@ -540,6 +555,9 @@ def test_unknown_processes_versions_and_forms_are_404(world: World) -> None:
         "/models/nothing/compare",
         "/models/review_flow/compare?a=7&b=9",
         "/models/forms/nothing.json",
+        "/models/nothing/templates/nothing.x",
+        "/models/nothing/instructions/task_a",
+        "/models/review_flow/instructions/nothing",
         "/book/nothing",
     ):
         _swap(olga.get(url), (404,), url)

@@ -32,4 +32,12 @@ def _check_version_in_path() -> None:
 
 
 # The pages register their routes on bp.
-from . import decisions, dryrun, form_editor, importing, modeler, processes  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    decisions,
+    dryrun,
+    form_editor,
+    importing,
+    modeler,
+    processes,
+    templates_pages,
+)

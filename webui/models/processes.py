@@ -11,7 +11,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import CaseflowError, migrate_case, migration_candidates, version_parameters
+from engine import (
+    CaseflowError,
+    migrate_case,
+    migration_candidates,
+    task_instructions,
+    version_message_templates,
+    version_parameters,
+)
 
 from ..auth import desk, role_required, runtime
 from . import PROCESS_OWNER, bp, checked_version
@@ -44,6 +51,7 @@ def show(key: str, version: int) -> Any:
         {**row, "shown": json.dumps(row["value"], ensure_ascii=False)}
         for row in version_parameters(source["xml"], key)
     ]
+    newest = process.latest.version
     return render_template(
         "models/show.html",
         process=process,
@@ -53,6 +61,11 @@ def show(key: str, version: int) -> Any:
         sources=sources,
         from_version=from_version,
         candidates=candidates,
+        # The wording of this version, and what of it the newest version has (to edit).
+        templates=version_message_templates(runtime(), key, version),
+        newest_templates={t.name: t.text for t in version_message_templates(runtime(), key)},
+        instructions=task_instructions(runtime(), key, version),
+        newest_tasks={t.element_id for t in task_instructions(runtime(), key, newest)},
     )
 
 
