@@ -23,14 +23,15 @@ def test_start_as_a_user_whose_role_may_not_start_it_is_refused(cli):  # noqa: F
     _deploy_review(cli)
     refused = cli.json("start", "review_flow", "--as", "bob", ok=False)
     assert refused["error"] == "forbidden"
+    # The command line says the engine's refusals in Chinese (caseflow.cli_support.CLI_LOCALE).
     assert refused["message"] == (
-        "bob: role senior_service may not start process 'review_flow';"
-        " allowed: service_desk, supervisor"
+        "bob（角色：senior_service）不可以啟動流程 review_flow；"
+        "可以啟動的角色：service_desk、supervisor。"
     )
     text = cli("start", "review_flow", "--as", "bob", ok=False).output
-    assert "may not start process 'review_flow'" in text
+    assert "不可以啟動流程 review_flow" in text
     unknown = cli.json("start", "review_flow", "--as", "nobody", ok=False)
-    assert unknown["error"] == "forbidden" and "no active user" in unknown["message"]
+    assert unknown["error"] == "forbidden" and "沒有名為 nobody 的在職用戶" in unknown["message"]
     assert cli.json("start", "review_flow", "--as", "alice")["status"] == "running"
 
 

@@ -19,6 +19,7 @@ from engine import (
 )
 
 from .auth import desk, role_required, runtime
+from .messages import translate
 from .openapi_schemas import MAX_ID
 from .tasks import attachment_list
 
@@ -31,7 +32,7 @@ def _no_absurd_task_ids() -> None:
     # Ids beyond what the database stores are unknown (SQLite cannot even bind them: a 500).
     task_id = (request.view_args or {}).get("task_id")
     if task_id is not None and task_id > MAX_ID:
-        raise NotFound(f"no task {task_id}")
+        raise NotFound(f"no task {task_id}", reason="task_not_found", task=task_id)
 
 
 MIN_YEAR, MAX_YEAR = 1900, 2999
@@ -99,7 +100,7 @@ def _done(message: str, number: str) -> Any:
 
 
 def _fail(exc: CaseflowError, number: str) -> Any:
-    flash(_("Not done: %(reason)s", reason=str(exc)))
+    flash(_("Not done: %(reason)s", reason=translate(exc)))
     return redirect(url_for("cases.show", number=number))
 
 

@@ -3,13 +3,18 @@
 Every error a request can cause is answered here: HTTP errors (404, 405, 413 for a body over
 MAX_CONTENT_LENGTH, 400 for a missing or foreign CSRF token, 429), the engine's errors (404,
 403, 409, 422) and, as a last resort, an unexpected exception (500, without its details).
-Under /api/ the answer is JSON {"error": name, "message": text}; elsewhere an HTML page.
+Under /api/ the answer is JSON {"error": name, "message": text}, and for an engine error its
+stable "reason" and "params" too (a client can say it in its own words); elsewhere an HTML page
+that says the engine's error in the page's language (webui/engine_messages.py by its reason,
+the English text for a reason without a sentence there).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, jsonify, render_template, request
@@ -26,7 +31,7 @@ from engine import (
     ValidationFailed,
 )
 
-from .messages import api_locale, translate, translate_errors
+from .messages import api_locale, error_summary, translate, translate_errors
 
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidState: 409, ValidationFailed: 422}
 # NUL (PostgreSQL text cannot hold it) and unpaired surrogates (no database driver can encode
@@ -73,8 +78,27 @@ def refuse_unstorable_text() -> None:
         abort(400, description=_("The request contains characters that cannot be stored."))
 
 
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """An error's params as JSON values: times in ISO 8601, lists as lists, the rest as text."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, list | tuple | set | frozenset):
+            return [plain(v) for v in value]
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, Decimal):
+            return str(value)
+        return str(value)
+
+    return {str(k): plain(v) for k, v in (params or {}).items()}
+
+
 def init_app(app: Any) -> None:
     app.before_request(refuse_unstorable_text)
+    # The box of a form's errors above it, each with its field's title (macros/forms.html).
+    app.add_template_global(error_summary)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -93,6 +117,9 @@ def init_app(app: Any) -> None:
         code = next((c for cls, c in STATUS.items() if isinstance(exc, cls)), 400)
         if request.path.startswith("/api/"):
             body: dict[str, Any] = {"error": exc.code, "message": str(exc)}
+            if exc.reason:  # the particular case, for clients that say it in their words
+                body["reason"] = exc.reason
+                body["params"] = json_params(exc.params)
             if isinstance(exc, ValidationFailed):  # field messages in the client's language
                 body["errors"] = translate_errors(exc.errors, api_locale())
             return jsonify(body), code

@@ -1,10 +1,13 @@
 """The engine's messages in the reader's language.
 
 The engine writes messages as data (engine.core.messages.Message: English text, a code and
-parameters; refusals of the task rules carry a `reason` code). This module holds the
-translatable sentence for each code, so Babel extracts them like every other string of the web
-layer, and translates a message, a field-error map or an engine error for a locale: the page's
-locale, the API's Accept-Language, or Traditional Chinese for the command line.
+parameters; its errors and the refusals of the task rules carry a `reason` code and params).
+This module holds the translatable sentence for each field message (JSON Schema keywords,
+x-checks) and takes those of errors and refusals from webui/engine_messages.py, so Babel
+extracts them like every other string of the web layer; it translates a message, a
+field-error map or an engine error for a locale: the page's locale, the API's
+Accept-Language, or Traditional Chinese for the command line. A code without a sentence is
+shown as the engine's English text.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from babel.support import Translations
 
+from . import engine_messages
 from .i18n import TRANSLATIONS, compile_translations
 
 Gettext = Callable[..., str]
@@ -60,6 +64,9 @@ def _catalog(_: Gettext, ngettext: Gettext) -> dict[str, Callable[[dict[str, Any
         "pattern": lambda p: _("is not in the expected format"),
         "enum": lambda p: _("must be one of: %(choices)s", choices=p["choices"]),
         "checked": lambda p: _("must be checked"),
+        # A form's own check (x-checks) that could not be made; "check" itself is the words
+        # the process owner wrote, shown as written.
+        "check_failed": lambda p: _("this check could not be made: %(error)s", error=p["error"]),
         "const": lambda p: _("must be %(value)s", value=p["value"]),
         "format_date": lambda p: _("not a valid date"),
         "format_date-time": lambda p: _("not a valid date and time"),
@@ -72,16 +79,7 @@ def _catalog(_: Gettext, ngettext: Gettext) -> dict[str, Callable[[dict[str, Any
         "change_time_missing": lambda p: _("please give the new date and time"),
         "change_time_invalid": lambda p: _("not a valid date and time"),
         "change_time_past": lambda p: _("the new time must be later than now"),
-        # Refusals of the task rules (engine.core.rules)
-        "task_done": lambda p: _(
-            "This task was already completed by %(user)s.", user=p.get("user") or "?"
-        ),
-        "task_cancelled": lambda p: _("This task was cancelled: the case moved on without it."),
-        "claimed_by_other": lambda p: _("This task is claimed by %(user)s.", user=p.get("user")),
-        "not_supervisor": lambda p: _("Only a supervisor may reassign tasks."),
-        "target_role_missing": lambda p: _(
-            "%(user)s does not hold role %(role)s.", user=p.get("user"), role=p.get("role")
-        ),
+        "not_an_object": lambda p: _("must be an object"),
     }
 
 
@@ -97,7 +95,8 @@ def _for_locale(locale: str) -> dict[str, Callable[[dict[str, Any]], str]]:
     def ngettext(singular: str, plural: str, num: int, **params: Any) -> str:
         return translations.ngettext(singular, plural, num) % {"num": num, **params}
 
-    return _catalog(gettext, ngettext)
+    words = engine_messages.Words(locale, gettext, ngettext)
+    return {**_catalog(gettext, ngettext), **engine_messages.catalogue(words)}
 
 
 def page_locale() -> str:
@@ -115,10 +114,22 @@ def api_locale() -> str:
     return "en" if best == "en" else "zh_Hant"
 
 
+def message_codes(message: Any) -> list[str]:
+    """The codes a message may be known by, most particular first: an engine error's
+    "<class code>.<reason>" and reason, a Message's or Refusal's code."""
+    reason = getattr(message, "reason", None)
+    code = getattr(message, "code", None)
+    if reason:
+        return [f"{code}.{reason}", reason] if code else [reason]
+    # An engine error without a reason has only its class's code ("not_found"): too general
+    # to replace what the English text says.
+    return [code] if isinstance(code, str) and not isinstance(message, Exception) else []
+
+
 def translate(message: Any, locale: str | None = None) -> str:
     """A message in `locale` (default: the page's); text without a known code as it is."""
-    code = getattr(message, "reason", None) or getattr(message, "code", None)
-    sentence = _for_locale(locale or page_locale()).get(code) if code else None
+    sentences = _for_locale(locale or page_locale())
+    sentence = next((sentences[c] for c in message_codes(message) if c in sentences), None)
     if sentence is None:
         return str(message)
     try:
@@ -135,3 +146,50 @@ def translate_errors(
         field: [translate(m, locale) for m in messages]
         for field, messages in (errors or {}).items()
     }
+
+
+def error_summary(fields: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[dict]:
+    """The errors of a form said with their fields' titles, in the form's order, for the box
+    above the form: [{"name": field path, "title": its title, "text": "title：messages"}].
+
+    `fields` is engine.form_fields(schema) (rows of a list carry their columns under
+    "fields"; a row's field path is "<list>.<index>.<column>"), `errors` the translated
+    field-error map. A path the fields do not name is listed by the path itself; errors about
+    the whole form ("") by their text alone. "input" is the name of the field's input (a row's
+    is "<list>-<index>-<column>"), which the form macros make its id with "f-" before it."""
+    from flask_babel import gettext as _
+
+    titles: dict[str, str] = {}
+    rows: dict[str, dict[str, str]] = {}
+    for f in fields:
+        titles[f["name"]] = str(f.get("title") or f["name"])
+        if f.get("fields"):
+            rows[f["name"]] = {c["name"]: str(c.get("title") or c["name"]) for c in f["fields"]}
+
+    def title(path: str) -> str:
+        if path in titles:
+            return titles[path]
+        head, _dot, rest = path.partition(".")
+        index, _dot, column = rest.partition(".")
+        if head in rows and index.isdigit():
+            row = _("%(list)s, row %(row)d", list=titles[head], row=int(index) + 1)
+            return f"{row} › {rows[head].get(column, column)}" if column else row
+        return path
+
+    order = {name: n for n, name in enumerate(titles)}
+    listed = sorted(
+        (path for path, messages in errors.items() if messages),
+        key=lambda p: (p != "", order.get(p.split(".")[0], len(order)), p),
+    )
+    summary = []
+    for path in listed:
+        text = (
+            "；".join(errors[path]) if page_locale().startswith("zh") else "; ".join(errors[path])
+        )
+        name = title(path) if path else ""
+        if path:
+            text = _("%(field)s: %(message)s", field=name, message=text)
+        head, _dot, rest = path.partition(".")
+        field_input = f"{head}-{rest.replace('.', '-')}" if head in rows and rest else path
+        summary.append({"name": path, "title": name, "text": text, "input": field_input})
+    return summary

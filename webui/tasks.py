@@ -38,7 +38,9 @@ def _no_absurd_ids() -> None:
     # Ids beyond what the database stores are unknown (SQLite cannot even bind them: a 500).
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and value > MAX_ID:
-            raise NotFound(f"no {name.removesuffix('_id')} {value}")
+            kind = name.removesuffix("_id")
+            params = {"task": value} if kind == "task" else {"id": value}
+            raise NotFound(f"no {kind} {value}", reason=f"{kind}_not_found", **params)
 
 
 def attachment_list(case_number: str) -> list[Any]:

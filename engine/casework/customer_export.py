@@ -66,7 +66,9 @@ def _matching_cases(session: Session, phone: str | None, name: str | None) -> li
     if phone is not None:
         if len(digits) < 6:
             raise ValidationFailed(
-                "a phone number needs at least 6 digits", {"phone": ["too short"]}
+                "a phone number needs at least 6 digits",
+                {"phone": ["too short"]},
+                reason="phone_too_short",
             )
         tail = digits[-4:]
         by_message = select(Outbox.case_id).where(
@@ -108,7 +110,9 @@ def export_customer(
     name = (name or "").strip() or None
     if phone is None and name is None:
         raise ValidationFailed(
-            "give the customer's phone number or name", {"phone": ["phone or name required"]}
+            "give the customer's phone number or name",
+            {"phone": ["phone or name required"]},
+            reason="phone_or_name_required",
         )
     when = now or datetime.now(UTC)
     specs: dict[int, Any] = {}

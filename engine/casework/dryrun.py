@@ -93,7 +93,11 @@ def dry_run(
             {"process": [f"the draft defines no process {process_key!r} (it defines: {known})"]},
         )
     if not _running.acquire(blocking=False):
-        raise Conflict(f"{MAX_RUNNING} dry runs are running already; try again in a moment")
+        raise Conflict(
+            f"{MAX_RUNNING} dry runs are running already; try again in a moment",
+            reason="dry_runs_busy",
+            num=MAX_RUNNING,
+        )
     try:
         with tempfile.TemporaryDirectory(prefix="caseflow-dryrun-") as folder:
             db = Database(f"sqlite:///{Path(folder) / 'dryrun.db'}")

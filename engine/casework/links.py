@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.core.errors import CaseflowError, InvalidState, ValidationFailed
+from engine.core.errors import CaseflowError, InvalidState, ValidationFailed, refine
 from engine.core.secrets import secret_key
 from engine.core.settings import PortalSettings
 from engine.core.status import CaseStatus
@@ -51,12 +51,13 @@ EMPTY_FORM: dict[str, Any] = {"type": "object", "properties": {}}
 
 
 class LinkRefused(CaseflowError):
-    """The link does not open: `reason` is invalid, expired, used or not_waiting."""
+    """The link does not open: `reason` is invalid, expired, used or not_waiting (the web
+    layer says it as "link_refused.<reason>")."""
 
     code = "link_refused"
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, reason=reason)
+    def __init__(self, reason: str, message: str, **params: Any) -> None:
+        super().__init__(message, reason=reason, **params)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ def verify(
     if message is not None and name != message:
         raise LinkRefused("invalid", f"this link answers {name!r}, not {message!r}")
     if now >= expires_at:
-        raise LinkRefused("expired", f"this link stopped working at {expires_at.isoformat()}")
+        raise LinkRefused(
+            "expired", f"this link stopped working at {expires_at.isoformat()}", at=expires_at
+        )
     return LinkClaim(number, name, expires_at, mode_nonce[1:], mode_nonce[:1] == "1")
 
 
@@ -206,7 +209,7 @@ def answer(
     try:
         data, _ = declared_submission(schema or page.schema, data, extras=EXTRAS_DROP)
     except ValidationFailed as exc:
-        raise ValidationFailed("the answer has errors", exc.errors) from None
+        raise refine(exc, "the answer has errors") from None
     try:
         runtime.send_message(
             page.number,

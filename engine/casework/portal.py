@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine.casework.privacy import is_personal_key
-from engine.core.errors import InvalidState, NotFound, ValidationFailed
+from engine.core.errors import InvalidState, NotFound, ValidationFailed, refine
 from engine.core.instants import iso_utc, parse_when
 from engine.core.messages import Message
 from engine.core.rules import SUPERVISOR_ROLE
@@ -115,7 +115,7 @@ def page(runtime: Runtime, key: str) -> BookablePage:
     for found in bookable(runtime):
         if found.key == key:
             return found
-    raise NotFound(f"no online booking for {key!r}")
+    raise NotFound(f"no online booking for {key!r}", reason="booking_page_not_found", process=key)
 
 
 def privacy_notice(runtime: Runtime, target: BookablePage) -> PrivacyNotice:
@@ -147,7 +147,7 @@ def book(
         # Only the form's fields (a hand-made extra field is dropped, as on a staff form).
         data, _ = declared_submission(schema or target.schema, data, extras=EXTRAS_DROP)
     except ValidationFailed as exc:
-        raise ValidationFailed("the booking form has errors", exc.errors) from None
+        raise refine(exc, "the booking form has errors") from None
     # The channel is informational in the processes; a form may let the customer choose it.
     extra = {"booked_via": "web", "channel": data.get("channel") or "網上預約"}
     # Checked above, against the form with its live choices (which the engine does not know).
@@ -194,7 +194,7 @@ def _case_for_customer(session: Any, number: str, phone: str) -> Case:
     case = session.scalars(select(Case).where(Case.number == number.strip().upper())).first()
     # Same answer for a wrong number and a wrong phone: nothing to learn by guessing.
     if case is None or not _digits(phone) or _digits(case.customer_phone) != _digits(phone):
-        raise NotFound("no booking with this number and phone number")
+        raise NotFound("no booking with this number and phone number", reason="booking_not_found")
     return case
 
 
@@ -235,7 +235,9 @@ def request_payload(runtime: Runtime, kind: str, data: dict[str, Any]) -> dict[s
     if kind == "cancel":
         return {"reason": reason}
     if kind != "change":
-        raise ValidationFailed("unknown request", {"kind": ["change or cancel"]})
+        raise ValidationFailed(
+            "unknown request", {"kind": ["change or cancel"]}, reason="unknown_request"
+        )
     text = str(data.get("new_start") or "").strip()
     if not text:
         error = Message("change_time_missing", "give the new date and time")
@@ -248,7 +250,9 @@ def request_payload(runtime: Runtime, kind: str, data: dict[str, Any]) -> dict[s
             if when > runtime.clock.now():
                 return {"new_start": iso_utc(when), "reason": reason}
             error = Message("change_time_past", "the new time must be in the future")
-    raise ValidationFailed("the change request has errors", {"new_start": [error]})
+    raise ValidationFailed(
+        "the change request has errors", {"new_start": [error]}, reason="change_request_errors"
+    )
 
 
 def request_change(
@@ -258,14 +262,16 @@ def request_change(
 
     `data` holds the fields of the contract (`request_payload`); other keys are dropped."""
     if kind not in REQUESTS:
-        raise ValidationFailed("unknown request", {"kind": ["change or cancel"]})
+        raise ValidationFailed(
+            "unknown request", {"kind": ["change or cancel"]}, reason="unknown_request"
+        )
     current = status(runtime, number, phone)
     data = request_payload(runtime, kind, data)
     allowed = current.can_change if kind == "change" else current.can_cancel
     try:
         if not allowed:
-            raise InvalidState("not waiting")
+            raise InvalidState("not waiting", reason="booking_too_late", number=current.number)
         # The case may close its window at this very moment (a cut-off timer due now).
         runtime.send_message(current.number, REQUESTS[kind], data, actor="customer")
     except InvalidState as exc:
-        raise InvalidState(TOO_LATE) from exc
+        raise InvalidState(TOO_LATE, reason="booking_too_late", number=current.number) from exc

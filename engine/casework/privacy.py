@@ -134,7 +134,9 @@ def _add_view(
 ) -> None:
     case_id = session.scalar(select(Case.id).where(Case.number == case_number))
     if case_id is None:
-        raise NotFound(f"no case numbered {case_number!r}")
+        raise NotFound(
+            f"no case numbered {case_number!r}", reason="case_not_found", number=case_number
+        )
     record(
         session,
         VIEW_EVENT,

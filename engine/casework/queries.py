@@ -210,7 +210,12 @@ def version_source(db: Database, key: str, version: int) -> dict[str, Any]:
         if row is None:
             from engine.core.errors import NotFound
 
-            raise NotFound(f"no version {version} of process {key!r}")
+            raise NotFound(
+                f"no version {version} of process {key!r}",
+                reason="version_not_found",
+                version=version,
+                process=key,
+            )
         bpmn = next(
             (s for s in row.sources if s["kind"] == "bpmn" and f'id="{key}"' in s["text"]), None
         )

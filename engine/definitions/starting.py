@@ -42,7 +42,12 @@ def check_may_start(key: str, allowed: Collection[str], user: str, roles: Collec
     held = ", ".join(sorted(roles)) or "(none)"
     word = "role" if len(roles) <= 1 else "roles"
     raise Forbidden(
-        f"{user}: {word} {held} may not start process {key!r}; allowed: {', '.join(allowed)}"
+        f"{user}: {word} {held} may not start process {key!r}; allowed: {', '.join(allowed)}",
+        reason="start_role_missing",
+        user=user,
+        roles=sorted(roles),
+        process=key,
+        allowed=list(allowed),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from jsonschema import ValidationError
 from referencing.exceptions import Unresolvable
 
+from engine.core.errors import ValidationFailed
 from engine.core.messages import Message
 from engine.definitions.coercion import _items, _match_key, _resolve, _type
 from engine.definitions.formchecks import _NO_REMOTE, FORMAT_CHECKER, FormValidator
@@ -208,8 +209,6 @@ def declared_submission(
     can note them in the audit trail. Raises ``ValidationFailed`` (its ``errors`` map field
     paths to messages) when anything is wrong.
     """
-    from engine.core.errors import ValidationFailed
-
     if extras not in EXTRAS_MODES:
         raise ValueError(f"extras must be one of {EXTRAS_MODES}, not {extras!r}")
     kept, undeclared = split_declared(schema, data)
@@ -218,11 +217,47 @@ def declared_submission(
         for path in undeclared:
             errors.setdefault(path, []).insert(0, UNDECLARED_MESSAGE)
         raise ValidationFailed(
-            f"fields not on the form: {', '.join(undeclared)}; nothing was saved", errors
+            f"fields not on the form: {', '.join(undeclared)}; nothing was saved",
+            errors,
+            reason="undeclared_fields",
+            fields=undeclared,
         )
     if errors:
-        raise ValidationFailed("the form has errors; nothing was saved", errors)
+        raise form_errors("the form has errors; nothing was saved", schema, errors)
     return kept, undeclared
+
+
+def form_errors(message: str, schema: dict, errors: dict[str, list[str]]) -> ValidationFailed:
+    """The ValidationFailed of a form with `errors`: reason "form_errors", with the titles of
+    the fields in error (`fields`, in the form's order) and how many (`num`), so
+    the summary names them as the form does."""
+    order = {name: n for n, name in enumerate(schema.get("properties") or {})}
+    paths = sorted(errors, key=lambda p: (order.get(p.split(".")[0], len(order)), p))
+    titles = [field_title(schema, path) for path in paths]
+    return ValidationFailed(message, errors, reason="form_errors", fields=titles, num=len(titles))
+
+
+def field_title(schema: dict, path: str) -> str:
+    """The title a field path has on its form ("items.1.qty" -> "零件 › 2 › 數量"): each
+    property's "title" (its name without one), a row of a list by its number from 1; "" (the
+    whole form) -> the form's own title."""
+    if not path:
+        return str(schema.get("title") or "")
+    node: Any = schema
+    words: list[str] = []
+    for part in path.split("."):
+        node = _resolve(schema, node)
+        props = node.get("properties") if isinstance(node, dict) else None
+        if isinstance(props, dict) and part in props:
+            node = _resolve(schema, props[part])
+            words.append(str(node.get("title") or part))
+        elif part.isdigit() and isinstance(node.get("items"), dict):
+            node = node["items"]
+            words.append(str(int(part) + 1))
+        else:
+            words.append(part)
+            node = {}
+    return " › ".join(words)
 
 
 def _open_object(schema: dict) -> bool:

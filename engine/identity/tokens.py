@@ -50,9 +50,13 @@ def issue_token(db: Database, user_name: str, now: datetime, actor: str | None =
     with db.write() as session:
         user = session.scalars(select(User).where(User.name == user_name)).first()
         if user is None:
-            raise NotFound(f"no user named {user_name!r}")
+            raise NotFound(f"no user named {user_name!r}", reason="user_not_found", user=user_name)
         if not user.active:
-            raise InvalidState(f"user {user_name} is inactive; activate the user first")
+            raise InvalidState(
+                f"user {user_name} is inactive; activate the user first",
+                reason="user_inactive",
+                user=user_name,
+            )
         replaced = user.api_token_hash is not None
         user.api_token_hash = _digest(token)
         record(
@@ -74,7 +78,7 @@ def revoke_token(
     with db.write() as session:
         user = session.scalars(select(User).where(User.name == user_name)).first()
         if user is None:
-            raise NotFound(f"no user named {user_name!r}")
+            raise NotFound(f"no user named {user_name!r}", reason="user_not_found", user=user_name)
         had_token = user.api_token_hash is not None
         user.api_token_hash = None
         if now is not None and had_token:

@@ -64,14 +64,21 @@ def add_user(
 ) -> User:
     """Create a user, or give an existing user exactly these roles (and password if given)."""
     if not USER_NAME.match(name):
-        raise CaseflowError(f"user name {name!r}: use 2-100 letters, digits or . _ @ -")
+        raise CaseflowError(
+            f"user name {name!r}: use 2-100 letters, digits or . _ @ -",
+            reason="user_name_invalid",
+            user=name,
+        )
     unknown = [r for r in roles if r not in settings.roles]
     if unknown:
         raise CaseflowError(
-            f"unknown role(s) {', '.join(unknown)}; known: {', '.join(settings.roles)}"
+            f"unknown role(s) {', '.join(unknown)}; known: {', '.join(settings.roles)}",
+            reason="unknown_roles",
+            roles=unknown,
+            known=list(settings.roles),
         )
     if not roles:
-        raise CaseflowError("a user needs at least one role")
+        raise CaseflowError("a user needs at least one role", reason="roles_required")
     with db.write() as session:
         sync_roles(session, settings)
         user = session.scalars(select(User).where(User.name == name)).first()
@@ -98,7 +105,7 @@ def user_roles(session: Session, name: str) -> set[str]:
     """The roles of an active user; NotFound for an unknown or inactive one."""
     user = session.scalars(select(User).where(User.name == name, User.active.is_(True))).first()
     if user is None:
-        raise NotFound(f"no active user named {name!r}")
+        raise NotFound(f"no active user named {name!r}", reason="user_not_found", user=name)
     return set(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id)))
 
 

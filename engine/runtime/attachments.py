@@ -8,11 +8,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.errors import NotFound, ValidationFailed
+from engine.core.messages import Message
 from engine.identity.users import user_roles
 from engine.store.audit import record
 from engine.store.database import Database
@@ -55,33 +57,40 @@ class AttachmentInfo:
 
 
 def check_file(filename: str, data: bytes) -> tuple[str, str]:
-    """A safe file name and the content type, or ValidationFailed saying why not."""
+    """A safe file name and the content type, or ValidationFailed saying why not: its message
+    and its one error (under "") are the same Message (engine.core.messages)."""
     name = re.sub(
         r"[^\w.\-() \u4e00-\u9fff]", "_", (filename or "").split("/")[-1].split("\\")[-1]
     ).strip()[:200]
     ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if ext not in ALLOWED:
-        raise ValidationFailed(
-            f"file type {ext or '(none)'} is not accepted",
-            {"": [f"accepted: {', '.join(sorted(ALLOWED))}"]},
+        accepted = ", ".join(sorted(ALLOWED))
+        _refuse(
+            Message(
+                "file_type",
+                f"file type {ext or '(none)'} is not accepted (accepted: {accepted})",
+                ext=ext or "(none)",
+                accepted=accepted,
+            )
         )
     if not data:
-        raise ValidationFailed("the file is empty", {"": ["empty file"]})
+        _refuse(Message("file_empty", "the file is empty"))
     if len(data) > MAX_BYTES:
-        raise ValidationFailed(
-            f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", {"": ["too large"]}
-        )
+        mb = MAX_BYTES // (1024 * 1024)
+        _refuse(Message("file_too_large", f"the file is larger than {mb} MB", mb=mb))
     content_type, magic = ALLOWED[ext]
     if magic and not any(data.startswith(m) for m in magic):
-        raise ValidationFailed(
-            "the file's content does not match its type", {"": ["content does not match"]}
-        )
+        _refuse(Message("file_mismatch", "the file's content does not match its type"))
     if not magic:
         try:
             data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationFailed("a .txt file must be UTF-8 text", {"": ["not text"]}) from exc
+        except UnicodeDecodeError:
+            _refuse(Message("file_not_text", "a .txt file must be UTF-8 text"))
     return name, content_type
+
+
+def _refuse(problem: Message) -> NoReturn:
+    raise ValidationFailed(problem, {"": [problem]}) from None
 
 
 def store(
@@ -99,7 +108,9 @@ def store(
     with db.write() as session:
         case = session.scalars(select(Case).where(Case.number == case_number)).first()
         if case is None:
-            raise NotFound(f"no case numbered {case_number!r}")
+            raise NotFound(
+                f"no case numbered {case_number!r}", reason="case_not_found", number=case_number
+            )
         info = add(session, case.id, case.number, filename, data, actor, now, task_id)
         session.commit()
         return info
@@ -167,11 +178,15 @@ def read(db: Database, attachment_id: int, user: str) -> tuple[AttachmentInfo, b
     with db.read() as session:
         row = session.get(Attachment, attachment_id)
         if row is None:
-            raise NotFound(f"no attachment {attachment_id}")
+            raise NotFound(
+                f"no attachment {attachment_id}", reason="attachment_not_found", id=attachment_id
+            )
         roles = user_roles(session, user)
         task_roles = set(session.scalars(select(Task.role).where(Task.case_id == row.case_id)))
         if "supervisor" not in roles and not (roles & task_roles):
-            raise NotFound(f"no attachment {attachment_id}")
+            raise NotFound(
+                f"no attachment {attachment_id}", reason="attachment_not_found", id=attachment_id
+            )
         number = session.scalar(select(Case.number).where(Case.id == row.case_id))
         blob = session.get(Blob, row.sha256)
         return AttachmentInfo(

@@ -10,8 +10,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.core.errors import InvalidState, NotFound, ValidationFailed
+from engine.core.messages import Message
 from engine.core.outcomes import Outcome
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from engine.definitions.submission import REQUIRED_MESSAGE
 from engine.runtime import kpi
 from engine.runtime.projection import (
     Projection,
@@ -66,14 +68,19 @@ class CaseVerbs:
         refused in the same transaction (InvalidState, reason "link_used")."""
         if data is not None and not isinstance(data, dict):
             raise ValidationFailed(
-                "message data must be a JSON object", {"": ["must be an object"]}
+                "message data must be a JSON object",
+                {"": [Message("not_an_object", "must be an object")]},
+                reason="data_not_an_object",
+                what="message data",
             )
         data = checked_data(data, "message data")
 
         def action(st: StepState, sp: Savepoints) -> None:
             workflow = st.workflow
             if once is not None and once in used_links(st.rows, st.case.id):
-                raise InvalidState(f"case {number}: this link was already used", reason="link_used")
+                raise InvalidState(
+                    f"case {number}: this link was already used", reason="link_used", number=number
+                )
             listening = waiting_messages(workflow)
             matching = [(t, d) for t, d in listening if d.name == name]
             if not matching:
@@ -84,7 +91,11 @@ class CaseVerbs:
                         f"; it waits for: {', '.join(names)}"
                         if names
                         else "; it waits for no message"
-                    )
+                    ),
+                    reason="not_waiting_for_message",
+                    number=number,
+                    name=name,
+                    names=names,
                 )
             task, definition = matching[0]
             event = BpmnEvent(
@@ -111,17 +122,32 @@ class CaseVerbs:
     def cancel_case(self, number: str, reason: str, actor: str | None = None) -> CaseView:
         reason = (reason or "").strip()
         if not reason:
-            raise ValidationFailed("a cancellation needs a reason", {"reason": ["required"]})
+            raise ValidationFailed(
+                "a cancellation needs a reason",
+                {"reason": [REQUIRED_MESSAGE]},
+                reason="cancel_reason_required",
+            )
 
         now = self.clock.now()
-        conflict = f"case {number} was changed at the same time; nothing was saved, try again"
+        conflict = Message(
+            "case_changed",
+            f"case {number} was changed at the same time; nothing was saved, try again",
+            number=number,
+        )
         with self.write_step(lambda: conflict) as txn:
             session = txn.session()
             case = session.scalars(select(Case).where(Case.number == number)).first()
             if case is None:
-                raise NotFound(f"no case numbered {number!r}")
+                raise NotFound(
+                    f"no case numbered {number!r}", reason="case_not_found", number=number
+                )
             if case.status not in ACTIVE_CASE:
-                raise InvalidState(f"case {number} is {case.status}; it cannot be cancelled")
+                raise InvalidState(
+                    f"case {number} is {case.status}; it cannot be cancelled",
+                    reason="case_not_cancellable",
+                    number=number,
+                    status=case.status,
+                )
             version = session.get(ProcessVersion, case.process_version_id)
             workflow = self._load(case, version)
             workflow.cancel()
@@ -173,7 +199,9 @@ class CaseVerbs:
         def action(st: StepState, sp: Savepoints) -> None:
             case, workflow = st.case, st.workflow
             if case.status != CaseStatus.ERROR:
-                raise InvalidState(f"case {number} is not in error")
+                raise InvalidState(
+                    f"case {number} is not in error", reason="case_not_in_error", number=number
+                )
             failed = workflow.get_tasks(state=TaskState.ERROR)
             now = self.clock.now()
             element = case.error_element
@@ -206,7 +234,9 @@ class CaseVerbs:
         with read_rows(self.db) as rows:
             case = rows.case_by_number(number)
             if case is None:
-                raise NotFound(f"no case numbered {number!r}")
+                raise NotFound(
+                    f"no case numbered {number!r}", reason="case_not_found", number=number
+                )
             version = self._version_info(case.process_version_id)
             projection = Projection(rows.active_tasks(case.id), rows.waiting_timers(case.id))
             workflow = self._load(case, version)

@@ -47,13 +47,20 @@ def _own_source(row: ProcessVersion) -> dict[str, str]:
     for source in row.sources or ():
         if source.get("kind") == "bpmn" and f'id="{row.key}"' in source["text"]:
             return source
-    raise NotFound(f"version {row.version} of {row.key!r} keeps no BPMN file defining it")
+    raise NotFound(
+        f"version {row.version} of {row.key!r} keeps no BPMN file defining it",
+        reason="version_without_bpmn",
+        process=row.key,
+        version=row.version,
+    )
 
 
 def _process(root: Any, key: str) -> Any:
     found = next((p for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == key), None)
     if found is None:
-        raise NotFound(f"no process {key!r} in its BPMN file")
+        raise NotFound(
+            f"no process {key!r} in its BPMN file", reason="process_not_in_file", process=key
+        )
     return found
 
 
@@ -95,7 +102,12 @@ def task_instruction(runtime: Any, key: str, element_id: str) -> TaskInstruction
     for task in task_instructions(runtime, key):
         if task.element_id == element_id:
             return task
-    raise NotFound(f"process {key!r} has no user task {element_id!r}")
+    raise NotFound(
+        f"process {key!r} has no user task {element_id!r}",
+        reason="user_task_not_found",
+        process=key,
+        element=element_id,
+    )
 
 
 def preview_instructions(text: str, sample: Sample) -> Rendered:
@@ -121,7 +133,11 @@ def with_instructions(xml: str, element_id: str, text: str) -> str:
     root = etree.fromstring(_DECLARATION.sub("", xml, count=1).encode("utf-8"), parser)
     task = next((t for t in root.iter(f"{{{BPMN_NS}}}userTask") if t.get("id") == element_id), None)
     if task is None:
-        raise NotFound(f"no user task {element_id!r} in the BPMN file")
+        raise NotFound(
+            f"no user task {element_id!r} in the BPMN file",
+            reason="user_task_not_in_file",
+            element=element_id,
+        )
     extensions = task.find(EXTENSIONS)
     node = extensions.find(INSTRUCTIONS) if extensions is not None else None
     if node is not None and text.strip():

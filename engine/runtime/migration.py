@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.errors import InvalidState, NotFound
+from engine.core.messages import Message
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus
 from engine.runtime.projection import project
 from engine.runtime.versions import version_row
@@ -127,7 +128,7 @@ def _check(runtime: Any, session: Session, case: Case, target: ProcessVersion) -
 def _case_and_target(session: Session, number: str, to_version: int) -> tuple[Case, ProcessVersion]:
     case = session.scalars(select(Case).where(Case.number == number)).first()
     if case is None:
-        raise NotFound(f"no case numbered {number!r}")
+        raise NotFound(f"no case numbered {number!r}", reason="case_not_found", number=number)
     return case, version_row(session, case.process_key, to_version)
 
 
@@ -197,14 +198,22 @@ def migrate_case(
     names, roles and forms, and a "case_migrated" event is recorded. Raises InvalidState with
     the reasons when the move is not safe (nothing changes then)."""
     now = runtime.clock.now()
-    conflict = f"case {number} was changed by someone else at the same time; nothing was moved"
+    conflict = Message(
+        "case_changed_not_moved",
+        f"case {number} was changed by someone else at the same time; nothing was moved",
+        number=number,
+    )
     with runtime.write_step(lambda: conflict) as txn:
         session = txn.session()
         case, target = _case_and_target(session, number, to_version)
         check = _check(runtime, session, case, target)
         if not check.ok:
             raise InvalidState(
-                f"case {number} cannot move to version {to_version}: " + "; ".join(check.reasons)
+                f"case {number} cannot move to version {to_version}: " + "; ".join(check.reasons),
+                reason="migration_refused",
+                number=number,
+                version=to_version,
+                reasons=list(check.reasons),
             )
         current = session.get(ProcessVersion, case.process_version_id)
         workflow = runtime._load(case, current)
@@ -223,7 +232,11 @@ def migrate_case(
         except Exception as exc:  # noqa: BLE001 - any failure means "not safe"
             raise InvalidState(
                 f"case {number} cannot move to version {to_version}: its state does not "
-                f"fit the new version ({type(exc).__name__}: {exc})"
+                f"fit the new version ({type(exc).__name__}: {exc})",
+                reason="migration_state_mismatch",
+                number=number,
+                version=to_version,
+                problem=f"{type(exc).__name__}: {exc}",
             ) from exc
         case.state = state
         case.process_version_id = target.id

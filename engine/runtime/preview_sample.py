@@ -30,12 +30,17 @@ def process_version(session: Session, key: str, version: int | None = None) -> P
             select(func.max(ProcessVersion.version)).where(ProcessVersion.key == key)
         )
         if version is None:
-            raise NotFound(f"no deployed process {key!r}")
+            raise NotFound(f"no deployed process {key!r}", reason="process_not_found", process=key)
     row = session.scalars(
         select(ProcessVersion).where(ProcessVersion.key == key, ProcessVersion.version == version)
     ).first()
     if row is None:
-        raise NotFound(f"no version {version} of process {key!r}")
+        raise NotFound(
+            f"no version {version} of process {key!r}",
+            reason="version_not_found",
+            version=version,
+            process=key,
+        )
     return row
 
 
@@ -138,7 +143,12 @@ def sample_data(
         return Sample("start" if data else "empty", data)
     case = runtime.get_case(case_number, history_limit=0)
     if case.process != key or case.status != CaseStatus.RUNNING:
-        raise NotFound(f"{case_number} is not a running case of process {key!r}")
+        raise NotFound(
+            f"{case_number} is not a running case of process {key!r}",
+            reason="not_a_running_case_of",
+            number=case_number,
+            process=key,
+        )
     task = next((t for t in case.open_tasks if t.element_id == element_id), None)
     data = runtime.task_data(task.id) if task is not None else dict(case.data)
     return Sample("case", data, case.number, task.id if task is not None else None)

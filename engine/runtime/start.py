@@ -11,7 +11,15 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy.exc import OperationalError
 
 from engine.core import stepcontext
-from engine.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from engine.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+    refine,
+)
+from engine.core.messages import Message
 from engine.core.status import CaseStatus
 from engine.definitions import starting
 from engine.definitions.submission import EXTRAS_REFUSE, declared_submission
@@ -56,13 +64,20 @@ class StartVerbs:
         must be an active user holding a role that may start the process (Forbidden
         otherwise; see engine.definitions.starting) — the API and the command line's --as ask for it."""
         if data is not None and not isinstance(data, dict):
-            raise ValidationFailed("case data must be a JSON object", {"": ["must be an object"]})
+            raise ValidationFailed(
+                "case data must be a JSON object",
+                {"": [Message("not_an_object", "must be an object")]},
+                reason="data_not_an_object",
+                what="case data",
+            )
         data = checked_data(data, "case data")
         try:
             return self._start(process_key, data, actor, check_roles, prevalidated)
         except OperationalError as exc:
             if "locked" in str(exc).lower():
-                raise Conflict("the database is busy; no case was started, try again") from exc
+                raise Conflict(
+                    "the database is busy; no case was started, try again", reason="database_busy"
+                ) from exc
             raise
 
     def _start(
@@ -82,18 +97,28 @@ class StartVerbs:
                 (process_key,),
             )
             if found is None:
-                raise NotFound(f"no deployed process {process_key!r}")
+                raise NotFound(
+                    f"no deployed process {process_key!r}",
+                    reason="process_not_found",
+                    process=process_key,
+                )
             if not found[1]:
                 raise InvalidState(
                     f"process {process_key!r} is only called from other processes"
-                    " (startable=false): start the process that calls it"
+                    " (startable=false): start the process that calls it",
+                    reason="process_not_startable",
+                    process=process_key,
                 )
             version = self._version_info(found[0])
             spec, subprocess_specs = self._specs_for(version)
             if check_roles:
                 roles = rows.user_roles(actor) if actor else None
                 if roles is None:
-                    raise Forbidden(f"no active user named {actor!r} may start a case")
+                    raise Forbidden(
+                        f"no active user named {actor!r} may start a case",
+                        reason="start_user_unknown",
+                        user=actor,
+                    )
                 allowed = starting.roles_of_version(
                     key=version.key,
                     content_hash=found[3],
@@ -164,10 +189,11 @@ class StartVerbs:
                     f"process {key!r} has no start form, so a case starts without data"
                     f" (only the process defaults); not accepted: {', '.join(sorted(data))}",
                     exc.errors,
+                    reason="no_start_form",
+                    process=key,
+                    fields=sorted(data),
                 ) from None
-            raise ValidationFailed(
-                f"process {key!r}, start form {portal.get(which)}: {exc}", exc.errors
-            ) from None
+            raise refine(exc, f"process {key!r}, start form {portal.get(which)}: {exc}") from None
         return kept
 
     def _next_number(self, rows: Rows, prefix: str, now: datetime) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core import datacodec, stepcontext
 from engine.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from engine.core.messages import Message
 from engine.core.rules import check_task_action
 from engine.core.status import ACTIVE_CASE, CaseStatus
 from engine.runtime.projection import (
@@ -150,12 +151,17 @@ class StepVerbs:
                     number = prepare(rows)
                 case = rows.case_by_number(number)
                 if case is None:
-                    raise NotFound(f"no case numbered {number!r}")
+                    raise NotFound(
+                        f"no case numbered {number!r}", reason="case_not_found", number=number
+                    )
                 if case.status not in ACTIVE_CASE:
                     if conflict_hint is not None:
                         raise Conflict(conflict_hint())
                     raise InvalidState(
-                        f"case {number} is {case.status}; nothing can change it any more"
+                        f"case {number} is {case.status}; nothing can change it any more",
+                        reason="case_closed",
+                        number=number,
+                        status=case.status,
                     )
                 version = self._version_info(case.process_version_id)
                 workflow = self._load(case, version)
@@ -179,11 +185,20 @@ class StepVerbs:
             raise Conflict(
                 conflict_hint()
                 if conflict_hint
-                else f"case {number} was changed by someone else at the same time; nothing was saved, reload and try again"
+                else Message(
+                    "case_changed",
+                    f"case {number} was changed by someone else at the same time;"
+                    " nothing was saved, reload and try again",
+                    number=number,
+                )
             ) from exc
         except OperationalError as exc:
             if "locked" in str(exc).lower():
-                raise Conflict(f"case {number} is busy; nothing was saved, try again") from exc
+                raise Conflict(
+                    f"case {number} is busy; nothing was saved, try again",
+                    reason="case_busy",
+                    number=number,
+                ) from exc
             raise
 
     def _budget(self) -> AbstractContextManager[None]:
@@ -288,7 +303,10 @@ class StepVerbs:
             # Nothing is saved; the case stays as it was before this step.
             raise InvalidState(
                 f"case {case.number}: this step left a value that cannot be stored ({exc});"
-                " nothing was saved"
+                " nothing was saved",
+                reason="case_value_not_storable",
+                number=case.number,
+                problem=str(exc),
             ) from None
         case.serializer_version = spiff.SERIALIZER_VERSION
         case.updated_at = now
@@ -343,12 +361,21 @@ def checked_data(data: dict[str, Any] | None, what: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValidationFailed(f"{what} must be a JSON object", {"": ["must be an object"]})
+        raise ValidationFailed(
+            f"{what} must be a JSON object",
+            {"": [Message("not_an_object", "must be an object")]},
+            reason="data_not_an_object",
+            what=what,
+        )
     try:
         return datacodec.plain(data)
     except datacodec.DataError as exc:
         raise ValidationFailed(
-            f"{what} cannot be stored: {exc}; nothing was saved", {exc.path: [exc.problem]}
+            f"{what} cannot be stored: {exc}; nothing was saved",
+            {exc.path: [exc.problem]},
+            reason="data_not_storable",
+            what=what,
+            problem=str(exc),
         ) from None
 
 

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, refine
+from engine.core.messages import Message
 from engine.core.rules import Refusal, check_task_action, task_refusal
 from engine.core.status import TaskStatus
 from engine.definitions.forms import CHECKS, with_case_limits
@@ -19,6 +20,7 @@ from engine.definitions.submission import (
     EXTRAS_REFUSE,
     check_refusals,
     declared_submission,
+    form_errors,
     split_declared,
     validate_submission,
 )
@@ -69,6 +71,8 @@ class TaskVerbs:
                 raise ValidationFailed(
                     f"unknown task status {', '.join(unknown)}; use one of: open, claimed, done, cancelled",
                     {"status": ["unknown status"]},
+                    reason="unknown_task_status",
+                    status=", ".join(unknown),
                 )
         role_set: list[str] | None = None
         if role:
@@ -98,7 +102,10 @@ class TaskVerbs:
         indexes and merged, so an inbox costs the same with 100 or 100,000 open tasks."""
         if status not in (None, TaskStatus.OPEN, TaskStatus.CLAIMED):
             raise ValidationFailed(
-                f"an inbox lists open or claimed tasks, not {status!r}", {"status": ["unknown"]}
+                f"an inbox lists open or claimed tasks, not {status!r}",
+                {"status": ["unknown"]},
+                reason="inbox_status",
+                status=status,
             )
         with read_rows(self.db) as rows:
             if roles is None:
@@ -149,7 +156,11 @@ class TaskVerbs:
             task, number = self._task_record(rows, task_id)
             if user is not None and task.role not in self._roles(rows, user):
                 raise Forbidden(
-                    f"task {task_id} belongs to role {task.role}, which {user} does not hold"
+                    f"task {task_id} belongs to role {task.role}, which {user} does not hold",
+                    reason="role_missing",
+                    task=task_id,
+                    role=task.role,
+                    user=user,
                 )
         return TaskView.of(task, number, form=copy.deepcopy(self._form(task.form_id)))
 
@@ -179,7 +190,7 @@ class TaskVerbs:
     def _task_record(self, rows: Rows, task_id: int) -> tuple[TaskRecord, str]:
         found = rows.task_and_number(task_id)
         if found is None:
-            raise NotFound(f"no task {task_id}")
+            raise NotFound(f"no task {task_id}", reason="task_not_found", task=task_id)
         return found
 
     def claim(self, task_id: int, user: str) -> TaskView:
@@ -242,19 +253,35 @@ class TaskVerbs:
             )
         return TaskView.of(task, number)
 
-    def _task_conflict(self, task_id: int) -> str:
+    def _task_conflict(self, task_id: int) -> Message:
         with self.db.read() as session:
             task = session.get(Task, task_id)
             if task is not None and task.status == TaskStatus.DONE:
-                return f"task {task_id} was already completed by {task.completed_by} at {task.completed_at:%Y-%m-%d %H:%M} UTC"
+                return Message(
+                    "task_done",
+                    f"task {task_id} was already completed by {task.completed_by}"
+                    f" at {task.completed_at:%Y-%m-%d %H:%M} UTC",
+                    task=task_id,
+                    user=task.completed_by,
+                    at=task.completed_at,
+                )
             if task is not None and task.status == TaskStatus.CLAIMED:
-                return f"task {task_id} was just claimed by {task.assignee}"
-        return f"task {task_id} was changed by someone else at the same time; nothing was saved"
+                return Message(
+                    "task_just_claimed",
+                    f"task {task_id} was just claimed by {task.assignee}",
+                    task=task_id,
+                    user=task.assignee,
+                )
+        return Message(
+            "task_changed",
+            f"task {task_id} was changed by someone else at the same time; nothing was saved",
+            task=task_id,
+        )
 
     def _roles(self, rows: Rows, user: str) -> set[str]:
         roles = rows.user_roles(user)
         if roles is None:
-            raise NotFound(f"no active user named {user!r}")
+            raise NotFound(f"no active user named {user!r}", reason="user_not_found", user=user)
         return roles
 
     def _check_actor_rows(self, rows: Rows, task: TaskRecord, user: str) -> None:
@@ -290,9 +317,8 @@ class TaskVerbs:
             raw[field] = "att-0"  # stands in for the file's reference while the data is checked
             try:
                 attachments.check_file(filename, content)
-            except ValidationFailed as exc:
-                detail = "; ".join(exc.errors.get("", []))
-                file_errors[field] = [f"{exc} ({detail})" if detail else str(exc)]
+            except ValidationFailed as exc:  # its one error is the whole problem
+                file_errors[field] = list(exc.errors.get("", [])) or [str(exc)]
         found: list[TaskRecord] = []
         checked: dict[str, Any] = {}
         refused: list[tuple[TaskRecord, list[str]]] = []
@@ -307,11 +333,12 @@ class TaskVerbs:
                 undeclared = split_declared(schema, raw)[1] if extras == EXTRAS_REFUSE else []
                 if undeclared:
                     refused.append((task, undeclared))
-                raise ValidationFailed(
-                    f"task {task_id}: {exc}", {**exc.errors, **file_errors}
-                ) from None
+                said, merged = f"task {task_id}: {exc}", {**exc.errors, **file_errors}
+                if exc.reason == "undeclared_fields":  # those named first, as the API wants
+                    raise refine(exc, said, merged) from None
+                raise form_errors(said, schema, merged) from None
             if file_errors:
-                raise ValidationFailed(f"task {task_id}: a file was refused", file_errors)
+                raise form_errors(f"task {task_id}: a file was refused", schema, file_errors)
             checked.update(data=kept, dropped=dropped)
             found.append(task)
             return number
@@ -322,7 +349,11 @@ class TaskVerbs:
             row = found[0]
             spiff_task = st.workflow.get_task_from_id(UUID(row.spiff_task_id))
             if not spiff_task.has_state(TaskState.READY):
-                raise Conflict(f"task {task_id} can no longer be completed (the case moved on)")
+                raise Conflict(
+                    f"task {task_id} can no longer be completed (the case moved on)",
+                    reason="task_moved_on",
+                    task=task_id,
+                )
             # Limits and choices taken from the case ("x-minimum": "amount_due"), and the
             # form's checks against the case ("x-checks"), known only now that the task's data
             # is loaded; nothing has changed yet, so a refusal leaves the case as is. A check's
@@ -343,7 +374,7 @@ class TaskVerbs:
                     )
                 )
             if errors:
-                raise ValidationFailed(f"task {task_id}: the form has errors", errors)
+                raise form_errors(f"task {task_id}: the form has errors", schema, errors)
             now = self.clock.now()
             stored, dropped = dict(checked["data"]), checked["dropped"]
             for field, (filename, content) in files.items():

@@ -189,7 +189,12 @@ def message_template(runtime: Any, key: str, name: str) -> MessageTemplate:
     keeps none of that name (only a kept template can be deployed for the process)."""
     found = next((t for t in version_message_templates(runtime, key) if t.name == name), None)
     if found is None:
-        raise NotFound(f"the newest version of process {key!r} keeps no message template {name!r}")
+        raise NotFound(
+            f"the newest version of process {key!r} keeps no message template {name!r}",
+            reason="template_not_found",
+            process=key,
+            name=name,
+        )
     return found
 
 

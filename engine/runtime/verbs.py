@@ -111,7 +111,11 @@ class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
             with self.db.read() as session:
                 row = session.get(ProcessVersion, version_id)
                 if row is None:
-                    raise NotFound(f"no process version {version_id}")
+                    raise NotFound(
+                        f"no process version {version_id}",
+                        reason="process_version_not_found",
+                        id=version_id,
+                    )
                 self._specs_for(row)
                 info = VersionInfo(
                     id=row.id,
@@ -137,7 +141,7 @@ class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
             with self.db.read() as session:
                 form = session.get(Form, form_id)
                 if form is None:
-                    raise NotFound(f"no form {form_id}")
+                    raise NotFound(f"no form {form_id}", reason="form_id_not_found", id=form_id)
                 schema = form.schema
             self._forms[form_id] = schema
         return schema

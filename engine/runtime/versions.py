@@ -102,7 +102,7 @@ def get_process(db: Database, key: str) -> ProcessInfo:
     """One deployed process with its versions; NotFound when there is none."""
     found = next((p for p in list_processes(db) if p.key == key), None)
     if found is None:
-        raise NotFound(f"no deployed process {key!r}")
+        raise NotFound(f"no deployed process {key!r}", reason="process_not_found", process=key)
     return found
 
 
@@ -192,7 +192,11 @@ def decision_table(runtime: Any, filename: str) -> DecisionTable:
         None,
     )
     if text is None:
-        raise NotFound(f"no deployed decision table {filename!r}")
+        raise NotFound(
+            f"no deployed decision table {filename!r}",
+            reason="decision_table_not_found",
+            file=filename,
+        )
     decision_id = name = None
     try:
         root = parse_xml(text.encode("utf-8"), runtime.settings.max_definition_bytes)
@@ -288,7 +292,7 @@ def form_text(db: Database, name: str) -> str:
     """The newest deployed version of a form as JSON text to edit."""
     form = deployed_forms(db).get(name)
     if form is None:
-        raise NotFound(f"no deployed form {name!r}")
+        raise NotFound(f"no deployed form {name!r}", reason="form_not_found", form=name)
     return json.dumps(form.schema, ensure_ascii=False, indent=2)
 
 
@@ -357,5 +361,10 @@ def version_row(session: Session, key: str, version: int) -> ProcessVersion:
         select(ProcessVersion).where(ProcessVersion.key == key, ProcessVersion.version == version)
     ).first()
     if row is None:
-        raise NotFound(f"no version {version} of process {key!r}")
+        raise NotFound(
+            f"no version {version} of process {key!r}",
+            reason="version_not_found",
+            version=version,
+            process=key,
+        )
     return row

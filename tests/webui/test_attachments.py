@@ -46,9 +46,9 @@ def test_refused_types_change_nothing(app, login, runtime):
     number, task_id = open_review(runtime)
     alice = login("alice")
     exe = post(alice, task_id, evidence=("setup.exe", b"MZ\x90\x00"))
-    assert exe.status_code == 422 and "not accepted" in exe.text
+    assert exe.status_code == 422 and "不接受 .exe 類型的檔案" in exe.text
     fake = post(alice, task_id, evidence=("report.pdf", b"<script>alert(1)</script>"))
-    assert fake.status_code == 422 and "does not match" in fake.text
+    assert fake.status_code == 422 and "檔案內容與其類型不符" in fake.text
     assert runtime.get_task(task_id).status == "open"
     from engine.runtime import attachments
 

@@ -98,6 +98,6 @@ def test_actions_reassign_message_cancel(app, login, runtime):
         data={"name": "nope", "data": "{}", "csrf_token": token},
         follow_redirects=True,
     )
-    assert "not waiting" in wrong.text
+    assert "並未等待訊息 nope" in wrong.text  # the engine's refusal, in the page's language
     sue.post(f"/cases/{number}/cancel", data={"reason": "客戶取消", "csrf_token": token})
     assert runtime.get_case(number).status == "cancelled"

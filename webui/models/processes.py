@@ -21,6 +21,7 @@ from engine import (
 )
 
 from ..auth import desk, role_required, runtime
+from ..messages import translate
 from . import PROCESS_OWNER, bp, checked_version
 from .diagrams import with_layout
 
@@ -92,7 +93,7 @@ def migrate(key: str, version: int) -> Any:
             moved.append(check.number)
         except CaseflowError as exc:
             refused.append(check.number)
-            flash(_("%(number)s not moved: %(reason)s", number=check.number, reason=str(exc)))
+            flash(_("%(number)s not moved: %(reason)s", number=check.number, reason=translate(exc)))
     flash(
         _(
             "%(moved)d case(s) moved to version %(version)d; %(refused)d could not move.",
