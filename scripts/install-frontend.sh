@@ -5,6 +5,8 @@
 #   vendor/dmn-js/     dmn-js's ready bundles (decision table editor) and CSS
 #   vendor/caseflow/   our modeler bundle (webui/frontend/, built with esbuild: properties
 #                      panel, token simulation, bpmnlint) and the CSS of those packages
+#   vendor/axe-core/   axe.min.js, the accessibility checker the browser tests inject
+#                      (tests/e2e/test_accessibility.py); no page of the app loads it
 #
 # The versions are pinned in webui/package.json and locked in webui/package-lock.json
 # (`npm ci`).
@@ -34,6 +36,7 @@ bundles=(
     caseflow/properties-panel.css
     caseflow/bpmn-js-token-simulation.css
     caseflow/bpmn-js-bpmnlint.css
+    axe-core/axe.min.js
 )
 
 lock_hash() {
@@ -82,7 +85,7 @@ done
 tmp="$(mktemp -d "$webui/static/.vendor.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"  # mktemp makes it private; the web server must read it
-mkdir -p "$tmp/bpmn-js" "$tmp/dmn-js" "$tmp/caseflow"
+mkdir -p "$tmp/bpmn-js" "$tmp/dmn-js" "$tmp/caseflow" "$tmp/axe-core"
 dist="$modules/bpmn-js/dist"
 cp "$dist/bpmn-navigated-viewer.production.min.js" "$dist/bpmn-modeler.production.min.js" "$tmp/bpmn-js/"
 cp -R "$dist/assets" "$tmp/bpmn-js/assets"
@@ -98,6 +101,7 @@ log "building the modeler bundle (esbuild)"
 cp "$modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css" "$tmp/caseflow/"
 cp "$modules/bpmn-js-token-simulation/assets/css/bpmn-js-token-simulation.css" "$tmp/caseflow/"
 cp "$modules/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css" "$tmp/caseflow/"
+cp "$modules/axe-core/axe.min.js" "$modules/axe-core/LICENSE" "$tmp/axe-core/"
 lock_hash >"$tmp/.installed-from"
 rm -rf "$vendor_root"
 mv "$tmp" "$vendor_root"

@@ -14,6 +14,7 @@ import spiffworkflow from './spiffworkflow.json';
 import CaseflowPropertiesProvider from './provider';
 import FieldProblems from './problems';
 import { lintConfig } from './lint';
+import { pageTranslations, TokenSimulationTranslations } from './translations';
 
 const CaseflowModule = {
   __init__: ['caseflowPropertiesProvider', 'fieldProblems'],
@@ -52,7 +53,7 @@ function keepLoopVariables(modeler, warnings) {
  * helpers, and the panel's `panelStrings`).
  */
 function createEditor({ container, panel, config }) {
-  const translate = translateWith(config.panelStrings || {});
+  const translate = translateWith({ ...pageTranslations(), ...(config.panelStrings || {}) });
   const modeler = new BpmnModeler({
     container,
     keyboard: { bind: true },
@@ -68,6 +69,7 @@ function createEditor({ container, panel, config }) {
       BpmnPropertiesProviderModule,
       CaseflowModule,
       TokenSimulationModule,
+      TokenSimulationTranslations,
       LintModule,
       { translate: ['value', translate] },
     ],
