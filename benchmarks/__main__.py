@@ -3,7 +3,7 @@ the table of goals at the end, and benchmarks/results.json.
 
     python -m benchmarks                    # everything (about 10 minutes on 2 cores)
     python -m benchmarks --quick            # smaller counts, to try the harness
-    python -m benchmarks --only lifecycle loop
+    python -m benchmarks --only lifecycle loop   # the others' figures kept from results.json
     python -m benchmarks --keep             # keep the scratch folder (its path is printed)
 
 A section that fails records null for its figures and the reason under "errors"; the others
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import dashboard, isolation, lifecycle, lists, loop, pgworkers, timers, web
+from . import dashboard, isolation, lifecycle, lists, loop, pages, pgworkers, timers, web
 from .common import GOALS, goal_rows, log, python_info, table, workspace
 
 SECTIONS: dict[str, tuple[str, Any, list[str]]] = {
@@ -66,9 +66,29 @@ SECTIONS: dict[str, tuple[str, Any, list[str]]] = {
         web.run,
         ["http_lifecycle_cases_per_s", "http_complete_p95_ms", "http_inbox_p95_ms"],
     ),
+    "pages": (
+        "page loads in Chromium: inbox, task, case list, case page (caseflow serve, 100k cases)",
+        pages.run,
+        [
+            "pageload_inbox_p95_ms_100k",
+            "pageload_task_p95_ms_100k",
+            "pageload_case_list_p95_ms_100k",
+            "pageload_case_p95_ms_100k",
+        ],
+    ),
 }
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+# What results.json says about the run itself, not a figure of a section.
+META_KEYS = {
+    "goals",
+    "errors",
+    "section_seconds",
+    "quick",
+    "machine",
+    "finished_at",
+    "total_seconds",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             timings[name] = round(time.perf_counter() - t0, 1)
             log(f"  ({timings[name]:.0f} s)")
 
+    if args.only and not args.quick and args.out.exists():
+        # Some sections only: the figures of the others stay as their last full run left them.
+        earlier = json.loads(args.out.read_text())
+        chosen_keys = {key for name in chosen for key in SECTIONS[name][2]}
+        for key, value in earlier.items():
+            if key not in results and key not in chosen_keys and key not in META_KEYS:
+                results[key] = value
+        timings = {**earlier.get("section_seconds", {}), **timings}
     for goal in GOALS:
         results.setdefault(goal.key, None)
     verdicts = {}
@@ -145,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         "http_inbox_p95_ms",
         "http_lifecycle_cases_per_s",
         "dashboard_p95_ms_1m",
+        "pageload_inbox_p95_ms_100k",
+        "pageload_task_p95_ms_100k",
+        "pageload_case_list_p95_ms_100k",
+        "pageload_case_p95_ms_100k",
     ]
     document = {**{k: document.get(k) for k in ordered}, **document}
     args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -166,6 +166,8 @@ def _cmp(key: str, op: str, limit: float) -> Callable[[dict[str, Any]], bool | N
         value = _num(results, key)
         if value is None:
             return None
+        if op == "<":
+            return value < limit
         return value >= limit if op == ">=" else value <= limit if op == "<=" else value == limit
 
     return check
@@ -238,6 +240,19 @@ GOALS = [
         "dashboard_p95_ms_1m",
         "dashboard page reads p95 ≤ 300 ms at 1M cases (SQLite)",
         _cmp("dashboard_p95_ms_1m", "<=", 300),
+    ),
+    *(
+        Goal(
+            f"pageload_{page}_p95_ms_100k",
+            f"{words} page load p95 < 300 ms at 100k cases (Chromium)",
+            _cmp(f"pageload_{page}_p95_ms_100k", "<", 300),
+        )
+        for page, words in (
+            ("inbox", "inbox"),
+            ("task", "task"),
+            ("case_list", "case list"),
+            ("case", "case"),
+        )
     ),
 ]
 

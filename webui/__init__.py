@@ -138,7 +138,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
         return response
 
-    from . import errors
+    from . import errors, static_cache
 
     errors.init_app(app)
+    static_cache.init_app(app)
     return app

