@@ -17,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -255,6 +256,13 @@ def heat_map(key: str, version: int) -> Any:
     )
 
 
+@bp.get("/heatmap/<key>/<int:version>/counts")
+@role_required(SUPERVISOR, PROCESS_OWNER)
+def heat_counts(key: str, version: int) -> Any:
+    """The heat map's counts as JSON, for the case page's diagram (asked for when shown)."""
+    return jsonify(supervision().heat_map(key, version).by_element())
+
+
 # ----- the case page ---------------------------------------------------------------------------
 
 
@@ -274,7 +282,6 @@ def _case_parts(number: str) -> dict[str, Any]:
         "case": case,
         "source": source,
         "markers_json": json.dumps(markers),
-        "heat_json": json.dumps(sup.heat_map(case.process, case.version).by_element()),
         "timeline": sup.timeline(case),
         "groups": groups,
         "unlabelled": unlabelled,

@@ -63,38 +63,47 @@ class HeatMap:
 
 
 def heat_counts(db: Database, version_id: int) -> tuple[int, dict[tuple[str, str], int]]:
-    """(running cases of the version, {(element id, "task" | "timer" | "error"): cases}) in one
-    grouped query: open tasks (from the task status index), waiting timers (timer status
-    index), cases in error and the version's running cases (case status index), each joined
-    to its case by primary key."""
-    tasks = (
-        select(Task.element_id.label("element"), literal("task").label("kind"), Task.case_id)
-        .join(Case, Case.id == Task.case_id)
-        .where(Task.status.in_(ACTIVE_TASK), Case.process_version_id == version_id)
-    )
+    """(running cases of the version, {(element id, "task" | "timer" | "error"): count}).
+
+    One statement of grouped arms: open tasks and claimed tasks (each read in element order
+    from the index on task status, element and case), waiting timers (likewise on timer), cases
+    in error and the version's running cases (the index on case version and status); each task
+    and timer is matched to its case's version through the index on the case's version. A
+    case has one task or timer per element (no procedure has a multi-instance task), so the
+    counts are cases."""
+
+    def task_arm(status: str) -> Any:
+        return (
+            select(Task.element_id, literal("task"), func.count())
+            .join(Case, Case.id == Task.case_id)
+            .where(Task.status == status, Case.process_version_id == version_id)
+            .group_by(Task.element_id)
+        )
+
     timers = (
-        select(Timer.element_id, literal("timer"), Timer.case_id)
+        select(Timer.element_id, literal("timer"), func.count())
         .join(Case, Case.id == Timer.case_id)
         .where(Timer.status == TimerStatus.WAITING, Case.process_version_id == version_id)
+        .group_by(Timer.element_id)
     )
-    errors = select(Case.error_element, literal("error"), Case.id).where(
-        Case.status == CaseStatus.ERROR, Case.process_version_id == version_id
+    errors = (
+        select(Case.error_element, literal("error"), func.count())
+        .where(Case.process_version_id == version_id, Case.status == CaseStatus.ERROR)
+        .group_by(Case.error_element)
     )
-    running = select(literal(""), literal("case"), Case.id).where(
-        Case.status.in_(ACTIVE_CASE), Case.process_version_id == version_id
+    running = select(literal(""), literal("case"), func.count()).where(
+        Case.process_version_id == version_id, Case.status.in_(ACTIVE_CASE)
     )
-    waiting = union_all(tasks, timers, errors, running).subquery()
-    query = select(
-        waiting.c.element, waiting.c.kind, func.count(func.distinct(waiting.c.case_id))
-    ).group_by(waiting.c.element, waiting.c.kind)
+    query = union_all(*(task_arm(s) for s in ACTIVE_TASK), timers, errors, running)
     counts: dict[tuple[str, str], int] = {}
     total = 0
     with db.read() as session:
         for element, kind, count in session.execute(query):
             if kind == "case":
                 total = count
-            else:
-                counts[(element or "", kind)] = count
+            elif count:
+                key = (element or "", kind)
+                counts[key] = counts.get(key, 0) + count
     return total, counts
 
 

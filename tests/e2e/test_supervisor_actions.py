@@ -130,8 +130,9 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     )
     assert "task_review" in active
     # The counts of the running cases, when asked for.
-    assert not tab.locator(".heat-badge[data-count]").first.is_visible()
+    assert tab.locator(".heat-badge[data-count]").count() == 0
     tab.check("#heat-toggle")
+    tab.wait_for_selector("#diagram[data-heat-ready=true]")
     assert tab.locator(".heat-badge[data-count]").first.is_visible()
     tab.uncheck("#heat-toggle")
 

@@ -121,6 +121,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # where a version's running cases wait: supervisors and process owners (counts only)
     ("cases.heat_map_latest", "GET"): only({"sue": 302, "olga": 302}, "/cases/heatmap/{key}"),
     ("cases.heat_map", "GET"): only({"sue": 200, "olga": 200}, "/cases/heatmap/{key}/1"),
+    ("cases.heat_counts", "GET"): only({"sue": 200, "olga": 200}, "/cases/heatmap/{key}/1/counts"),
     ("cases.show", "GET"): only({"sue": 200}, "/cases/{case}"),
     ("cases.cancel_form", "GET"): only({"sue": 200}, "/cases/{case}/cancel"),
     ("cases.cancel", "POST"): only(

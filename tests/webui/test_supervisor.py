@@ -85,9 +85,10 @@ def test_case_page_diagram_timeline_and_labelled_data(app, login, flow, db, sett
     assert "slot_ref" not in data and "share" not in data
     raw = html.split('<details class="raw"')[1].split("</details>")[0]
     assert "professional_id" in raw and "slot_ref" in raw
-    # Markers, and the counts of where the version's running cases wait.
-    heat = json.loads(re.search(r"data-heat='([^']*)'", html).group(1).replace("&#34;", '"'))
-    assert heat == {"task_review": {"tasks": 1, "timers": 0, "errors": 0}}
+    # The counts of where the version's running cases wait, fetched when asked for.
+    url = re.search(r'data-heat-url="([^"]+)"', html).group(1)
+    assert url == "/cases/heatmap/supervise_flow/1/counts"
+    assert sue.get(url).json == {"task_review": {"tasks": 1, "timers": 0, "errors": 0}}
 
 
 # ----- messages -----------------------------------------------------------------------------

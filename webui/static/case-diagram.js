@@ -10,6 +10,8 @@
   var label = container.dataset.heatLabel || '';
   var viewer = new BpmnJS({ container: container });
   var canvas = null;
+  var showHeat = null;
+  var heatLoaded = false;
 
   function noteZoom() {
     if (canvas) { container.dataset.zoom = canvas.zoom().toFixed(3); }
@@ -52,13 +54,16 @@
         if (registry.get(id)) { canvas.addMarker(id, 'case-' + kind); }
       });
     });
-    Object.keys(heat).forEach(function (id) {
-      var shape = registry.get(id);
-      var html = shape ? badge(heat[id]) : null;
-      if (html) {
-        overlays.add(id, 'heat', { position: { top: -10, right: 14 }, html: html });
-      }
-    });
+    showHeat = function (counts) {
+      overlays.remove({ type: 'heat' });
+      Object.keys(counts).forEach(function (id) {
+        var html = registry.get(id) ? badge(counts[id]) : null;
+        if (html) {
+          overlays.add(id, 'heat', { position: { top: -10, right: 14 }, html: html });
+        }
+      });
+    };
+    showHeat(heat);
     canvas.zoom('fit-viewport', 'auto');
     viewer.get('eventBus').on('canvas.viewbox.changed', noteZoom);
     noteZoom();
@@ -71,10 +76,20 @@
   Array.prototype.forEach.call(document.querySelectorAll('[data-zoom]'), function (button) {
     button.addEventListener('click', function () { zoom(button.getAttribute('data-zoom')); });
   });
+  // On a case page the counts are fetched the first time they are asked for.
   var toggle = document.getElementById('heat-toggle');
   if (toggle) {
     toggle.addEventListener('change', function () {
       container.classList.toggle('heat-off', !toggle.checked);
+      if (!toggle.checked || heatLoaded || !container.dataset.heatUrl || !showHeat) { return; }
+      heatLoaded = true;
+      fetch(container.dataset.heatUrl, { credentials: 'same-origin' })
+        .then(function (answer) { return answer.ok ? answer.json() : {}; })
+        .then(function (counts) {
+          showHeat(counts);
+          container.dataset.heatReady = 'true';
+        })
+        .catch(function () { heatLoaded = false; });
     });
   }
 })();
