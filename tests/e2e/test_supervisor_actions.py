@@ -3,7 +3,8 @@ a message the case waits for sent with its form, a task given to a colleague pic
 holders of its role, another case cancelled after a confirmation with a reason that then
 stands in the timeline, a case in error corrected with labelled fields from the incident list,
 and the heat map of the process. Screenshots of the four pages at 1366 and 390 pixels wide go
-to test-artifacts/screens/supervisor-<page>-<width>.png."""
+to test-artifacts/screens/supervisor-<page>-<width>.png (and of the message, cancel and retry
+pages at 1366)."""
 
 from __future__ import annotations
 
@@ -143,6 +144,7 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     tab.fill("input[name=score]", "9")
     tab.click("main button.primary")
     assert tab.locator("#err-answer").is_visible() and tab.locator("#err-score").is_visible()
+    shot(tab, "message", 1366)
     tab.select_option("select[name=answer]", label="同意")
     tab.fill("input[name=score]", "5")
     tab.click("main button.primary")
@@ -166,6 +168,7 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     assert "受理審核" in tab.text_content("main")  # the task it will cancel
     tab.click("#confirm-cancel")
     assert tab.locator("#err-reason").is_visible()
+    shot(tab, "cancel", 1366)
     assert runtime.get_case(to_cancel).status == "running"
     tab.fill("#cancel-reason", "客戶來電表示不再需要服務")
     tab.click("#confirm-cancel")
@@ -182,6 +185,7 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     tab.click(f"#incidents tr:has-text('{failing.number}') a.retry")
     assert tab.locator("label:has-text('人數')").first.is_visible()
     tab.fill("input[name=people]", "5")
+    shot(tab, "retry", 1366)
     tab.click("main button.primary")
     fixed = runtime.get_case(failing.number)
     assert fixed.status == "running" and fixed.data["share"] == 20
