@@ -47,6 +47,8 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "list_cases": ("engine.casework.queries", False),
     "process_keys": ("engine.casework.queries", False),
     "version_source": ("engine.casework.queries", False),
+    "COUNT_CAP": ("engine.casework.queries", False),
+    "Supervision": ("engine.casework.supervision", False),
     "datacodec": ("engine.core.datacodec", True),
     "OUTCOMES": ("engine.core.outcomes", False),
     "SUMMARIES": ("engine.core.summaries", False),

@@ -115,11 +115,24 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     # supervisors
     ("cases.index", "GET"): only({"sue": 200}, "/cases"),
+    ("cases.export_csv", "GET"): only({"sue": 200}, "/cases/export.csv"),
+    ("cases.export_xlsx", "GET"): only({"sue": 200}, "/cases/export.xlsx"),
+    ("cases.incidents", "GET"): only({"sue": 200}, "/cases/incidents"),
+    # where a version's running cases wait: supervisors and process owners (counts only)
+    ("cases.heat_map_latest", "GET"): only({"sue": 302, "olga": 302}, "/cases/heatmap/{key}"),
+    ("cases.heat_map", "GET"): only({"sue": 200, "olga": 200}, "/cases/heatmap/{key}/1"),
+    ("cases.heat_counts", "GET"): only({"sue": 200, "olga": 200}, "/cases/heatmap/{key}/1/counts"),
     ("cases.show", "GET"): only({"sue": 200}, "/cases/{case}"),
-    ("cases.cancel", "POST"): only({"sue": 302}, "/cases/{case}/cancel", data={"reason": "x"}),
+    ("cases.cancel_form", "GET"): only({"sue": 200}, "/cases/{case}/cancel"),
+    ("cases.cancel", "POST"): only(
+        {"sue": 302}, "/cases/{case}/cancel", data={"reason": "x", "confirmed": "yes"}
+    ),
+    # the world's case is not in error: the retry page sends the supervisor back to the case
+    ("cases.retry_form", "GET"): only({"sue": 302}, "/cases/{case}/retry"),
     ("cases.retry", "POST"): only({"sue": 302}, "/cases/{case}/retry", data={}),
+    ("cases.message_form", "GET"): only({"sue": 200}, "/cases/{case}/message"),
     ("cases.message", "POST"): only(
-        {"sue": 302}, "/cases/{case}/message", data={"name": "nothing", "data": "{}"}
+        {"sue": 302}, "/cases/{case}/message", data={"name": "nothing", "note": "x"}
     ),
     ("cases.reassign", "POST"): only(
         {"sue": 302}, "/cases/{case}/tasks/{task}/reassign", data={"user": "carol"}
