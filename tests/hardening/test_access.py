@@ -203,6 +203,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("portal.book", "POST"): public("/book/{portal}", 422, data={}),
     ("portal.booked", "GET"): public("/book/{portal}/booked", 302),
     ("portal.status", "GET"): public("/book/status"),
+    ("portal.check", "GET"): public("/book/check?kind=day&value=2026-11-28"),
     # A customer link: a made-up token is refused the same way for everyone (404).
     ("portal.reply", "GET"): public("/book/reply/feedback/not-a-token", 404),
     ("portal.reply", "POST"): public("/book/reply/feedback/not-a-token", 404, data={}),
