@@ -27,6 +27,8 @@ from typing import Any
 _SURFACE: dict[str, tuple[str, bool]] = {
     "attachments": ("engine.runtime.attachments", True),
     "portal": ("engine.casework.portal", True),
+    "staff": ("engine.casework.staff", True),
+    "InboxFilter": ("engine.runtime.inbox", False),
     "links": ("engine.casework.links", True),
     "MonthKpi": ("engine.casework.metrics", False),
     "monthly_kpis": ("engine.casework.metrics", False),

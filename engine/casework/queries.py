@@ -1,6 +1,7 @@
 """Read-only lists for supervisors: cases with filters and keyset paging, and what a case's
-diagram should show. Plain indexed queries on the case and task tables; no workflow is loaded
-to list anything."""
+diagram should show; and `visible`, the cases a user may find (engine.core.rules.case_scope) as
+a condition for the staff's customer search (engine.casework.customer_search). Plain indexed
+queries on the case and task tables; no workflow is loaded to list anything."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, exists, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, exists, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from engine.core.status import ACTIVE_TASK
+from engine.casework.metrics import COMPLAINT_PROCESSES, CUSTOMER_FACING_PROCESSES
+from engine.core.rules import CaseScope
+from engine.core.status import ACTIVE_TASK, TaskStatus
 from engine.store.database import Database
 from engine.store.tables import Case, ProcessVersion, Task
 
@@ -343,3 +346,33 @@ def version_source(db: Database, key: str, version: int) -> dict[str, Any]:
             "deployed_at": row.deployed_at,
             "deployed_by": row.deployed_by,
         }
+
+
+# ----- which cases a user may find ------------------------------------------------------------
+
+# The processes customers book or ask through, and their complaints: the front desk finds any
+# case of these (engine.core.rules.case_scope, `customer_facing`).
+DESK_PROCESSES = (*CUSTOMER_FACING_PROCESSES, *COMPLAINT_PROCESSES)
+
+
+def visible(scope: CaseScope) -> Any | None:
+    """The condition on "case" rows for the cases `scope` lets a user find (None: every case).
+    Each part is a test on the case's own row or on its few task rows (by the task's case
+    index), so it costs the same for every case it is asked about."""
+    if scope.everything:
+        return None
+    parts: list[Any] = []
+    if scope.customer_facing:
+        parts.append(Case.process_key.in_(DESK_PROCESSES))
+    if scope.task_roles:
+        parts.append(
+            exists().where(Task.case_id == Case.id, Task.role.in_(sorted(scope.task_roles)))
+        )
+    if scope.user:
+        mine = [Task.assignee == scope.user, Task.completed_by == scope.user]
+        if scope.open_roles:
+            mine.append(
+                and_(Task.status == TaskStatus.OPEN.value, Task.role.in_(sorted(scope.open_roles)))
+            )
+        parts.append(exists().where(Task.case_id == Case.id, or_(*mine)))
+    return or_(*parts) if parts else false()

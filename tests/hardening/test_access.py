@@ -109,6 +109,17 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("tasks.complete", "POST"): only({"alice": 422}, "/tasks/{task}", data={"note": "x" * 501}),
     ("tasks.claim", "POST"): only({"alice": 302}, "/tasks/{task}/claim", data={}),
     ("tasks.unclaim", "POST"): only({"alice": 302}, "/tasks/{task}/unclaim", data={}),
+    # the search: everyone signed in, each finding only the cases their roles may find
+    ("search.index", "GET"): signed_in("/search?q={case}"),
+    # starting a case from the desk: the process's start roles (review_flow: service_desk and
+    # supervisors); for others the process is not one they may start (404)
+    ("newcase.index", "GET"): signed_in("/new"),
+    ("newcase.start", "GET"): only(
+        {"alice": 200, "sue": 200, "bob": 404, "olga": 404}, "/new/{key}"
+    ),
+    ("newcase.start", "POST"): only(
+        {"alice": 303, "sue": 303, "bob": 404, "olga": 404}, "/new/{key}", data={}
+    ),
     # files of a case: its tasks' roles and supervisors; for others the file does not exist
     ("tasks.attachment", "GET"): only(
         {"alice": 200, "sue": 200, "bob": 404, "olga": 404}, "/attachments/{attachment}"
@@ -557,6 +568,22 @@ def test_cases_of_another_role_are_unreachable(world: World) -> None:
             f"{name} opens a case page",
             secret="senior_flow",
         )
+
+
+def test_the_search_finds_no_case_of_another_role(world: World) -> None:
+    web = world.web
+    before = world.state()
+    for name, foreign, secret in (
+        ("alice", world.senior_case, None),
+        ("bob", world.case, "王小明"),
+        ("olga", world.case, "王小明"),
+    ):
+        page = web.client(name).get(f"/search?q={foreign}")
+        _swap(page, (200,), f"{name} searches for {foreign}", secret=secret)
+        assert f">{foreign}<" not in page.text, f"{name} found {foreign}"
+    found = web.client("alice").get(f"/search?q={world.case}")
+    assert f">{world.case}<" in found.text and "王小明" in found.text
+    assert world.state()[:2] == before[:2]
 
 
 def test_unknown_processes_versions_and_forms_are_404(world: World) -> None:
