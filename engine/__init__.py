@@ -27,6 +27,8 @@ from typing import Any
 _SURFACE: dict[str, tuple[str, bool]] = {
     "attachments": ("engine.runtime.attachments", True),
     "portal": ("engine.casework.portal", True),
+    "staff": ("engine.casework.staff", True),
+    "InboxFilter": ("engine.runtime.inbox", False),
     "links": ("engine.casework.links", True),
     "MonthKpi": ("engine.casework.metrics", False),
     "monthly_kpis": ("engine.casework.metrics", False),
@@ -47,6 +49,8 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "list_cases": ("engine.casework.queries", False),
     "process_keys": ("engine.casework.queries", False),
     "version_source": ("engine.casework.queries", False),
+    "COUNT_CAP": ("engine.casework.queries", False),
+    "Supervision": ("engine.casework.supervision", False),
     "datacodec": ("engine.core.datacodec", True),
     "OUTCOMES": ("engine.core.outcomes", False),
     "SUMMARIES": ("engine.core.summaries", False),

@@ -79,13 +79,27 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)
     csrf.init_app(app)
 
-    from . import api, auth, cases, dashboard, filters, models, portal, reports, tasks
+    from . import (
+        api,
+        auth,
+        cases,
+        dashboard,
+        filters,
+        models,
+        newcase,
+        portal,
+        reports,
+        search,
+        tasks,
+    )
 
     auth.init_app(app)
     filters.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(newcase.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(reports.bp)

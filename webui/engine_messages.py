@@ -128,6 +128,11 @@ def catalogue(w: Words) -> dict[str, Sentence]:
             process=p["process"],
             allowed=w.roles(p["allowed"]),
         ),
+        "process_not_startable_by": lambda p: _(
+            "There is no process %(process)s that %(user)s may start.",
+            process=p["process"],
+            user=p["user"],
+        ),
         "start_user_unknown": lambda p: _(
             "There is no active user named %(user)s who could start a case.", user=p["user"]
         ),

@@ -1,21 +1,34 @@
-"""Customers (no sign-in): book online, see a booking by number + phone, change or cancel it,
-and answer what a message asks them from the link in it (engine.casework.links)."""
+"""Customers (no sign-in): book online, see a booking by the number or reference its messages
+print and the phone number, change or cancel it when the process would accept that now, and
+answer what a message asks them from the link in it (engine.casework.links).
+
+Every rule is the engine's (engine.portal): which days and times may be picked, what can still
+be done with a booking and why not; these views parse the posts, ask it and render. What the
+pages say (times in words, the engine's reasons) is webui.portal_text.
+
+Lookups are limited against guessing without locking out a customer who uses the page
+normally. Only failed lookups count (a customer who gets it right is never held up by their
+own earlier typos), in sliding 10-minute windows: per address (PORTAL_LOOKUPS_PER_10_MIN, 30:
+an office or a mobile network shares one address, so it is the larger limit) and per booking
+named (PORTAL_BOOKING_FAILURES_PER_10_MIN, 10: a phone number cannot be guessed for a known
+booking number from many addresses). One customer's burst of typos on their own booking meets
+its booking limit long before the address limit, so another customer behind the same address
+still gets in. Over either limit the page answers 429 with Retry-After and says how long to
+wait, before checking anything, so a right guess is not confirmed either. A correct lookup
+clears its booking's count, not its address's."""
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
+import math
 import secrets
-import threading
-from collections import OrderedDict
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -37,23 +50,108 @@ from engine import (
 
 from .auth import desk, runtime
 from .limits import RateLimiter
-from .messages import translate_errors
+from .portal_keys import (
+    BOOKED,
+    booked_in_session,
+    digest,
+    recent,
+    remember,
+    valid_form_key,
+)
+from .portal_text import (
+    clock_words,
+    input_value,
+    portal_errors,
+    portal_message,
+    stage_words,
+    when_words,
+)
 
 bp = Blueprint("portal", __name__, url_prefix="/book")
 
+WINDOW_S = 600
 
-def _limiter() -> RateLimiter:
+
+@bp.app_template_filter("when")
+def when_filter(value: Any, with_time: bool = True) -> str:
+    """The one way customer pages write a time: company zone, in words."""
+    return when_words(value, with_time)
+
+
+@bp.app_template_filter("clock")
+def clock_filter(value: Any) -> str:
+    return clock_words(value)
+
+
+@bp.app_template_filter("input_value")
+def input_value_filter(value: Any) -> str:
+    return input_value(value)
+
+
+def _address_failures() -> RateLimiter:
     return current_app.extensions.setdefault(
         "caseflow_portal_limiter",
-        RateLimiter(current_app.config.get("PORTAL_LOOKUPS_PER_10_MIN", 10), 600),
+        RateLimiter(current_app.config.get("PORTAL_LOOKUPS_PER_10_MIN", 30), WINDOW_S),
+    )
+
+
+def _booking_failures() -> RateLimiter:
+    return current_app.extensions.setdefault(
+        "caseflow_portal_booking_limiter",
+        RateLimiter(current_app.config.get("PORTAL_BOOKING_FAILURES_PER_10_MIN", 10), WINDOW_S),
     )
 
 
 def _link_limiter() -> RateLimiter:
     return current_app.extensions.setdefault(
         "caseflow_link_limiter",
-        RateLimiter(current_app.config.get("PORTAL_LINK_OPENS_PER_10_MIN", 30), 600),
+        RateLimiter(current_app.config.get("PORTAL_LINK_OPENS_PER_10_MIN", 30), WINDOW_S),
     )
+
+
+def _address() -> str:
+    return request.remote_addr or "?"
+
+
+def _lookup_wait(reference: str) -> tuple[int, str]:
+    """Seconds to wait before this lookup may be tried, and whose limit it is ("address" or
+    "booking"); (0, "") when it may be tried now. Counts nothing."""
+    by_address = _address_failures().wait(_address())
+    key = portal.lookup_key(reference)
+    by_booking = _booking_failures().wait(key) if key else 0
+    if by_booking > by_address:
+        return by_booking, "booking"
+    return (by_address, "address") if by_address else (0, "")
+
+
+def _lookup_failed(reference: str) -> None:
+    _address_failures().add(_address())
+    key = portal.lookup_key(reference)
+    if key:
+        _booking_failures().add(key)
+
+
+def _lookup_succeeded(reference: str) -> None:
+    key = portal.lookup_key(reference)
+    if key:
+        _booking_failures().reset(key)
+
+
+def _too_many(wait_s: int, scope: str, number: str = "") -> Any:
+    response = current_app.make_response(
+        (
+            render_template(
+                "portal/lookup.html",
+                error="too_many",
+                scope=scope,
+                minutes=max(1, math.ceil(wait_s / 60)),
+                number=number,
+            ),
+            429,
+        )
+    )
+    response.headers["Retry-After"] = str(wait_s)
+    return response
 
 
 @bp.get("")
@@ -61,45 +159,19 @@ def index() -> Any:
     return render_template("portal/index.html", pages=portal.bookable(runtime()))
 
 
-def _live_schema(
-    schema: dict[str, Any], source: Any
-) -> tuple[dict[str, Any], dict[str, list[str]], str | None]:
-    """The start form with its live choices filled in: fields marked "x-source" get the store's
-    service items or the free slots of the chosen item and day. Returns the schema, the option
-    labels per field, and the day shown."""
-    rt = runtime()
-    live = copy.deepcopy(schema)
-    labels: dict[str, list[str]] = {}
-    props = live.get("properties", {})
-    day = source.get("day") or None
-    for name, prop in props.items():
-        if prop.get("x-source") == "service_items":
-            items = portal.service_items(rt)
-            prop["enum"] = [code for code, _ in items]
-            labels[name] = [f"{label}" for _, label in items]
-    for name, prop in props.items():
-        if prop.get("x-source") != "free_slots":
-            continue
-        item_field = next(
-            (n for n, p in props.items() if p.get("x-source") == "service_items"), None
-        )
-        item = source.get(item_field) if item_field else None
-        chosen = source.get(name)
-        if not day and chosen:
-            day = (
-                rt.calendar.local(datetime.fromisoformat(chosen)).date().isoformat()
-                if _iso_ok(chosen)
-                else None
-            )
-        slots = (
-            portal.free_slots(rt, item, day, source.get("store") or None) if item and day else []
-        )
-        prop.pop("format", None)
-        prop["enum"] = slots
-        labels[name] = [
-            rt.calendar.local(datetime.fromisoformat(t)).strftime("%m-%d %H:%M") for t in slots
-        ]
-    return live, labels, day
+def _mins() -> dict[str, str]:
+    """The earliest values the pickers offer (company time): today, and now."""
+    now = runtime().calendar.local(runtime().clock.now())
+    start = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    return {"date": now.date().isoformat(), "date-time": f"{start:%Y-%m-%dT%H:%M}"}
+
+
+def _store_label(store: Any) -> str:
+    return (
+        _("%(name)s (%(address)s)", name=store.name, address=store.address)
+        if store.address
+        else store.name
+    )
 
 
 def _privacy_notice(page: Any) -> dict[str, Any]:
@@ -131,74 +203,36 @@ def _privacy_notice(page: Any) -> dict[str, Any]:
     }
 
 
-def _iso_ok(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+@bp.get("/check")
+def check() -> Any:
+    """The calendar rule for one picked day or time (the page asks as the customer picks, so
+    a closed day is refused beside the field before the form is sent; the post checks again)."""
+    kind = request.args.get("kind", "time")
+    value = (request.args.get("value") or "")[:40]
+    store = (request.args.get("store") or "")[:100] or None
+    item = (request.args.get("item") or "")[:60] or None
+    rt = runtime()
+    refused = (
+        portal.check_day(rt, value, store, item)
+        if kind == "day"
+        else portal.check_time(rt, value, store, item)
+    )
+    if refused is None:
+        return jsonify({"ok": True})
+    return jsonify({"ok": False, "message": portal_message(refused)})
 
 
-# Post/redirect/get with an idempotency key: each rendering of a booking form carries a fresh
-# random key (hidden field); a post books once per key and redirects to the confirmation page,
-# which shows the number from this browser's signed session, so a reload shows it again and a
-# repeated post (a double click, a resent form) shows the first booking and books nothing.
-# Going back re-renders the form with a new key while the browser refills what the customer
-# typed, so the same answers sent again on the same page from the same browser are the same
-# booking too.
-BOOKED = "portal_booked"  # session: [[form key, page key, number, refused files, digest], ...]
-REMEMBERED = 10  # bookings a browser's session remembers
-
-
-def _digest(page_key: str, values: dict[str, Any]) -> str:
-    text = json.dumps([page_key, values], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _booked_in_session(form_key: str, digest: str) -> list[Any] | None:
-    return next((b for b in session.get(BOOKED, []) if b[0] == form_key or b[4] == digest), None)
-
-
-def _remember(
-    form_key: str, page_key: str, number: str, refused_files: list[str], digest: str
-) -> None:
-    kept = [b for b in session.get(BOOKED, []) if b[0] != form_key]
-    session[BOOKED] = [*kept, [form_key, page_key, number, refused_files, digest]][-REMEMBERED:]
-
-
-class _RecentKeys:
-    """Form keys this process booked, for a repeat that arrives before the first answer set the
-    browser's cookie (a double click): it waits for the first post and gets its booking."""
-
-    STRIPES = 64
-
-    def __init__(self, size: int = 1000) -> None:
-        self.lock = threading.Lock()
-        self.stripes = [threading.Lock() for _ in range(self.STRIPES)]
-        self.numbers: OrderedDict[str, str] = OrderedDict()
-        self.size = size
-
-    def key_lock(self, form_key: str) -> threading.Lock:
-        return self.stripes[int(form_key[:8], 16) % self.STRIPES]
-
-    def get(self, form_key: str) -> str | None:
-        with self.lock:
-            return self.numbers.get(form_key)
-
-    def put(self, form_key: str, number: str) -> None:
-        with self.lock:
-            self.numbers[form_key] = number
-            while len(self.numbers) > self.size:
-                self.numbers.popitem(last=False)
-
-
-def _recent() -> _RecentKeys:
-    return current_app.extensions.setdefault("caseflow_portal_keys", _RecentKeys())
-
-
-def _valid_form_key(text: str | None) -> str | None:
-    text = (text or "").strip()
-    return text if len(text) == 32 and all(c in "0123456789abcdef" for c in text) else None
+def _labelled(fields: list[dict[str, Any]], live: Any) -> list[dict[str, Any]]:
+    """The form's fields with the labels customers read: items and stores by their names (a
+    store with its address), free times in words."""
+    for f in fields:
+        if f["name"] == live.item_field:
+            f["labels"] = [name for _, name in live.items]
+        elif f["name"] == live.store_field:
+            f["labels"] = [_store_label(s) for s in live.stores]
+        elif f["name"] == live.slot_field:
+            f["labels"] = [when_words(t) for t in f["enum"] or []]
+    return fields
 
 
 @bp.route("/<key>", methods=["GET", "POST"])
@@ -208,30 +242,31 @@ def book(key: str) -> Any:
     except NotFound:
         abort(404)
     source = request.form if request.method == "POST" else request.args
-    schema, labels, day = _live_schema(page.schema, source)
+    live = portal.live_form(runtime(), page, source)
+    schema = live.schema
     values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "day"}
-    errors: dict[str, list[str]] = {}
-    form_key = _valid_form_key(request.form.get("form_key")) if request.method == "POST" else None
+    errors: dict[str, list[Any]] = {}
+    form_key = valid_form_key(request.form.get("form_key")) if request.method == "POST" else None
     if request.method == "POST":
         if form_key is None:
             form_key = secrets.token_hex(16)  # a post without one (an old page) books once
         values = coerce_form_data(schema, request.form)
-        digest = _digest(key, values)
-        earlier = _booked_in_session(form_key, digest)
+        values_digest = digest(key, values)
+        earlier = booked_in_session(form_key, values_digest)
         if earlier:
-            _remember(*earlier)  # shown again as this page's latest booking
+            remember(*earlier)  # shown again as this page's latest booking
             return redirect(url_for("portal.booked", key=key), 303)
-        with _recent().key_lock(form_key):
-            number = _recent().get(form_key)
+        with recent().key_lock(form_key):
+            number = recent().get(form_key)
             if number is not None:  # booked by a post whose answer this browser has not seen
-                _remember(form_key, key, number, [], digest)
+                remember(form_key, key, number, [], values_digest)
                 return redirect(url_for("portal.booked", key=key), 303)
             try:
                 number = portal.book(runtime(), key, values, schema=schema)
             except ValidationFailed as exc:
                 errors = exc.errors
             else:
-                _recent().put(form_key, number)
+                recent().put(form_key, number)
                 refused_files = []
                 for upload in request.files.values():
                     if upload and upload.filename:
@@ -244,23 +279,23 @@ def book(key: str) -> Any:
                             )
                         except ValidationFailed:
                             refused_files.append(upload.filename)
-                _remember(form_key, key, number, refused_files, digest)
+                remember(form_key, key, number, refused_files, values_digest)
                 return redirect(url_for("portal.booked", key=key), 303)
-    fields = form_fields(schema)
-    for f in fields:
-        if f["name"] in labels:
-            f["labels"] = labels[f["name"]]
-    live = any(
-        p.get("x-source") == "free_slots" for p in page.schema.get("properties", {}).values()
-    )
+    fields = _labelled(form_fields(schema), live)
+    chosen = {
+        "item": str(source.get(live.item_field) or "") if live.item_field else "",
+        "store": str(source.get(live.store_field) or "") if live.store_field else "",
+    }
     return render_template(
         "portal/book.html",
         page=page,
         fields=fields,
         values=values,
-        errors=translate_errors(errors),
+        errors=portal_errors(errors),
         live=live,
-        day=day,
+        chosen=chosen,
+        day_error=portal_message(live.day_refused) if live.day_refused else None,
+        mins=_mins(),
         notice=_privacy_notice(page),
         # The same key again after errors: this is still the one booking being made.
         form_key=form_key or secrets.token_hex(16),
@@ -283,30 +318,51 @@ def booked(key: str) -> Any:
     )
 
 
+def _status_page(found: Any, phone: str, **extra: Any) -> Any:
+    booked = found.booked
+    item = found.details.get("service_item")
+    return render_template(
+        "portal/status.html",
+        booking=found,
+        booked=booked,
+        stage=stage_words(found.stage, found.outcome),
+        change_why_not=portal_message(found.change.why_not) if found.change.why_not else "",
+        change_notice=portal_message(found.change.notice) if found.change.notice else "",
+        cancel_why_not=portal_message(found.cancel.why_not) if found.cancel.why_not else "",
+        cancel_notice=portal_message(found.cancel.notice) if found.cancel.notice else "",
+        check_item=item if isinstance(item, str) else "",
+        phone=phone,
+        mins=_mins(),
+        **{"message": None, "refused": None, "errors": {}, "values": {}, **extra},
+    )
+
+
 @bp.route("/status", methods=["GET", "POST"])
 def status() -> Any:
     if request.method == "GET":
-        return render_template("portal/lookup.html", error=None)
-    number = (request.form.get("number") or "").strip()
-    phone = (request.form.get("phone") or "").strip()
-    if not _limiter().allow(request.remote_addr or "?"):
-        return render_template("portal/lookup.html", error="too_many"), 429
+        return render_template("portal/lookup.html", error=None, number="")
+    number = (request.form.get("number") or "").strip()[:80]
+    phone = (request.form.get("phone") or "").strip()[:40]
+    wait, scope = _lookup_wait(number)
+    if wait:
+        return _too_many(wait, scope, number)
     try:
         found = portal.status(runtime(), number, phone)
     except NotFound:
-        return render_template("portal/lookup.html", error="not_found"), 404
-    return render_template(
-        "portal/status.html", booking=found, phone=phone, message=None, refused=None
-    )
+        _lookup_failed(number)
+        return render_template("portal/lookup.html", error="not_found", number=number), 404
+    _lookup_succeeded(number)
+    return _status_page(found, phone)
 
 
 @bp.post("/request")
 def change() -> Any:
-    number = (request.form.get("number") or "").strip()
-    phone = (request.form.get("phone") or "").strip()
+    number = (request.form.get("number") or "").strip()[:80]
+    phone = (request.form.get("phone") or "").strip()[:40]
     kind = request.form.get("kind", "")
-    if not _limiter().allow(request.remote_addr or "?"):
-        return render_template("portal/lookup.html", error="too_many"), 429
+    wait, scope = _lookup_wait(number)
+    if wait:
+        return _too_many(wait, scope, number)
     # The page's fields are the contract's (engine.casework.portal.request_payload): the new
     # time as the datetime-local input posts it (company time), and the reason.
     fields = ("new_start", "reason") if kind == "change" else ("reason",)
@@ -316,21 +372,19 @@ def change() -> Any:
     try:
         portal.request_change(runtime(), number, phone, kind, data)
     except NotFound:
-        return render_template("portal/lookup.html", error="not_found"), 404
-    except InvalidState:
-        refused = _(
-            "this booking can no longer be changed or cancelled online (it is too close to the "
-            "appointment, already being handled, or finished); please call customer service"
-        )
+        _lookup_failed(number)
+        return render_template("portal/lookup.html", error="not_found", number=number), 404
+    except InvalidState as exc:
+        refused = portal_message(exc)
     except ValidationFailed as exc:
-        errors = translate_errors(exc.errors)
+        errors = portal_errors(exc.errors)
         if not errors.get("new_start"):
             refused = _("the request is incomplete")
+    _lookup_succeeded(number)
     found = portal.status(runtime(), number, phone)
-    return render_template(
-        "portal/status.html",
-        booking=found,
-        phone=phone,
+    return _status_page(
+        found,
+        phone,
         message=None if refused or errors else kind,
         refused=refused,
         errors=errors,
@@ -368,7 +422,7 @@ def reply(message: str, token: str) -> Any:
         except links.LinkRefused as exc:
             return _link_refused(exc.reason or "invalid")
         except ValidationFailed as exc:
-            errors = translate_errors(exc.errors)
+            errors = portal_errors(exc.errors)
         else:
             return render_template("portal/reply_done.html", page=page)
     return render_template(
@@ -377,4 +431,5 @@ def reply(message: str, token: str) -> Any:
         fields=form_fields(page.schema),
         values=values,
         errors=errors,
+        mins=_mins(),
     ), (422 if errors else 200)

@@ -1,4 +1,5 @@
-"""Staff: the inbox of my roles' tasks, claim/unclaim, the task page with its form."""
+"""Staff: the inbox of my roles' tasks (filters, search, paging, counts: engine.staff.inbox),
+claim/unclaim, the task page with its form."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from flask_login import current_user, login_required
 from engine import (
     EXTRAS_DROP,
     Conflict,
+    InboxFilter,
     NotFound,
     ValidationFailed,
     attachments,
     coerce_form_data,
     form_fields,
     prefilled_values,
+    staff,
     templating,
     undeclared_posted,
     with_case_limits,
@@ -64,12 +67,62 @@ def render_instructions(template: str | None, data: dict[str, Any]) -> str | Non
         return _("(Instructions could not be shown: %(reason)s)", reason=str(exc))
 
 
+def _page_number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < len(text) < 7 else 1
+
+
 @bp.get("/tasks")
 @login_required
 def inbox() -> Any:
-    tasks = runtime().inbox(current_user.name)
-    now = runtime().clock.now()
-    return render_template("tasks/inbox.html", tasks=tasks, now=now)
+    args = request.args
+    flt = InboxFilter(
+        process=args.get("process") or None,
+        role=args.get("role") or None,
+        due=args.get("due") or None,
+        status=args.get("status") or None,
+        search=(args.get("q") or "")[:100] or None,
+    )
+    number = _page_number(args.get("page"))
+    size = staff.INBOX_PAGE_SIZE
+    page = staff.inbox(runtime(), current_user.name, flt, offset=(number - 1) * size, limit=size)
+    # The filters as the engine applied them (it drops what does not apply: a role not held).
+    applied = page.applied
+    query = {
+        k: v
+        for k, v in (
+            ("process", applied.process),
+            ("role", applied.role),
+            ("due", applied.due),
+            ("status", applied.status),
+            ("q", applied.search),
+        )
+        if v
+    }
+
+    def inbox_url(**changes: Any) -> str:
+        """This inbox with some filters changed (None drops one); back to the first page
+        unless `page` is given."""
+        merged = {**query, **changes}
+        return url_for("tasks.inbox", **{k: v for k, v in merged.items() if v})
+
+    last = max(1, -(-page.total // size))
+    if number > last:  # past the end (the list got shorter meanwhile): its last page
+        return redirect(inbox_url(page=last if last > 1 else None))
+    return render_template(
+        "tasks/inbox.html",
+        page=page,
+        query=query,
+        inbox_url=inbox_url,
+        number=page.offset // size + 1,
+        pages=f"{last}{'+' if 'total' in page.capped else ''}",
+        processes=staff.process_names(runtime()),
+        due_choices=[
+            ("overdue", _("Overdue")),
+            ("today", _("Due today")),
+            ("week", _("Due this week")),
+        ],
+        status_choices=[("open", _("Open to my roles")), ("claimed", _("Claimed by me"))],
+    )
 
 
 @bp.post("/tasks/<int:task_id>/claim")
@@ -99,6 +152,13 @@ def _page(
     task = runtime().get_task(task_id, user=current_user.name)
     case = runtime().get_case(task.case_number, history_limit=20)
     desk().record_view(current_user.name, task.case_number, f"task_page:{task_id}")
+    # Someone else holds it: said at the top, and the form cannot be filled in meanwhile.
+    refusal = runtime().task_refusal(task_id, current_user.name)
+    claimed_by = (
+        refusal.params.get("user")
+        if refusal is not None and refusal.code == "claimed_by_other"
+        else None
+    )
     context = runtime().task_data(task_id)
     # The options a field takes from the case ("x-choices") are shown as its choices.
     schema = with_case_limits(task.form or {}, context)
@@ -119,6 +179,8 @@ def _page(
             instructions=render_instructions(task.instructions, context),
             attachments=attachment_list(task.case_number),
             conflict=conflict,
+            claimed_by=claimed_by,
+            claimed_notice=translate(refusal) if claimed_by else None,
         ),
         status,
     )

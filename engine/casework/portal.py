@@ -1,27 +1,79 @@
-"""Customers without an account: book online, follow a booking by its number and phone, and
-ask for a change or a cancellation — which reaches the running case as a message and is refused
-with the reason when the case no longer accepts it (e.g. too close to the appointment)."""
+"""Customers without an account: book online, follow a booking by the number or reference
+its messages print and the phone number, and ask for a change or a cancellation — which reaches
+the running case as a message, and is refused with the reason when the case would not accept
+it now (e.g. too close to the appointment).
+
+Every day and time a customer picks is checked by one rule (engine.casework.portal_rules: not
+past, a working day, office hours, a store with staff on shift) before anything is sent, and
+stored as an instant in UTC. What a booking page may offer (service items, stores, free times)
+comes from here too; the lookup and the status are engine.casework.portal_status."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from engine.casework.portal_choices import (
+    LiveForm,
+    StoreChoice,
+    check_day,
+    check_time,
+    free_slots,
+    holiday_name,
+    live_form,
+    service_items,
+    source_field,
+    stores,
+    time_fields,
+)
+from engine.casework.portal_rules import REQUESTS, RequestAction
+from engine.casework.portal_status import (
+    PUBLIC_FIELDS,
+    Booked,
+    BookingStatus,
+    lookup_key,
+    normalize_reference,
+    status,
+)
 from engine.casework.privacy import is_personal_key
-from engine.core.errors import InvalidState, NotFound, ValidationFailed, refine
+from engine.core.errors import InvalidState, NotFound, ValidationFailed
 from engine.core.instants import iso_utc, parse_when
 from engine.core.messages import Message
 from engine.core.rules import SUPERVISOR_ROLE
-from engine.core.status import ACTIVE_TASK
-from engine.definitions.submission import EXTRAS_DROP, declared_submission
+from engine.definitions.submission import EXTRAS_DROP, declared_submission, form_errors
 from engine.runtime.verbs import Runtime
-from engine.store.tables import Case, Form, ProcessVersion, Task
+from engine.store.tables import Form, ProcessVersion
 
-REQUESTS = {"change": "change_request", "cancel": "cancel_request"}
+__all__ = [
+    "PUBLIC_FIELDS",
+    "REQUESTS",
+    "Booked",
+    "BookablePage",
+    "BookingStatus",
+    "LiveForm",
+    "RequestAction",
+    "StoreChoice",
+    "book",
+    "bookable",
+    "check_day",
+    "check_time",
+    "free_slots",
+    "holiday_name",
+    "live_form",
+    "lookup_key",
+    "normalize_reference",
+    "page",
+    "privacy_notice",
+    "request_change",
+    "request_payload",
+    "service_items",
+    "status",
+    "stores",
+]
+
 TOO_LATE = (
     "this booking can no longer be changed or cancelled online (it is too close to the "
     "appointment, already being handled, or finished); please call customer service"
@@ -32,7 +84,9 @@ TOO_LATE = (
 CHANGE_FIELDS = ("new_start", "reason")
 CANCEL_FIELDS = ("reason",)
 REASON_MAX = 200
-PUBLIC_FIELDS = ("customer_name", "service_item", "appointment_at", "store", "booking_ref")
+# A booking form's fields that only the customer's page requires (the same form may serve a
+# clerk's task, where the customer's wish is optional): "x-portal-required": ["wanted_visit_at"].
+PORTAL_REQUIRED = "x-portal-required"
 
 
 @dataclass(frozen=True)
@@ -62,22 +116,6 @@ class PrivacyNotice:
     retention_days: int
 
 
-@dataclass(frozen=True)
-class BookingStatus:
-    number: str
-    title: str
-    status: str
-    steps: list[str]
-    details: dict[str, Any]
-    can_change: bool
-    can_cancel: bool
-    started_at: datetime
-
-
-def _digits(phone: str | None) -> str:
-    return re.sub(r"\D", "", phone or "")[-8:]
-
-
 def bookable(runtime: Runtime) -> list[BookablePage]:
     """The newest version of every process that has a customer booking page."""
     with runtime.db.read() as session:
@@ -104,11 +142,21 @@ def bookable(runtime: Runtime) -> list[BookablePage]:
                 BookablePage(
                     version.key,
                     version.portal["title"],
-                    form.schema if form else {},
+                    _portal_schema(form.schema if form else {}),
                     tuple(roles),
                 )
             )
         return pages
+
+
+def _portal_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The start form as the customer's page asks it: its "x-portal-required" fields required."""
+    extra = schema.get(PORTAL_REQUIRED)
+    props = schema.get("properties") or {}
+    if not isinstance(extra, list) or not extra:
+        return schema
+    wanted = [name for name in extra if isinstance(name, str) and name in props]
+    return {**schema, "required": list(dict.fromkeys([*(schema.get("required") or []), *wanted]))}
 
 
 def page(runtime: Runtime, key: str) -> BookablePage:
@@ -141,96 +189,70 @@ def book(
     schema: dict[str, Any] | None = None,
 ) -> str:
     """Validate the customer's form (or `schema`, the form with its live choices such as the
-    free slots) and start the case; returns the booking number."""
+    free slots), check its times by the calendar rule and start the case with them in UTC;
+    returns the booking number."""
     target = page(runtime, key)
+    # The times are checked whatever else is wrong, so every refusal shows at once.
+    times, time_errors = _times_in_utc(runtime, target, data)
     try:
         # Only the form's fields (a hand-made extra field is dropped, as on a staff form).
         data, _ = declared_submission(schema or target.schema, data, extras=EXTRAS_DROP)
     except ValidationFailed as exc:
-        raise refine(exc, "the booking form has errors") from None
+        raise form_errors(
+            "the booking form has errors", schema or target.schema, {**exc.errors, **time_errors}
+        ) from None
+    if time_errors:
+        raise form_errors("the booking form has errors", schema or target.schema, time_errors)
+    data = {**data, **{k: v for k, v in times.items() if k in data}}
     # The channel is informational in the processes; a form may let the customer choose it.
     extra = {"booked_via": "web", "channel": data.get("channel") or "網上預約"}
     # Checked above, against the form with its live choices (which the engine does not know).
     return runtime.start_case(key, {**data, **extra}, actor="portal", prevalidated=True).number
 
 
-def service_items(runtime: Runtime) -> list[tuple[str, str]]:
-    """(code, Chinese name) of the store's service items, for the booking page."""
-    from engine.casework.resources import ServiceItem
-
-    with runtime.db.read() as session:
-        return [
-            (i.code, i.name_zh)
-            for i in session.scalars(select(ServiceItem).order_by(ServiceItem.code))
-        ]
-
-
-def free_slots(
-    runtime: Runtime, service_item: str, day: str, store: str | None = None
-) -> list[str]:
-    """Free start times (ISO UTC) of a service item on a local day, as the booking step sees
-    them; an unknown item or a bad day gives none."""
-    from engine.casework import slots
-    from engine.core import stepcontext
-
-    with runtime.db.read() as session:
-        ctx = stepcontext.StepContext(
-            session=session,
-            case_id=0,
-            case_number="",
-            process_key="portal",
-            actor="portal",
-            now=runtime.clock.now(),
-            calendar=runtime.calendar,
-        )
-        with stepcontext.step(ctx):
-            try:
-                return slots.free_slots(service_item, day, store or None)
-            except ValueError:
-                return []
+def _times_in_utc(
+    runtime: Runtime, target: BookablePage, data: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """The booking's times as instants in UTC (the page posts company wall-clock time), and
+    the refusals of the calendar rule per field. A time that is not a time at all is left to
+    the form's own check."""
+    schema = target.schema
+    item_field = source_field(schema, "service_items")
+    store_field = source_field(schema, "stores")
+    item = data.get(item_field) if item_field else None
+    store = (data.get(store_field) or None) if store_field else None
+    errors: dict[str, list[Any]] = {}
+    times: dict[str, str] = {}
+    for name in time_fields(schema):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            when = parse_when(value, runtime.calendar.zone)
+        except (TypeError, ValueError):
+            continue
+        refused = check_time(runtime, value, store, item if isinstance(item, str) else None)
+        if refused is not None:
+            errors[name] = [refused]
+        else:
+            times[name] = iso_utc(when)
+    return times, errors
 
 
-def _case_for_customer(session: Any, number: str, phone: str) -> Case:
-    case = session.scalars(select(Case).where(Case.number == number.strip().upper())).first()
-    # Same answer for a wrong number and a wrong phone: nothing to learn by guessing.
-    if case is None or not _digits(phone) or _digits(case.customer_phone) != _digits(phone):
-        raise NotFound("no booking with this number and phone number", reason="booking_not_found")
-    return case
-
-
-def status(runtime: Runtime, number: str, phone: str) -> BookingStatus:
-    with runtime.db.read() as session:
-        case = _case_for_customer(session, number, phone)
-        version = session.get(ProcessVersion, case.process_version_id)
-        steps = list(
-            session.scalars(
-                select(Task.name).where(Task.case_id == case.id, Task.status.in_(ACTIVE_TASK))
-            )
-        )
-        number = case.number
-        title = (version.portal or {}).get("title") or version.name
-        started_at, case_status = case.started_at, case.status
-    view = runtime.get_case(number, history_limit=0)
-    waits = set(view.waiting_messages)
-    details = {k: view.data.get(k) for k in PUBLIC_FIELDS if view.data.get(k) is not None}
-    return BookingStatus(
-        number=number,
-        title=title,
-        status=case_status,
-        steps=steps,
-        details=details,
-        can_change=REQUESTS["change"] in waits,
-        can_cancel=REQUESTS["cancel"] in waits,
-        started_at=started_at,
-    )
-
-
-def request_payload(runtime: Runtime, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def request_payload(
+    runtime: Runtime,
+    kind: str,
+    data: dict[str, Any],
+    store: str | None = None,
+    service_item: str | None = None,
+) -> dict[str, Any]:
     """The message a process receives for the customer's request, by the contract above.
 
     `new_start` may come as the booking page posts it (company wall-clock time without an
     offset, "2026-11-27T15:00") or with an offset; it is sent as UTC. A missing, unreadable or
-    past time is refused with the field named, so nothing reaches the case."""
+    past time, or one the calendar rule refuses (a closed day, outside office hours, the
+    booking's store without staff then), is refused with the field named, so nothing reaches
+    the case."""
     reason = str(data.get("reason") or "").strip()[:REASON_MAX]
     if kind == "cancel":
         return {"reason": reason}
@@ -247,9 +269,13 @@ def request_payload(runtime: Runtime, kind: str, data: dict[str, Any]) -> dict[s
         except ValueError:
             error = Message("change_time_invalid", "not a valid date and time")
         else:
-            if when > runtime.clock.now():
-                return {"new_start": iso_utc(when), "reason": reason}
-            error = Message("change_time_past", "the new time must be in the future")
+            if when <= runtime.clock.now():
+                error = Message("change_time_past", "the new time must be in the future")
+            else:
+                refused = check_time(runtime, text, store, service_item)
+                if refused is None:
+                    return {"new_start": iso_utc(when), "reason": reason}
+                error = refused
     raise ValidationFailed(
         "the change request has errors", {"new_start": [error]}, reason="change_request_errors"
     )
@@ -258,7 +284,9 @@ def request_payload(runtime: Runtime, kind: str, data: dict[str, Any]) -> dict[s
 def request_change(
     runtime: Runtime, number: str, phone: str, kind: str, data: dict[str, Any]
 ) -> None:
-    """Send the customer's change or cancel request to the case, or say why it cannot be.
+    """Send the customer's change or cancel request to the case, or say why it cannot be:
+    InvalidState with the reason (`reason` and its parameters, as `status` gives it) when the
+    case would not accept it now.
 
     `data` holds the fields of the contract (`request_payload`); other keys are dropped."""
     if kind not in REQUESTS:
@@ -266,12 +294,20 @@ def request_change(
             "unknown request", {"kind": ["change or cancel"]}, reason="unknown_request"
         )
     current = status(runtime, number, phone)
-    data = request_payload(runtime, kind, data)
-    allowed = current.can_change if kind == "change" else current.can_cancel
+    action = current.change if kind == "change" else current.cancel
+    if not action.allowed:
+        why = action.why_not or Message("request_too_late", TOO_LATE)
+        raise InvalidState(str(why), reason=why.code, **why.params)
+    item = current.details.get("service_item")
+    data = request_payload(
+        runtime,
+        kind,
+        data,
+        store=current.booked.store or None,
+        service_item=item if isinstance(item, str) else None,
+    )
     try:
-        if not allowed:
-            raise InvalidState("not waiting", reason="booking_too_late", number=current.number)
         # The case may close its window at this very moment (a cut-off timer due now).
         runtime.send_message(current.number, REQUESTS[kind], data, actor="customer")
     except InvalidState as exc:
-        raise InvalidState(TOO_LATE, reason="booking_too_late", number=current.number) from exc
+        raise InvalidState(TOO_LATE, reason="request_too_late") from exc

@@ -1,6 +1,7 @@
 """Read-only lists for supervisors: cases with filters and keyset paging, and what a case's
-diagram should show. Plain indexed queries on the case and task tables; no workflow is loaded
-to list anything."""
+diagram should show; and `visible`, the cases a user may find (engine.core.rules.case_scope) as
+a condition for the staff's customer search (engine.casework.customer_search). Plain indexed
+queries on the case and task tables; no workflow is loaded to list anything."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, exists, literal_column, or_, select
+from sqlalchemy import Integer, and_, exists, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from engine.core.status import ACTIVE_TASK
+from engine.casework.metrics import COMPLAINT_PROCESSES, CUSTOMER_FACING_PROCESSES
+from engine.core.rules import CaseScope
+from engine.core.status import ACTIVE_TASK, TaskStatus
 from engine.store.database import Database
 from engine.store.tables import Case, ProcessVersion, Task
 
@@ -22,7 +25,7 @@ PAGE_SIZE = 50
 class CaseFilter:
     process: str | None = None
     status: str | None = None
-    step: str | None = None  # element id of an open task
+    step: str | None = None  # name (or element id) of an open task
     overdue: bool = False
     assignee: str | None = None
     customer: str | None = None  # name or phone, prefix match
@@ -42,12 +45,22 @@ class CaseRow:
     next_timer_at: datetime | None
     open_tasks: list[dict[str, Any]] = field(default_factory=list)
     outcome: str | None = None  # how it ended (engine.core.outcomes)
+    process_name: str | None = None  # the name of the case's process (its newest version's)
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class CasePage:
     rows: list[CaseRow]
-    next_cursor: str | None  # pass back as `after` for the next page
+    next_cursor: str | None  # pass back as `after` for the next (older) page
+    prev_cursor: str | None = None  # pass back as `before` for the previous (newer) page
+    total: int | None = None  # cases matching the filter, counted up to COUNT_CAP
+    total_capped: bool = False  # True: there are more than `total`
+
+
+# Counting stops here: "more than 10,000" is as useful as the exact figure and keeps the count
+# of a broad filter bounded on a large database.
+COUNT_CAP = 10_000
 
 
 def _prefix(column: Any, text: str) -> Any:
@@ -55,14 +68,8 @@ def _prefix(column: Any, text: str) -> Any:
     return and_(column >= text, column < text + "\uffff")
 
 
-def list_cases(
-    db: Database, flt: CaseFilter, now: datetime, after: str | None = None, limit: int = PAGE_SIZE
-) -> CasePage:
-    """Cases newest first, filtered; `after` is the cursor of the previous page.
-
-    Two reads: the page's ids in order (from the newest-first indexes alone for most filters),
-    then the listed columns of those cases only (a case row also holds the case's whole state,
-    which lies between the row's first columns and the rest)."""
+def _filtered(flt: CaseFilter, now: datetime) -> Any:
+    """SELECT case.id, case.started_at with the filter's conditions (no order, no cursor)."""
     query = select(Case.id, Case.started_at)
     if flt.process:
         query = query.where(Case.process_key == flt.process)
@@ -79,8 +86,11 @@ def list_cases(
         query = query.where(Case.started_at < flt.started_to)
     open_task = and_(Task.case_id == Case.id, Task.status.in_(ACTIVE_TASK))
     if flt.step:
-        # Common (a step holds many cases): probe the newest cases one by one.
-        query = query.where(exists().where(open_task, Task.element_id == flt.step))
+        # Common (a step holds many cases): probe the newest cases one by one. The step is
+        # chosen by name, so one choice covers every version (an element id still works).
+        query = query.where(
+            exists().where(open_task, or_(Task.name == flt.step, Task.element_id == flt.step))
+        )
     # Rare (one person's claims, the overdue): the set of cases first, from the task indexes,
     # then the newest-first index is walked and tested against it ("+id" keeps the database
     # from fetching every case of the set to sort them).
@@ -98,24 +108,70 @@ def list_cases(
                 select(Task.case_id).where(Task.status.in_(ACTIVE_TASK), Task.due_at < now)
             )
         )
-    if after:
-        try:
-            stamp, case_id = after.rsplit("_", 1)
-            cursor_at, cursor_id = datetime.fromisoformat(stamp), int(case_id)
-        except ValueError:
-            cursor_at, cursor_id = None, None
-        if cursor_at is not None:
-            query = query.where(
-                or_(
-                    Case.started_at < cursor_at,
-                    and_(Case.started_at == cursor_at, Case.id < cursor_id),
-                )
+    return query
+
+
+def _cursor(text: str | None) -> tuple[datetime, int] | None:
+    if not text:
+        return None
+    try:
+        stamp, case_id = text.rsplit("_", 1)
+        return datetime.fromisoformat(stamp), int(case_id)
+    except ValueError:
+        return None
+
+
+def _key(row: Any) -> str:
+    return f"{row.started_at.isoformat()}_{row.id}"
+
+
+def list_cases(
+    db: Database,
+    flt: CaseFilter,
+    now: datetime,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+    *,
+    before: str | None = None,
+    count: bool = False,
+) -> CasePage:
+    """Cases newest first, filtered; `after` is the next cursor of the page before (older
+    cases follow), `before` the previous cursor of the page after (newer cases). With
+    `count`, the page carries how many cases match (up to COUNT_CAP).
+
+    Two reads: the page's ids in order (from the newest-first indexes alone for most filters),
+    then the listed columns of those cases only (a case row also holds the case's whole state,
+    which lies between the row's first columns and the rest)."""
+    query = _filtered(flt, now)
+    newer = _cursor(before) if not after else None
+    older = _cursor(after)
+    if older is not None:
+        cursor_at, cursor_id = older
+        query = query.where(
+            or_(
+                Case.started_at < cursor_at,
+                and_(Case.started_at == cursor_at, Case.id < cursor_id),
             )
-    query = query.order_by(Case.started_at.desc(), Case.id.desc()).limit(limit + 1)
+        )
+        query = query.order_by(Case.started_at.desc(), Case.id.desc())
+    elif newer is not None:
+        cursor_at, cursor_id = newer
+        query = query.where(
+            or_(
+                Case.started_at > cursor_at,
+                and_(Case.started_at == cursor_at, Case.id > cursor_id),
+            )
+        )
+        query = query.order_by(Case.started_at.asc(), Case.id.asc())
+    else:
+        query = query.order_by(Case.started_at.desc(), Case.id.desc())
+    query = query.limit(limit + 1)
     with db.read() as session:
         page = session.execute(query).all()
         more = len(page) > limit
         page = page[:limit]
+        if newer is not None:
+            page.reverse()
         ids = [r.id for r in page]
         found = (
             {
@@ -130,6 +186,7 @@ def list_cases(
                         Case.customer_phone,
                         Case.service_item,
                         Case.started_at,
+                        Case.ended_at,
                         Case.next_timer_at,
                         Case.outcome,
                     ).where(Case.id.in_(ids))
@@ -139,6 +196,14 @@ def list_cases(
             else {}
         )
         tasks = _open_tasks(session, ids)
+        names = _process_names(session)
+        total = None
+        if count:
+            total = session.scalar(
+                select(func.count()).select_from(
+                    _filtered(flt, now).with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery()
+                )
+            )
     cases = [found[i] for i in ids if i in found]
     rows = [
         CaseRow(
@@ -152,11 +217,25 @@ def list_cases(
             next_timer_at=c.next_timer_at,
             open_tasks=tasks.get(c.id, []),
             outcome=c.outcome,
+            process_name=names.get(c.process_key, (c.process_key, 0))[0],
+            ended_at=c.ended_at,
         )
         for c in cases
     ]
-    cursor = f"{page[-1].started_at.isoformat()}_{page[-1].id}" if more and page else None
-    return CasePage(rows, cursor)
+    if newer is not None:
+        next_cursor = _key(page[-1]) if page else None
+        prev_cursor = _key(page[0]) if more and page else None
+    else:
+        next_cursor = _key(page[-1]) if more and page else None
+        prev_cursor = _key(page[0]) if older is not None and page else None
+    capped = total is not None and total > COUNT_CAP
+    return CasePage(
+        rows,
+        next_cursor,
+        prev_cursor,
+        min(total, COUNT_CAP) if total is not None else None,
+        capped,
+    )
 
 
 def _unindexed_id() -> Any:
@@ -199,6 +278,50 @@ def process_keys(db: Database) -> list[str]:
         return sorted(set(session.scalars(select(ProcessVersion.key))))
 
 
+def _process_names(session: Session) -> dict[str, tuple[str, int]]:
+    names: dict[str, tuple[str, int]] = {}
+    for key, name, version in session.execute(
+        select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.version).order_by(
+            ProcessVersion.key, ProcessVersion.version
+        )
+    ):
+        names[key] = (name or key, version)
+    return names
+
+
+def process_names(db: Database) -> dict[str, tuple[str, int]]:
+    """Process key -> (the name of its newest version, that version's number), by name."""
+    with db.read() as session:
+        found = _process_names(session)
+    return dict(sorted(found.items(), key=lambda item: (item[1][0], item[0])))
+
+
+@dataclass(frozen=True)
+class ProcessSteps:
+    key: str
+    name: str
+    steps: list[str]  # the names of its user tasks over all its versions, newest first
+
+
+def process_steps(db: Database, key: str | None = None) -> list[ProcessSteps]:
+    """The steps a case of each process (or of `key`) can wait at, by name: the user tasks of
+    every version (called processes' included), the newest version's order first."""
+    query = select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.task_meta).order_by(
+        ProcessVersion.key, ProcessVersion.version.desc()
+    )
+    if key:
+        query = query.where(ProcessVersion.key == key)
+    found: dict[str, ProcessSteps] = {}
+    with db.read() as session:
+        for row_key, name, meta in session.execute(query):
+            entry = found.setdefault(row_key, ProcessSteps(row_key, name or row_key, []))
+            for element, task in (meta or {}).items():
+                step = (task or {}).get("name") or element
+                if step not in entry.steps:
+                    entry.steps.append(step)
+    return sorted(found.values(), key=lambda p: (p.name, p.key))
+
+
 def version_source(db: Database, key: str, version: int) -> dict[str, Any]:
     """The BPMN source of one process version (for the diagram viewer)."""
     with db.read() as session:
@@ -228,3 +351,33 @@ def version_source(db: Database, key: str, version: int) -> dict[str, Any]:
             "deployed_at": row.deployed_at,
             "deployed_by": row.deployed_by,
         }
+
+
+# ----- which cases a user may find ------------------------------------------------------------
+
+# The processes customers book or ask through, and their complaints: the front desk finds any
+# case of these (engine.core.rules.case_scope, `customer_facing`).
+DESK_PROCESSES = (*CUSTOMER_FACING_PROCESSES, *COMPLAINT_PROCESSES)
+
+
+def visible(scope: CaseScope) -> Any | None:
+    """The condition on "case" rows for the cases `scope` lets a user find (None: every case).
+    Each part is a test on the case's own row or on its few task rows (by the task's case
+    index), so it costs the same for every case it is asked about."""
+    if scope.everything:
+        return None
+    parts: list[Any] = []
+    if scope.customer_facing:
+        parts.append(Case.process_key.in_(DESK_PROCESSES))
+    if scope.task_roles:
+        parts.append(
+            exists().where(Task.case_id == Case.id, Task.role.in_(sorted(scope.task_roles)))
+        )
+    if scope.user:
+        mine = [Task.assignee == scope.user, Task.completed_by == scope.user]
+        if scope.open_roles:
+            mine.append(
+                and_(Task.status == TaskStatus.OPEN.value, Task.role.in_(sorted(scope.open_roles)))
+            )
+        parts.append(exists().where(Task.case_id == Case.id, or_(*mine)))
+    return or_(*parts) if parts else false()

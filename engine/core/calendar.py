@@ -83,6 +83,7 @@ class BusinessCalendar:
         self.office_start = office_start
         self.office_end = office_end
         self._years: dict[int, _YearData] = {}
+        self._named: dict[tuple[int, str], dict[date, str]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -140,6 +141,32 @@ class BusinessCalendar:
         """The public holiday on that local day, or None; handy for explaining a deadline."""
         day = self._local_date(day)
         return self._year(day.year).holidays.get(day)
+
+    def holiday_name_in(self, day: date, language: str) -> str | None:
+        """The public holiday on that local day named in `language` (one the holidays package
+        offers for the country, e.g. "zh_TW" or "en_US"; otherwise its default name), or
+        None; for telling a customer why a day is closed in their language."""
+        day = self._local_date(day)
+        name = self.holiday_name(day)
+        if name is None:
+            return None
+        key = (day.year, language)
+        with self._lock:
+            names = self._named.get(key)
+        if names is None:
+            try:
+                table = holidays.country_holidays(
+                    self.holidays_country,
+                    subdiv=self.holidays_subdiv or None,
+                    years=day.year,
+                    language=language,
+                )
+            except (NotImplementedError, ValueError):
+                return name
+            names = {d: n for d, n in table.items() if d.year == day.year}
+            with self._lock:
+                self._named[key] = names
+        return names.get(day, name)
 
     def is_working_day(self, day: date) -> bool:
         """A weekday listed in working_days that is not a public holiday, or an official

@@ -113,3 +113,44 @@ def model_refusal(roles: set[str] | frozenset[str], user: str) -> Refusal | None
         {"role": PROCESS_OWNER_ROLE, "user": user},
         conflict=False,
     )
+
+
+# ----- which cases a user may look up ---------------------------------------------------------
+
+# The front desk answers the phone for every customer-facing process: it finds any case of
+# those processes (engine.casework.queries names them), not only the cases its role has a task in.
+FRONT_DESK_ROLES = frozenset({"service_desk", "senior_service"})
+# Roles whose members each work their own tasks (a cleaner, a nurse, a technician): they find
+# only the cases they work on themselves, not every case their role has a task in.
+PERSONAL_ROLES = frozenset({"field_staff"})
+
+
+@dataclass(frozen=True)
+class CaseScope:
+    """The cases a user may find (the customer search): every case (`everything`), or those
+    matching any of the parts below.
+
+    - `customer_facing`: every case of the customer-facing processes;
+    - `task_roles`: cases with a task (open, claimed, done or cancelled) of one of these roles;
+    - `user` with `open_roles`: cases with a task claimed or completed by `user`, or open (not
+      claimed by anyone) to one of `open_roles` (what the user's inbox offers them)."""
+
+    everything: bool = False
+    customer_facing: bool = False
+    task_roles: frozenset[str] = frozenset()
+    user: str | None = None
+    open_roles: frozenset[str] = frozenset()
+
+
+def case_scope(roles: set[str] | frozenset[str], user: str) -> CaseScope:
+    """Which cases `user` (holding `roles`) may find: supervisors every case; the front desk
+    the customer-facing processes; field staff the cases of their own tasks; every other role
+    the cases its tasks are in."""
+    if SUPERVISOR_ROLE in roles:
+        return CaseScope(everything=True)
+    return CaseScope(
+        customer_facing=bool(roles & FRONT_DESK_ROLES),
+        task_roles=frozenset(roles - PERSONAL_ROLES),
+        user=user,
+        open_roles=frozenset(roles & PERSONAL_ROLES),
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
@@ -50,29 +50,39 @@ def syntax_problem(text: str) -> str | None:
     return None
 
 
+def notify_calls(code: str) -> Iterator[tuple[ast.Module, ast.Call, dict[str, ast.expr]]]:
+    """The notify() calls of a script: (its parsed tree, the call, its arguments by name:
+    channel, to, template, data, ics); a script that does not parse has none (deploy reports
+    it elsewhere)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "notify"
+        ):
+            args = dict(zip(("channel", "to", "template", "data", "ics"), node.args, strict=False))
+            args.update({kw.arg: kw.value for kw in node.keywords if kw.arg})
+            yield tree, node, args
+
+
+def literal(node: ast.expr | None) -> str | None:
+    """The text of a string literal, else None."""
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
 def named_in(scripts: Iterable[str]) -> set[str]:
     """The template names scripts pass to notify() as a literal (third argument or
-    `template=`); a script that does not parse names none (deploy reports it elsewhere)."""
-    names: set[str] = set()
-    for code in scripts:
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "notify"
-            ):
-                continue
-            arg = node.args[2] if len(node.args) > 2 else None
-            for kw in node.keywords:
-                if kw.arg == "template":
-                    arg = kw.value
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                names.add(arg.value)
-    return names
+    `template=`)."""
+    return {
+        name
+        for code in scripts
+        for _, _, args in notify_calls(code)
+        if (name := literal(args.get("template")))
+    }
 
 
 def read_from_folder(name: str) -> str | None:

@@ -13,8 +13,8 @@ from engine.core.errors import InvalidState, NotFound, ValidationFailed
 from engine.core.messages import Message
 from engine.core.outcomes import Outcome
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
-from engine.definitions.submission import REQUIRED_MESSAGE
-from engine.runtime import kpi
+from engine.definitions.submission import EXTRAS_DROP, REQUIRED_MESSAGE, declared_submission
+from engine.runtime import casedata, kpi
 from engine.runtime.projection import (
     Projection,
     waiting_messages,
@@ -244,6 +244,57 @@ class CaseVerbs:
                 return self._view(rows, case, version, workflow, projection, history_limit)
             finally:
                 self._return_live(case.id, case.state, workflow)
+
+    # ----- what a supervisor reads and corrects ------------------------------------------
+
+    def _case_version_id(self, number: str) -> int:
+        with self.db.read() as session:
+            version_id = session.scalar(
+                select(Case.process_version_id).where(Case.number == number)
+            )
+        if version_id is None:
+            raise NotFound(f"no case numbered {number!r}", reason="case_not_found", number=number)
+        return version_id
+
+    def version_diagram(self, version_id: int) -> casedata.DiagramIndex:
+        """Element names and message wiring of a process version (engine.runtime.casedata)."""
+        return casedata.version_diagram(self.db, version_id)
+
+    def version_forms(self, version_id: int) -> list[casedata.FormSource]:
+        """The forms of a process version, in the order a case meets them."""
+        return casedata.version_form_sources(self.db, version_id, self._form)
+
+    def message_form(self, number: str, message: str) -> dict[str, Any] | None:
+        """The form the case's version names for `message` (messageForm:<message>), or None
+        when it names none (a supervisor then sends a note)."""
+        return casedata.message_form_of(self.db, self._case_version_id(number), message, self._form)
+
+    def send_message_form(
+        self, number: str, message: str, answer: dict[str, Any], actor: str | None = None
+    ) -> CaseView:
+        """Send `message` with an answer to its form (or a note, when the process names no
+        form): checked like a task's form, fields not on it dropped; ValidationFailed beside
+        the fields, and nothing is sent."""
+        schema = self.message_form(number, message) or casedata.NOTE_FORM
+        data, _ = declared_submission(schema, answer, extras=EXTRAS_DROP)
+        return self.send_message(number, message, data, actor=actor)
+
+    def correction_form(self, number: str) -> casedata.CorrectionForm:
+        """The fields of the case's forms, filled with what the case holds, to correct a case
+        in error before its failed step runs again."""
+        version_id = self._case_version_id(number)
+        data = self.get_case(number, history_limit=0).data
+        return casedata.correction_form(data, self.version_forms(version_id))
+
+    def retry_case_corrected(
+        self, number: str, answer: dict[str, Any], actor: str | None = None
+    ) -> CaseView:
+        """Retry a case in error with the values of its correction form that differ from
+        what the case holds (ValidationFailed beside the fields, and nothing runs)."""
+        form = self.correction_form(number)
+        data, _ = declared_submission(form.schema, answer, extras=EXTRAS_DROP)
+        changed = casedata.changed_values(data, form.values)
+        return self.retry_case(number, actor=actor, data=changed or None)
 
 
 # ----- who may act on a task -------------------------------------------------------------------

@@ -129,32 +129,15 @@ def _scripts(row: ProcessVersion) -> list[tuple[str, str]]:
     return found
 
 
-def _literal(node: ast.expr | None) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
 def _notify_calls(scripts: list[tuple[str, str]]) -> dict[str, list[_Call]]:
     """The notify() calls of the scripts by the template they name (as a literal)."""
     calls: dict[str, list[_Call]] = {}
     for element_id, code in scripts:
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "notify"
-            ):
-                continue
-            args = dict(zip(("channel", "to", "template", "data"), node.args, strict=False))
-            args.update({kw.arg: kw.value for kw in node.keywords if kw.arg})
-            name = _literal(args.get("template"))
+        for tree, node, args in message_templates.notify_calls(code):
+            name = message_templates.literal(args.get("template"))
             if name:
-                call = _Call(
-                    element_id, _literal(args.get("channel")), tree, node, args.get("data")
-                )
+                channel = message_templates.literal(args.get("channel"))
+                call = _Call(element_id, channel, tree, node, args.get("data"))
                 calls.setdefault(name, []).append(call)
     return calls
 
@@ -233,7 +216,7 @@ def _data_items(call: _Call) -> dict[str, ast.expr] | None:
             and isinstance(target, ast.Subscript)
             and isinstance(target.value, ast.Name)
             and target.value.id == name
-            and (slot := _literal(target.slice)) is not None
+            and (slot := message_templates.literal(target.slice)) is not None
         ):
             items[slot] = value
     return items

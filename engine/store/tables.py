@@ -107,6 +107,8 @@ class Case(Base):
         # The supervisors' list: newest first, all or by process (migration 0006).
         Index("ix_case_started", "started_at", "id"),
         Index("ix_case_process_started", "process_key", "started_at", "id"),
+        # Where a version's running cases are, and how many (the heat map, migration 0014).
+        Index("ix_case_version_status", "process_version_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -155,6 +157,8 @@ class Task(Base):
         Index("ix_task_case_status", "case_id", "status"),
         # The open follow-ups of the daily and weekly summaries (migration 0011).
         Index("ix_task_element_status", "element_id", "status"),
+        # Open tasks per element in element order, with their case (the heat map, 0014).
+        Index("ix_task_status_element", "status", "element_id", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -180,7 +184,11 @@ class Task(Base):
 
 class Timer(Base):
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_timer_status_due", "status", "due_at"),
+        # Waiting timers per element with their case (the heat map, migration 0014).
+        Index("ix_timer_status_element", "status", "element_id", "case_id"),
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)

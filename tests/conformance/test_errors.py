@@ -31,7 +31,7 @@ def test_a_failing_script_is_shown_on_the_case_page_and_retried_with_corrected_d
         data={"csrf_token": csrf_token(page.text), "data": "[1, 2]"},
         follow_redirects=True,
     )
-    assert runtime.get_case(case.number).status == "error" and refused.status_code == 200
+    assert runtime.get_case(case.number).status == "error" and refused.status_code == 422
     sue.post(
         f"/cases/{case.number}/retry",
         data={"csrf_token": csrf_token(page.text), "data": '{"people": 4}'},

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e import axe_summary
-from tests.e2e.live_app import ROOT, Company, chromium, live_company, sign_in  # noqa: F401
+from tests.e2e.live_app import (  # noqa: F401 - fixtures
+    PHONE,
+    ROOT,
+    Company,
+    chromium,
+    live_company,
+    sign_in,
+)
 from tests.webui.conftest import app  # noqa: F401 - the web app fixture
 
 pytestmark = pytest.mark.e2e
@@ -44,9 +51,10 @@ class Page:
 
 
 def _send_empty(tab, company: Company) -> None:
-    """Send the page's form unanswered: the page again, with its errors and their summary."""
-    tab.click("form[method=post] button.primary")
-    tab.wait_for_selector("#error-summary")
+    """Send the page's form unanswered: the page again, with its errors beside the fields."""
+    with tab.expect_navigation():
+        tab.click("form[method=post] button.primary")
+    tab.wait_for_selector("[aria-invalid=true]")
 
 
 def _look_up_booking(tab, company: Company) -> None:
@@ -96,7 +104,8 @@ def _optional_pages(flask_app) -> list[Page]:
     for name, paths in OPTIONAL.items():
         path = next((p for p in paths if p in rules), None)
         if path is not None:
-            found.append(Page(name, "sue", lambda c, path=path: path, optional=True))
+            query = f"?q={PHONE}" if name == "search" else ""  # the booked customer found
+            found.append(Page(name, "sue", lambda c, path=path + query: path, optional=True))
     return found
 
 

@@ -103,15 +103,15 @@ def test_customer_staff_supervisor_dashboard(server, browser, runtime):
     shot(tab, "portal-index")
     tab.click("text=門店預約")
     # Only free times are offered: choose the item and the day first.
-    tab.select_option("form.filters select[name=service_item]", "facial")
-    tab.fill("form.filters input[name=day]", "2026-11-25")
+    tab.select_option("form#choose select[name=service_item]", "facial")
+    tab.fill("form#choose input[name=day]", "2026-11-25")
     tab.click("text=顯示可預約時段")
-    tab.select_option("form[method=post] select[name=service_item]", "facial")
     offered = tab.eval_on_selector_all(
         "select[name=appointment_at] option", "o => o.map(e => e.textContent)"
     )
-    assert "11-25 10:00" in offered and "11-25 08:30" not in offered
-    tab.select_option("select[name=appointment_at]", label="11-25 10:00")
+    assert "2026年11月25日（星期三）10:00" in offered
+    assert not any(label.endswith("08:30") for label in offered)
+    tab.select_option("select[name=appointment_at]", label="2026年11月25日（星期三）10:00")
     tab.fill("input[name=customer_name]", "王美玲")
     tab.fill("input[name=phone]", "13800138000")
     shot(tab, "portal-book")

@@ -109,17 +109,41 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("tasks.complete", "POST"): only({"alice": 422}, "/tasks/{task}", data={"note": "x" * 501}),
     ("tasks.claim", "POST"): only({"alice": 302}, "/tasks/{task}/claim", data={}),
     ("tasks.unclaim", "POST"): only({"alice": 302}, "/tasks/{task}/unclaim", data={}),
+    # the search: everyone signed in, each finding only the cases their roles may find
+    ("search.index", "GET"): signed_in("/search?q={case}"),
+    # starting a case from the desk: the process's start roles (review_flow: service_desk and
+    # supervisors); for others the process is not one they may start (404)
+    ("newcase.index", "GET"): signed_in("/new"),
+    ("newcase.start", "GET"): only(
+        {"alice": 200, "sue": 200, "bob": 404, "olga": 404}, "/new/{key}"
+    ),
+    ("newcase.start", "POST"): only(
+        {"alice": 303, "sue": 303, "bob": 404, "olga": 404}, "/new/{key}", data={}
+    ),
     # files of a case: its tasks' roles and supervisors; for others the file does not exist
     ("tasks.attachment", "GET"): only(
         {"alice": 200, "sue": 200, "bob": 404, "olga": 404}, "/attachments/{attachment}"
     ),
     # supervisors
     ("cases.index", "GET"): only({"sue": 200}, "/cases"),
+    ("cases.export_csv", "GET"): only({"sue": 200}, "/cases/export.csv"),
+    ("cases.export_xlsx", "GET"): only({"sue": 200}, "/cases/export.xlsx"),
+    ("cases.incidents", "GET"): only({"sue": 200}, "/cases/incidents"),
+    # where a version's running cases wait: supervisors and process owners (counts only)
+    ("cases.heat_map_latest", "GET"): only({"sue": 302, "olga": 302}, "/cases/heatmap/{key}"),
+    ("cases.heat_map", "GET"): only({"sue": 200, "olga": 200}, "/cases/heatmap/{key}/1"),
+    ("cases.heat_counts", "GET"): only({"sue": 200, "olga": 200}, "/cases/heatmap/{key}/1/counts"),
     ("cases.show", "GET"): only({"sue": 200}, "/cases/{case}"),
-    ("cases.cancel", "POST"): only({"sue": 302}, "/cases/{case}/cancel", data={"reason": "x"}),
+    ("cases.cancel_form", "GET"): only({"sue": 200}, "/cases/{case}/cancel"),
+    ("cases.cancel", "POST"): only(
+        {"sue": 302}, "/cases/{case}/cancel", data={"reason": "x", "confirmed": "yes"}
+    ),
+    # the world's case is not in error: the retry page sends the supervisor back to the case
+    ("cases.retry_form", "GET"): only({"sue": 302}, "/cases/{case}/retry"),
     ("cases.retry", "POST"): only({"sue": 302}, "/cases/{case}/retry", data={}),
+    ("cases.message_form", "GET"): only({"sue": 200}, "/cases/{case}/message"),
     ("cases.message", "POST"): only(
-        {"sue": 302}, "/cases/{case}/message", data={"name": "nothing", "data": "{}"}
+        {"sue": 302}, "/cases/{case}/message", data={"name": "nothing", "note": "x"}
     ),
     ("cases.reassign", "POST"): only(
         {"sue": 302}, "/cases/{case}/tasks/{task}/reassign", data={"user": "carol"}
@@ -190,6 +214,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("portal.book", "POST"): public("/book/{portal}", 422, data={}),
     ("portal.booked", "GET"): public("/book/{portal}/booked", 302),
     ("portal.status", "GET"): public("/book/status"),
+    ("portal.check", "GET"): public("/book/check?kind=day&value=2026-11-28"),
     # A customer link: a made-up token is refused the same way for everyone (404).
     ("portal.reply", "GET"): public("/book/reply/feedback/not-a-token", 404),
     ("portal.reply", "POST"): public("/book/reply/feedback/not-a-token", 404, data={}),
@@ -543,6 +568,22 @@ def test_cases_of_another_role_are_unreachable(world: World) -> None:
             f"{name} opens a case page",
             secret="senior_flow",
         )
+
+
+def test_the_search_finds_no_case_of_another_role(world: World) -> None:
+    web = world.web
+    before = world.state()
+    for name, foreign, secret in (
+        ("alice", world.senior_case, None),
+        ("bob", world.case, "王小明"),
+        ("olga", world.case, "王小明"),
+    ):
+        page = web.client(name).get(f"/search?q={foreign}")
+        _swap(page, (200,), f"{name} searches for {foreign}", secret=secret)
+        assert f">{foreign}<" not in page.text, f"{name} found {foreign}"
+    found = web.client("alice").get(f"/search?q={world.case}")
+    assert f">{world.case}<" in found.text and "王小明" in found.text
+    assert world.state()[:2] == before[:2]
 
 
 def test_unknown_processes_versions_and_forms_are_404(world: World) -> None:

@@ -95,9 +95,12 @@ def test_actions_reassign_message_cancel(app, login, runtime):
     assert "bob" in refused.text and runtime.get_task(task_id).assignee == "carol"
     wrong = sue.post(
         f"/cases/{number}/message",
-        data={"name": "nope", "data": "{}", "csrf_token": token},
+        data={"name": "nope", "note": "x", "csrf_token": token},
         follow_redirects=True,
     )
-    assert "並未等待訊息 nope" in wrong.text  # the engine's refusal, in the page's language
-    sue.post(f"/cases/{number}/cancel", data={"reason": "客戶取消", "csrf_token": token})
+    assert "沒有等待訊息 nope" in wrong.text  # the engine's refusal, in the page's language
+    sue.post(
+        f"/cases/{number}/cancel",
+        data={"reason": "客戶取消", "confirmed": "yes", "csrf_token": token},
+    )
     assert runtime.get_case(number).status == "cancelled"

@@ -48,18 +48,18 @@ def test_odd_query_values_never_answer_500(sue, db, clock, path: str, params: li
     assert failures == []
 
 
-def test_a_message_body_of_brackets_is_refused_with_a_message(app, sue, runtime) -> None:
+def test_a_retry_body_of_brackets_is_refused_with_a_message(app, sue, runtime) -> None:
     from tests.conftest import fixture_files
 
-    runtime.deploy(fixture_files("message_flow.bpmn"))
-    number = runtime.start_case("message_flow", {}).number
+    runtime.deploy(fixture_files("divide_flow.bpmn"))
+    number = runtime.start_case("divide_flow", {"total": 1, "people": 0}, prevalidated=True).number
     page = sue.get(f"/cases/{number}")
     answer = sue.post(
-        f"/cases/{number}/message",
-        data={"name": "m", "data": "[" * 100_000, "csrf_token": csrf_token(page.text)},
+        f"/cases/{number}/retry",
+        data={"data": "[" * 100_000, "csrf_token": csrf_token(page.text)},
         follow_redirects=True,
     )
-    assert answer.status_code == 200
+    assert answer.status_code == 422
     assert "nested deeper than 64 levels" in answer.text
 
 

@@ -199,7 +199,7 @@ def test_store_booking_offers_only_free_slots(app, runtime, db):
         "2026-11-25T02:30:00+00:00",
         "2026-11-25T03:00:00+00:00",
     ]
-    assert "11-25 10:00" in page.text
+    assert "2026年11月25日（星期三）10:00" in page.text  # the free times in words
     token = csrf_token(page.text)
     form = {
         "service_item": "facial",

@@ -1,0 +1,224 @@
+"""A supervisor's day in real Chromium: the case list, a case whose diagram she zooms and fits,
+a message the case waits for sent with its form, a task given to a colleague picked from the
+holders of its role, another case cancelled after a confirmation with a reason that then
+stands in the timeline, a case in error corrected with labelled fields from the incident list,
+and the heat map of the process. Screenshots of the four pages at 1366 and 390 pixels wide go
+to test-artifacts/screens/supervisor-<page>-<width>.png (and of the message, cancel and retry
+pages at 1366)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import fixture_files
+from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+VIEWER = (
+    ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-navigated-viewer.production.min.js"
+)
+SHOTS = ROOT / "test-artifacts" / "screens"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+FILES = ("supervise_flow.bpmn", "supervise_start.json", "supervise_review.json")
+FILES += ("supervise_reply.json",)
+START = {"customer_name": "王小明", "phone": "13800000001", "total": 100, "people": 4}
+
+
+@pytest.fixture
+def server(app, runtime) -> Iterator[str]:  # noqa: F811
+    runtime.deploy(fixture_files(*FILES), actor="owner")
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
+    if not VIEWER.exists():
+        pytest.skip("the bpmn-js bundle is missing (scripts/install-frontend.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def signed_in_tab(browser, base: str, errors: list[str], width: int = 1366):
+    context = browser.new_context(viewport={"width": width, "height": 900 if width > 500 else 844})
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(f"{base}/login")
+    tab.fill("input[name=name]", "sue")
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("main button[type=submit]")
+    return context, tab
+
+
+def shot(tab, page: str, width: int) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"supervisor-{page}-{width}.png"), full_page=True)
+
+
+def diagram_ready(tab) -> None:
+    tab.wait_for_selector("#diagram[data-ready=true]", timeout=20000)
+
+
+def zoom_level(tab) -> float:
+    return float(tab.get_attribute("#diagram", "data-zoom"))
+
+
+def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, runtime, clock):
+    waiting = runtime.start_case("supervise_flow", START).number
+    clock.advance(minutes=5)
+    to_cancel = runtime.start_case("supervise_flow", {**START, "customer_name": "陳大文"}).number
+    clock.advance(minutes=5)
+    failing = runtime.start_case(
+        "supervise_flow", {**START, "people": 0, "customer_name": "林美麗"}
+    )
+    stuck = runtime.start_case("supervise_flow", {**START, "people": 0, "customer_name": "張三"})
+    assert failing.status == stuck.status == "error"
+    errors: list[str] = []
+    context, tab = signed_in_tab(browser, server, errors)
+
+    # The case list: process names, the total, and the way to the incidents.
+    tab.goto(f"{server}/cases")
+    assert tab.text_content("#case-count").strip() == "共 4 件案件"
+    assert "督導測試流程" in tab.text_content("table.list")
+    assert "supervise_flow" not in tab.text_content("table.list")
+
+    # A case: the diagram can be zoomed and fitted.
+    tab.click(f"text={waiting}")
+    diagram_ready(tab)
+    fitted = zoom_level(tab)
+    tab.click("button[data-zoom=in]")
+    tab.wait_for_function(f"Number(document.querySelector('#diagram').dataset.zoom) > {fitted}")
+    bigger = zoom_level(tab)
+    tab.click("button[data-zoom=out]")
+    tab.click("button[data-zoom=out]")
+    tab.wait_for_function(f"Number(document.querySelector('#diagram').dataset.zoom) < {bigger}")
+    assert zoom_level(tab) < bigger
+    tab.click("button[data-zoom=fit]")
+    tab.wait_for_function(
+        f"Math.abs(Number(document.querySelector('#diagram').dataset.zoom) - {fitted}) < 0.01"
+    )
+    active = tab.evaluate(
+        "() => [...document.querySelectorAll('.case-active')].map(e => e.getAttribute('data-element-id'))"
+    )
+    assert "task_review" in active
+    # The counts of the running cases, when asked for.
+    assert tab.locator(".heat-badge[data-count]").count() == 0
+    tab.check("#heat-toggle")
+    tab.wait_for_selector("#diagram[data-heat-ready=true]")
+    assert tab.locator(".heat-badge[data-count]").first.is_visible()
+    tab.uncheck("#heat-toggle")
+
+    # A message the case waits for, sent with its form.
+    tab.select_option("select[name=name]", label="等待客戶回覆")
+    tab.click("text=繼續")
+    assert "客戶答覆" in tab.text_content("main")
+    tab.fill("input[name=score]", "9")
+    tab.click("main button.primary")
+    assert tab.locator("#err-answer").is_visible() and tab.locator("#err-score").is_visible()
+    shot(tab, "message", 1366)
+    tab.select_option("select[name=answer]", label="同意")
+    tab.fill("input[name=score]", "5")
+    tab.click("main button.primary")
+    assert "訊息已送達" in tab.text_content(".flash") or tab.url.endswith(waiting)
+    assert runtime.get_case(waiting).waiting_messages == ["phone_note"]
+
+    # The task goes to a colleague picked from the holders of its role.
+    task = runtime.get_case(waiting).open_tasks[0]
+    offered = tab.eval_on_selector_all(
+        f"#task-{task.id} select[name=user] option", "o => o.map(e => e.value)"
+    )
+    assert offered == ["", "alice", "carol"]
+    tab.select_option(f"#task-{task.id} select[name=user]", "carol")
+    tab.click(f"#task-{task.id} button[type=submit]")
+    assert runtime.get_task(task.id).assignee == "carol"
+    shot(tab, "case", 1366)
+
+    # Another case is cancelled after a confirmation, with a reason.
+    tab.goto(f"{server}/cases/{to_cancel}")
+    tab.click("text=取消此案件…")
+    assert "受理審核" in tab.text_content("main")  # the task it will cancel
+    tab.click("#confirm-cancel")
+    assert tab.locator("#err-reason").is_visible()
+    shot(tab, "cancel", 1366)
+    assert runtime.get_case(to_cancel).status == "running"
+    tab.fill("#cancel-reason", "客戶來電表示不再需要服務")
+    tab.click("#confirm-cancel")
+    assert runtime.get_case(to_cancel).status == "cancelled"
+    first_line = tab.text_content("ol.timeline li")
+    assert "客戶來電表示不再需要服務" in first_line and "sue" in first_line
+
+    # The incident list, and the case in error retried with corrected, labelled data.
+    tab.goto(f"{server}/cases")
+    tab.click("text=異常案件（發生錯誤）")
+    assert failing.number in tab.text_content("#incidents")
+    assert "計算每人金額" in tab.text_content("#incidents")
+    shot(tab, "incidents", 1366)
+    tab.click(f"#incidents tr:has-text('{failing.number}') a.retry")
+    assert tab.locator("label:has-text('人數')").first.is_visible()
+    tab.fill("input[name=people]", "5")
+    shot(tab, "retry", 1366)
+    tab.click("main button.primary")
+    fixed = runtime.get_case(failing.number)
+    assert fixed.status == "running" and fixed.data["share"] == 20
+
+    # The heat map of the process, reached from the case list's filter.
+    tab.goto(f"{server}/cases")
+    tab.select_option("select[name=process]", label="督導測試流程")
+    tab.click("form.filters button[type=submit]")
+    shot(tab, "cases", 1366)
+    tab.click("text=督導測試流程 的案件停留分布")
+    diagram_ready(tab)
+    counts = tab.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll('.djs-overlay .heat-badge')]"
+        ".map(b => [b.closest('[data-container-id]').getAttribute('data-container-id'),"
+        " Number(b.dataset.count)]))"
+    )
+    # At 受理審核: the first case (reassigned) and the retried one; the cancelled one nowhere;
+    # the other case in error where it failed.
+    assert counts == {"task_review": 2, "compute_share": 1}, counts
+    shot(tab, "heatmap", 1366)
+    context.close()
+
+    # The same pages on a phone.
+    context, tab = signed_in_tab(browser, server, errors, width=390)
+    tab.goto(f"{server}/cases")
+    shot(tab, "cases", 390)
+    tab.goto(f"{server}/cases/{waiting}")
+    diagram_ready(tab)
+    shot(tab, "case", 390)
+    tab.goto(f"{server}/cases/heatmap/supervise_flow/1")
+    diagram_ready(tab)
+    shot(tab, "heatmap", 390)
+    tab.goto(f"{server}/cases/incidents")
+    shot(tab, "incidents", 390)
+    context.close()
+    assert errors == []
