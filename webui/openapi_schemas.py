@@ -173,6 +173,16 @@ SCHEMAS: dict[str, Any] = {
         {
             "error": {**STRING, "description": "A stable name, e.g. not_found, conflict."},
             "message": {**STRING, "description": "What went wrong, for a person to act on."},
+            "reason": {
+                **STRING,
+                "description": "For the engine's errors: the particular case, a stable code"
+                " (e.g. role_missing, task_done, case_not_found), to say it in the client's"
+                " own words with `params`.",
+            },
+            "params": {
+                "type": "object",
+                "description": "The values `reason` speaks of (task id, user, case number, …).",
+            },
         },
     ),
     "ValidationError": _object(
