@@ -92,6 +92,16 @@ def zoom_level(tab) -> float:
     return float(tab.get_attribute("#diagram", "data-zoom"))
 
 
+def eventually(check, seconds: float = 10.0) -> None:
+    """Wait until the server has handled the page's post (the browser does not say when)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the post was not handled in time"
+        time.sleep(0.05)
+
+
 def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, runtime, clock):
     waiting = runtime.start_case("supervise_flow", START).number
     clock.advance(minutes=5)
@@ -150,7 +160,7 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     tab.fill("input[name=score]", "5")
     tab.click("main button.primary")
     assert "訊息已送達" in tab.text_content(".flash") or tab.url.endswith(waiting)
-    assert runtime.get_case(waiting).waiting_messages == ["phone_note"]
+    eventually(lambda: runtime.get_case(waiting).waiting_messages == ["phone_note"])
 
     # The task goes to a colleague picked from the holders of its role.
     task = runtime.get_case(waiting).open_tasks[0]
@@ -189,6 +199,7 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     tab.fill("input[name=people]", "5")
     shot(tab, "retry", 1366)
     tab.click("main button.primary")
+    eventually(lambda: runtime.get_case(failing.number).status == "running")
     fixed = runtime.get_case(failing.number)
     assert fixed.status == "running" and fixed.data["share"] == 20
 
