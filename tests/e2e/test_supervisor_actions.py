@@ -92,6 +92,16 @@ def zoom_level(tab) -> float:
     return float(tab.get_attribute("#diagram", "data-zoom"))
 
 
+def eventually(check, seconds: float = 10.0) -> None:
+    """Wait until the server has handled the page's post (the browser does not say when)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the post was not handled in time"
+        time.sleep(0.05)
+
+
 def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, runtime, clock):
     waiting = runtime.start_case("supervise_flow", START).number
     clock.advance(minutes=5)
@@ -143,13 +153,14 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     assert "客戶答覆" in tab.text_content("main")
     tab.fill("input[name=score]", "9")
     tab.click("main button.primary")
+    tab.wait_for_selector("#err-answer", state="visible")
     assert tab.locator("#err-answer").is_visible() and tab.locator("#err-score").is_visible()
     shot(tab, "message", 1366)
     tab.select_option("select[name=answer]", label="同意")
     tab.fill("input[name=score]", "5")
     tab.click("main button.primary")
     assert "訊息已送達" in tab.text_content(".flash") or tab.url.endswith(waiting)
-    assert runtime.get_case(waiting).waiting_messages == ["phone_note"]
+    eventually(lambda: runtime.get_case(waiting).waiting_messages == ["phone_note"])
 
     # The task goes to a colleague picked from the holders of its role.
     task = runtime.get_case(waiting).open_tasks[0]
@@ -167,11 +178,12 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     tab.click("text=取消此案件…")
     assert "受理審核" in tab.text_content("main")  # the task it will cancel
     tab.click("#confirm-cancel")
-    assert tab.locator("#err-reason").is_visible()
+    tab.wait_for_selector("#err-reason", state="visible")
     shot(tab, "cancel", 1366)
     assert runtime.get_case(to_cancel).status == "running"
     tab.fill("#cancel-reason", "客戶來電表示不再需要服務")
     tab.click("#confirm-cancel")
+    tab.wait_for_selector("ol.timeline li")
     assert runtime.get_case(to_cancel).status == "cancelled"
     first_line = tab.text_content("ol.timeline li")
     assert "客戶來電表示不再需要服務" in first_line and "sue" in first_line
@@ -183,10 +195,11 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     assert "計算每人金額" in tab.text_content("#incidents")
     shot(tab, "incidents", 1366)
     tab.click(f"#incidents tr:has-text('{failing.number}') a.retry")
-    assert tab.locator("label:has-text('人數')").first.is_visible()
+    tab.locator("label:has-text('人數')").first.wait_for(state="visible")
     tab.fill("input[name=people]", "5")
     shot(tab, "retry", 1366)
     tab.click("main button.primary")
+    eventually(lambda: runtime.get_case(failing.number).status == "running")
     fixed = runtime.get_case(failing.number)
     assert fixed.status == "running" and fixed.data["share"] == 20
 

@@ -156,3 +156,24 @@ def test_english_search_page(app, login, runtime, db, settings, clock):
     page = alice.get(f"/search?q={PHONE}")
     assert "Find a customer" in page.text and "New case for this customer" in page.text
     assert "running" in page.text
+
+
+def test_the_api_shows_a_case_only_to_those_who_may_find_it(app, runtime, db, settings, clock):
+    """GET /api/cases/<number> follows the search's rule: field staff read the case of their
+    own task, not a colleague's (before, any task of a field-staff role was enough)."""
+    from engine.identity.tokens import issue_token
+    from webui import api
+
+    if "api" not in app.blueprints:
+        app.register_blueprint(api.bp)
+    _world(runtime, db, settings, clock)
+    mine = _start(runtime, "home_visit", "陳太太", "13811112222")
+    theirs = _start(runtime, "home_visit", "張先生", "13833334444")
+    runtime.claim(runtime.get_case(mine).open_tasks[0].id, "fred")
+    runtime.claim(runtime.get_case(theirs).open_tasks[0].id, "fiona")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {issue_token(db, 'fred', clock.now())}"}
+    assert client.get(f"/api/cases/{mine}", headers=headers).status_code == 200
+    refused = client.get(f"/api/cases/{theirs}", headers=headers)
+    assert refused.status_code == 403 and "張先生" not in refused.text
+    assert client.get("/api/cases/XX-20260101-0001", headers=headers).status_code == 404
