@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from engine import MonthKpi, quarter_of, recent_months
+from engine import MonthKpi, quarter_of, recent_months, staff
 
 from .auth import desk, role_required, runtime
 
@@ -101,6 +101,20 @@ def _series(months: list[str]) -> dict[str, list[tuple[str, float | None]]]:
     return {name: [(t.month, getattr(t, name)) for t in totals] for name in names}
 
 
+def _names() -> dict[str, str]:
+    """Process key -> its name (lists and exports show names, not keys)."""
+    return dict(staff.process_names(runtime()))
+
+
+def _export_row(row: MonthKpi, names: dict[str, str]) -> list[Any]:
+    data = row.to_dict()
+    if data.get("process") == "*":
+        data["process"] = _("All processes")
+    elif data.get("process") in names:
+        data["process"] = names[data["process"]]
+    return [data[c] for c in COLUMNS]
+
+
 @bp.get("")
 @role_required("supervisor")
 def index() -> Any:
@@ -118,6 +132,7 @@ def index() -> Any:
         staff_labels=_staff_labels(),
         labels=_labels(),
         columns=COLUMNS,
+        names=_names(),
         series=_series(months),
         months=months,
     )
@@ -128,7 +143,12 @@ def index() -> Any:
 def report() -> Any:
     month = _month(quarters=True)
     return render_template(
-        "dashboard/report.html", month=month, rows=_kpis(month), labels=_labels(), columns=COLUMNS
+        "dashboard/report.html",
+        month=month,
+        rows=_kpis(month),
+        labels=_labels(),
+        columns=COLUMNS,
+        names=_names(),
     )
 
 
@@ -140,9 +160,9 @@ def export_csv() -> Response:
     writer = csv.writer(buffer)
     labels = _labels()
     writer.writerow([labels[c] for c in COLUMNS])
+    names = _names()
     for row in _kpis(month):
-        data = row.to_dict()
-        writer.writerow(["" if data[c] is None else data[c] for c in COLUMNS])
+        writer.writerow(["" if v is None else v for v in _export_row(row, names)])
     body = "\ufeff" + buffer.getvalue()  # BOM so spreadsheet programs read UTF-8 Chinese
     return Response(
         body,
@@ -162,9 +182,9 @@ def export_xlsx() -> Response:
     sheet.title = month
     labels = _labels()
     sheet.append([labels[c] for c in COLUMNS])
+    names = _names()
     for row in _kpis(month):
-        data = row.to_dict()
-        sheet.append([data[c] for c in COLUMNS])
+        sheet.append(_export_row(row, names))
     out = io.BytesIO()
     book.save(out)
     return Response(

@@ -28,6 +28,7 @@ from tests.webui.conftest import app  # noqa: F401 - the web app fixture
 pytestmark = pytest.mark.e2e
 
 REPORTS = ROOT / "test-artifacts" / "axe"
+SCREENS = ROOT / "test-artifacts" / "screens"
 AXE_URL = "/static/vendor/axe-core/axe.min.js"  # served from the site: its CSP allows it
 BLOCKING = ("serious", "critical")
 # The rules of WCAG 2.0/2.1 A and AA and axe's best practices.
@@ -165,7 +166,7 @@ def test_the_main_pages_have_no_serious_or_critical_violations(
     try:
         for page in [*PAGES, *_optional_pages(app)]:
             if page.user not in sessions:
-                context = chromium.new_context(viewport={"width": 1300, "height": 900})
+                context = chromium.new_context(viewport={"width": 1366, "height": 900})
                 tab = context.new_page()
                 if page.user:
                     sign_in(tab, company.base, page.user)
@@ -183,6 +184,12 @@ def test_the_main_pages_have_no_serious_or_critical_violations(
                 page.then(tab, company)
             blocking, line = _report(page, tab.url, _axe(tab))
             axe_summary.record(line)
+            # Every main page as it looks on a desk and on a phone.
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(SCREENS / f"page-{page.name}-1366.png"), full_page=True)
+            tab.set_viewport_size({"width": 390, "height": 844})
+            tab.screenshot(path=str(SCREENS / f"page-{page.name}-390.png"), full_page=True)
+            tab.set_viewport_size({"width": 1366, "height": 900})
             if blocking:
                 found[page.name] = [
                     f"{v['id']} ({v['impact']}): {v['help']} — {v['nodes'][0]['target']}"

@@ -14,16 +14,16 @@ def test_dashboard_charts_and_exports(app, login, runtime):
     page = sue.get("/dashboard")
     assert page.status_code == 200
     assert page.text.count("<svg") == 6 and "2026-11" in page.text
-    assert "review_flow" in page.text
+    assert "測試審核流程" in page.text and ">review_flow<" not in page.text  # names, not keys
     csv = sue.get("/dashboard/export.csv?month=2026-11")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
-    assert "review_flow" in csv.text and "流程" in csv.text
+    assert "測試審核流程" in csv.text and "review_flow" not in csv.text and "流程" in csv.text
     xlsx = sue.get("/dashboard/export.xlsx?month=2026-11")
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     assert (
-        sheet.cell(row=2, column=1).value == "review_flow"
+        sheet.cell(row=2, column=1).value == "測試審核流程"
         and sheet.cell(row=2, column=3).value == 1
     )
     report = sue.get("/dashboard/report?month=2026-11")
@@ -52,5 +52,5 @@ def test_outcomes_on_the_case_list_and_page_quarter_and_staff_ranking(app, login
     assert "2026-Q4" in dashboard and "員工排名" in dashboard and "alice" in dashboard
     assert "50.0%" in dashboard  # 1 served of 2 ended
     quarter = sue.get("/dashboard/export.csv?month=2026-Q4")
-    assert quarter.status_code == 200 and "kpi_flow" in quarter.text
+    assert quarter.status_code == 200 and "測試預約指標" in quarter.text
     assert sue.get("/dashboard?month=2026-Q4").status_code == 400  # the page takes a month
