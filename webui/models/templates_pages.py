@@ -8,6 +8,7 @@ other view of a case (once per case and signed-in session, not on every keystrok
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -116,18 +117,30 @@ def template_preview(key: str, name: str) -> Any:
     return _template_page(key, name, text, problems=_too_long(text))
 
 
+def _deploy_text(
+    page: Callable[..., Any], deploy: Callable[..., Any], edit: Callable[[], str]
+) -> Any:
+    """The posted text deployed: too long or refused → the editor again (422) with the
+    problems; deployed → the versions made, and back to the editor (`edit()`: its address)."""
+    text = _text()
+    if problems := _too_long(text):
+        return page(text, 422, problems)
+    try:
+        results = deploy(text, actor=current_user.name)
+    except DefinitionError as exc:
+        return page(text, 422, [p.message for p in exc.problems])
+    _flash_deployed(results)
+    return redirect(edit())
+
+
 @bp.post("/<key>/templates/<name>/deploy")
 @role_required(PROCESS_OWNER)
 def template_deploy(key: str, name: str) -> Any:
-    text = _text()
-    if problems := _too_long(text):
-        return _template_page(key, name, text, 422, problems)
-    try:
-        results = deploy_template(runtime(), key, name, text, actor=current_user.name)
-    except DefinitionError as exc:
-        return _template_page(key, name, text, 422, [p.message for p in exc.problems])
-    _flash_deployed(results)
-    return redirect(url_for("models.template_edit", key=key, name=name, case=_chosen_case()))
+    return _deploy_text(
+        lambda *a: _template_page(key, name, *a),
+        lambda text, **kw: deploy_template(runtime(), key, name, text, **kw),
+        lambda: url_for("models.template_edit", key=key, name=name, case=_chosen_case()),
+    )
 
 
 def _flash_deployed(results: list[Any]) -> None:
@@ -188,14 +201,10 @@ def instructions_preview(key: str, element_id: str) -> Any:
 @bp.post("/<key>/instructions/<element_id>/deploy")
 @role_required(PROCESS_OWNER)
 def instructions_deploy(key: str, element_id: str) -> Any:
-    text = _text()
-    if problems := _too_long(text):
-        return _instructions_page(key, element_id, text, 422, problems)
-    try:
-        results = deploy_instructions(runtime(), key, element_id, text, actor=current_user.name)
-    except DefinitionError as exc:
-        return _instructions_page(key, element_id, text, 422, [p.message for p in exc.problems])
-    _flash_deployed(results)
-    return redirect(
-        url_for("models.instructions_edit", key=key, element_id=element_id, case=_chosen_case())
+    return _deploy_text(
+        lambda *a: _instructions_page(key, element_id, *a),
+        lambda text, **kw: deploy_instructions(runtime(), key, element_id, text, **kw),
+        lambda: url_for(
+            "models.instructions_edit", key=key, element_id=element_id, case=_chosen_case()
+        ),
     )
