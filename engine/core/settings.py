@@ -85,7 +85,8 @@ class Settings:
     office_end: time = time(17, 0)
     default_role: str = "service_desk"
     script_time_limit_s: float = 1.0
-    # All owner code one step runs shares this budget: the step holds the database writer.
+    # All owner code one step runs shares this much processor time: the step holds the
+    # database writer (helpers, evaluator start and waiting for a processor are not counted).
     script_step_budget_s: float = 0.5
     script_memory_limit_mb: int = 512
     max_definition_bytes: int = 2_000_000

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -33,8 +34,13 @@ from engine.spiff.evaluator_child import HEADER, MAX_MESSAGE, read_exact
 ROOT = str(Path(__file__).resolve().parents[2])
 DEFAULT_MEMORY_MB = 512
 SPAWN_TIMEOUT_S = 30.0
-MAX_IDLE = 4
-KILL_GRACE_S = 0.2  # evaluator processes kept for reuse per server process
+MAX_IDLE = 4  # evaluator processes kept for reuse per server process
+KILL_GRACE_S = 0.2  # processor seconds past the limit before the process is killed
+# Whatever the processor time, an evaluation is stopped after this long on the wall (helpers'
+# time excluded): a process that gets no processor at all must not hold a step for ever.
+WALL_CAP_FACTOR = 10.0
+WALL_CAP_MIN_S = 5.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 _BOOT = "import sys; sys.path.insert(0, {root!r}); from engine.spiff.evaluator_child import main; main()"
 
@@ -50,47 +56,54 @@ class EvaluationError(Exception):
         self.type_name = type_name
 
 
-# The deadline of the current step: every evaluation of one step shares it, so a step never
-# holds the database writer for longer than its budget however many scripts it runs. Starting a
-# fresh evaluator process is not the owner's code: its time moves the deadline on (a slow start
-# on a loaded machine must not put a case in error).
+# What is left of the current step's time for owner-written code: every evaluation of one step
+# shares it, so a step never holds the database writer for long however many scripts it runs.
+# It is processor time of the evaluator processes, not time on the wall: starting a fresh
+# process, waiting for a processor on a loaded machine and the helpers the server runs for the
+# code (database queries, lock waits, nested templates) are not the owner's code, and must not
+# put a case in error. A hard wall-clock cap per evaluation still stops a process that hangs.
 class _Budget:
-    __slots__ = ("deadline", "outer")
+    __slots__ = ("left", "outer")
 
-    def __init__(self, deadline: float, outer: _Budget | None) -> None:
-        self.deadline = deadline
+    def __init__(self, left: float, outer: _Budget | None) -> None:
+        self.left = left
         self.outer = outer
 
-    def extend(self, seconds: float) -> None:
+    def charge(self, seconds: float) -> None:
         budget: _Budget | None = self
         while budget is not None:
-            budget.deadline += seconds
+            budget.left -= seconds
             budget = budget.outer
 
 
-_deadline: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
-    "caseflow_eval_deadline", default=None
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "caseflow_eval_budget", default=None
 )
 
 
 @contextmanager
 def step_budget(seconds: float) -> Iterator[None]:
-    """All evaluations inside share one deadline, `seconds` from now (nested: the earlier)."""
-    outer = _deadline.get()
-    mine = time.monotonic() + seconds
-    token = _deadline.set(_Budget(mine if outer is None else min(outer.deadline, mine), outer))
+    """All evaluations inside share `seconds` of processor time (nested: the smaller)."""
+    outer = _budget.get()
+    token = _budget.set(_Budget(seconds if outer is None else min(outer.left, seconds), outer))
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _budget.reset(token)
 
 
 def remaining(limit_s: float) -> float:
     """Seconds an evaluation may take now: its own limit or what is left of the step's."""
-    budget = _deadline.get()
+    budget = _budget.get()
     if budget is None:
         return limit_s
-    return min(limit_s, budget.deadline - time.monotonic())
+    return min(limit_s, budget.left)
+
+
+def _charge(seconds: float) -> None:
+    budget = _budget.get()
+    if budget is not None and seconds > 0:
+        budget.charge(seconds)
 
 
 class _Process:
@@ -110,6 +123,7 @@ class _Process:
         self.wfd = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self.rfd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         self.dead = False
+        self.cpu = 0.0  # processor seconds the process had used at its last message
         ready = self.recv(time.monotonic() + SPAWN_TIMEOUT_S)
         if ready.get("t") != "ready":
             self.kill()
@@ -130,7 +144,24 @@ class _Process:
         if size > MAX_MESSAGE:
             self.kill()
             raise EvaluationError("limit", "the result is larger than 16 MB")
-        return datacodec.loads(read_exact(self.rfd, size, deadline))
+        message = datacodec.loads(read_exact(self.rfd, size, deadline))
+        if isinstance(message, dict) and isinstance(message.get("cpu"), int | float):
+            self.cpu = float(message["cpu"])
+        return message
+
+    def readable(self, until: float) -> bool:
+        """Whether a message has begun to arrive by `until` (time.monotonic())."""
+        wait = max(0.0, until - time.monotonic())
+        return bool(select.select([self.rfd], [], [], wait)[0])
+
+    def cpu_now(self) -> float | None:
+        """Processor seconds the process has used (Linux /proc), None where unknown."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return None
 
     def kill(self) -> None:
         self.dead = True
@@ -248,42 +279,60 @@ def run(
     memory limit (the process is then killed); an engine error raised by a helper is raised
     again here, whatever the code did with it."""
     helpers = helpers or {}
-    if remaining(limit_s) <= 0:
-        raise EvaluationError("timeout", "the step ran out of time for its scripts")
-    started = time.monotonic()
-    proc = POOL.take(memory_mb)
-    spawn_s = time.monotonic() - started
-    step = _deadline.get()
-    if step is not None and spawn_s > 0:
-        step.extend(spawn_s)
     budget = remaining(limit_s)
+    if budget <= 0:
+        raise EvaluationError("timeout", "the step ran out of time for its scripts")
+    proc = POOL.take(memory_mb)
     request = dict(request, helpers=sorted(helpers), limit_s=budget)
-    # The evaluator stops a loop of the code itself at `budget` (with its line); the grace is
-    # for a single long C-level call, after which the process is killed.
-    deadline = time.monotonic() + budget + KILL_GRACE_S
+    # The evaluator stops a loop of the code itself at `budget` processor seconds (with its
+    # line); the grace is for a single long C-level call, after which the process is killed.
+    allowed = budget + KILL_GRACE_S
+    started = charged = proc.cpu
+    wall_start = time.monotonic()
+    wall_end = wall_start + max(WALL_CAP_MIN_S, WALL_CAP_FACTOR * budget)
+    helper_s = 0.0
     failures: list[BaseException] = []
     try:
         proc.send(request)
         while True:
-            try:
-                message = proc.recv(deadline)
-            except TimeoutError:
+            wait = max(0.01, allowed - (charged - started))  # processor time left, on the wall
+            if not proc.readable(min(wall_end, time.monotonic() + wait)):
+                now_cpu = proc.cpu_now()
+                used = (
+                    now_cpu - started
+                    if now_cpu is not None
+                    else time.monotonic() - wall_start - helper_s
+                )
+                if used < allowed and time.monotonic() < wall_end:
+                    charged = max(charged, started + used)
+                    continue  # a busy machine: the code has not had its time yet
                 proc.kill()
                 POOL.killed += 1
+                _charge(budget - (charged - started))
+                charged = started + budget
                 raise EvaluationError(
                     "timeout", f"the code ran past its time limit of {budget:.2g} s and was stopped"
-                ) from None
-            except EOFError:
+                )
+            try:
+                message = proc.recv(time.monotonic() + SPAWN_TIMEOUT_S)
+            except (TimeoutError, EOFError):
                 proc.kill()
                 POOL.killed += 1
                 raise EvaluationError(
                     "limit", "the code was stopped by the operating system (memory limit)"
                 ) from None
+            _charge(proc.cpu - charged)
+            charged = max(charged, proc.cpu)
             kind = message.get("t")
             if message.get("exit"):
                 proc.kill()  # it ends itself after running out of memory
             if kind == "call":
-                proc.send(_helper_reply(helpers, message, failures))
+                helper_started = time.monotonic()
+                reply = _helper_reply(helpers, message, failures)
+                spent = time.monotonic() - helper_started
+                helper_s += spent
+                wall_end += spent
+                proc.send(reply)
                 continue
             if failures:
                 raise failures[0]

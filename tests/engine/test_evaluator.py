@@ -4,6 +4,9 @@ plain arguments, and one step's code shares one deadline."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 
 import pytest
@@ -103,6 +106,72 @@ def test_a_slow_start_of_the_evaluator_is_not_charged_to_the_step(monkeypatch) -
         assert data["b"] == [0, 2, 4]
         with pytest.raises(ScriptTimeout):
             env.execute("n = 0\nwhile True:\n    n += 1", {})
+
+
+def test_time_the_server_spends_in_a_helper_is_not_charged_to_the_code() -> None:
+    """A helper that waits (a database lock, a nested template) is Caseflow's time, not the
+    owner's: a step with a 0.3 s budget survives a helper that takes 0.6 s."""
+
+    def slow_lookup(key):
+        time.sleep(0.6)  # a lock wait in the server, not a timer
+        return {"key": key, "free": True}
+
+    env = RestrictedEnvironment({"lookup": slow_lookup}, time_limit_s=1.0)
+    data: dict = {}
+    with evaluator.step_budget(0.3):
+        env.execute("r = lookup('slot')\nn = sum([i for i in range(1000)])", data)
+        assert data == {"r": {"key": "slot", "free": True}, "n": 499500}
+        with pytest.raises(ScriptTimeout):  # the code's own time is still limited
+            env.execute("n = 0\nwhile True:\n    n += 1", {})
+
+
+def _resume(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def _stop_the_evaluator_after_the_request(monkeypatch, resume_after: float | None) -> None:
+    """The evaluator gets no processor for a while after it receives its request, as on a
+    machine busy with other work (resume_after None: never again)."""
+    real_send = evaluator._Process.send
+
+    def send(self, message):
+        real_send(self, message)
+        if message.get("op"):
+            os.kill(self.proc.pid, signal.SIGSTOP)
+            if resume_after is not None:
+                threading.Timer(resume_after, _resume, (self.proc.pid,)).start()
+
+    monkeypatch.setattr(evaluator._Process, "send", send)
+
+
+def test_a_busy_machine_does_not_put_the_code_past_its_limit(monkeypatch) -> None:
+    env = RestrictedEnvironment(time_limit_s=0.3)
+    env.execute("warm = 1", {})
+    _stop_the_evaluator_after_the_request(monkeypatch, resume_after=0.8)
+    data = {"a": 2}
+    t0 = time.monotonic()
+    env.execute("b = [a * i for i in range(3)]", data)
+    assert data["b"] == [0, 2, 4]
+    assert time.monotonic() - t0 >= 0.8  # it really waited that long without a processor
+
+
+def test_a_process_that_never_runs_is_stopped_at_the_wall_clock_cap(monkeypatch) -> None:
+    monkeypatch.setattr(evaluator, "WALL_CAP_MIN_S", 1.0)
+    monkeypatch.setattr(evaluator, "WALL_CAP_FACTOR", 1.0)
+    env = RestrictedEnvironment(time_limit_s=0.3)
+    env.execute("warm = 1", {})
+    _stop_the_evaluator_after_the_request(monkeypatch, resume_after=None)
+    t0 = time.monotonic()
+    with pytest.raises(ScriptTimeout, match="time limit"):
+        env.execute("b = 1", {})
+    assert 0.9 <= time.monotonic() - t0 < 3.0
+    monkeypatch.undo()
+    data = {"a": 1}
+    env.execute("b = a + 1", data)  # a fresh process for the next evaluation
+    assert data["b"] == 2
 
 
 def test_bounded_expressions_stay_in_the_server_process() -> None:
