@@ -15,8 +15,10 @@ case can be read by supervisors and by holders of a role of one of its tasks.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +30,7 @@ from engine import RECENT_HISTORY, Forbidden, NotFound, UserInfo, staff
 from . import csrf
 from .auth import desk, runtime
 from .errors import unstorable
-from .openapi import document
+from .openapi import MAX_IDEMPOTENCY_KEY, document
 from .openapi_schemas import (
     DEFAULT_LIMIT,
     INBOX_STATUSES,
@@ -45,6 +47,13 @@ csrf.exempt(bp)
 SUPERVISOR = "supervisor"
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 NO_DUE = datetime.min.replace(tzinfo=UTC)
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+
+
+def body_digest(value: Any) -> str:
+    """What a request asked, as a digest: the same body always gives the same one."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ----- authentication ----------------------------------------------------------------------
@@ -166,11 +175,29 @@ def start_case() -> Any:
     process = body["process"]
     if not isinstance(process, str) or not 1 <= len(process) <= MAX_PROCESS_KEY:
         raise BadRequest("'process' must be the key of a deployed process (a short string)")
+    data = body.get("data") or {}
+    actor = caller().name
+    request_key = request_digest = None
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None:
+        if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise BadRequest(
+                f"the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII"
+                " characters"
+            )
+        # Per user: one client's key never finds another's case.
+        request_key = f"api:{actor}:{idempotency_key}"
+        request_digest = body_digest({"process": process, "data": data})
     case = runtime().start_case(
-        process, body.get("data") or {}, actor=caller().name, check_roles=True
+        process,
+        data,
+        actor=actor,
+        check_roles=True,
+        request_key=request_key,
+        request_digest=request_digest or "",
     )
     response = jsonify(case.to_dict())
-    response.status_code = 201
+    response.status_code = 200 if case.repeated else 201
     response.headers["Location"] = url_for("api.get_case", number=case.number)
     return response
 

@@ -168,6 +168,12 @@ def catalogue(w: Words) -> dict[str, Sentence]:
             "Case %(number)s is busy; nothing was saved. Try again.", number=p["number"]
         ),
         "database_busy": lambda p: _("The database is busy; no case was started. Try again."),
+        "request_key_reused": lambda p: _(
+            "This request key already started case %(number)s with different data; send a new"
+            " key.",
+            number=p["number"],
+        ),
+        "request_key_invalid": lambda p: _("A request key is 1 to 200 characters."),
         "case_not_cancellable": lambda p: _(
             "Case %(number)s is %(status)s; it cannot be cancelled.",
             number=p["number"],

@@ -5,11 +5,9 @@ the engine's (engine.staff: start roles, `startable`, the same validation as the
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -55,36 +53,6 @@ def _fields(schema: dict[str, Any] | None) -> list[dict[str, Any]]:
     return fields
 
 
-class _StartedKeys:
-    """Form keys this process started a case for: a repeated post of one rendering (a double
-    click, a resent form) waits for the first and goes where it went, starting nothing."""
-
-    STRIPES = 64
-
-    def __init__(self, size: int = 1000) -> None:
-        self.lock = threading.Lock()
-        self.stripes = [threading.Lock() for _ in range(self.STRIPES)]
-        self.targets: OrderedDict[str, str] = OrderedDict()
-        self.size = size
-
-    def key_lock(self, form_key: str) -> threading.Lock:
-        return self.stripes[int(form_key[:8], 16) % self.STRIPES]
-
-    def get(self, form_key: str) -> str | None:
-        with self.lock:
-            return self.targets.get(form_key)
-
-    def put(self, form_key: str, target: str) -> None:
-        with self.lock:
-            self.targets[form_key] = target
-            while len(self.targets) > self.size:
-                self.targets.popitem(last=False)
-
-
-def _started_keys() -> _StartedKeys:
-    return current_app.extensions.setdefault("caseflow_started_keys", _StartedKeys())
-
-
 def _form_key(text: str | None) -> str | None:
     text = (text or "").strip()
     return text if len(text) == 32 and all(c in "0123456789abcdef" for c in text) else None
@@ -115,32 +83,29 @@ def start(key: str) -> Any:
     if request.method == "POST":
         form_key = form_key or secrets.token_hex(16)
         values = coerce_form_data(schema, request.form) if schema else {}
-        keys = _started_keys()
-        with keys.key_lock(form_key):
-            earlier = keys.get(form_key)
-            if earlier is not None:
-                return redirect(earlier, 303)
-            try:
-                started = staff.start(runtime(), current_user.name, key, values)
-            except ValidationFailed as exc:
-                errors = exc.errors or {"": [str(exc)]}
-            else:
-                number = started.case.number
-                for upload in request.files.values():
-                    if upload and upload.filename:
-                        try:
-                            desk().store_attachment(
-                                number,
-                                upload.filename,
-                                upload.read(attachments.MAX_BYTES + 1),
-                                current_user.name,
-                            )
-                        except ValidationFailed:
-                            flash(_("The file %(name)s was refused.", name=upload.filename))
+        try:
+            started = staff.start(runtime(), current_user.name, key, values, form_key)
+        except ValidationFailed as exc:
+            errors = exc.errors or {"": [str(exc)]}
+        else:
+            number = started.case.number
+            # A repeat (a double click that reached another server process first) starts
+            # nothing and stores nothing: it goes where the first post went.
+            uploads = [] if started.case.repeated else request.files.values()
+            for upload in uploads:
+                if upload and upload.filename:
+                    try:
+                        desk().store_attachment(
+                            number,
+                            upload.filename,
+                            upload.read(attachments.MAX_BYTES + 1),
+                            current_user.name,
+                        )
+                    except ValidationFailed:
+                        flash(_("The file %(name)s was refused.", name=upload.filename))
+            if not started.case.repeated:
                 flash(_("Case %(number)s started.", number=number))
-                target = _target(started)
-                keys.put(form_key, target)
-                return redirect(target, 303)
+            return redirect(_target(started), 303)
     return render_template(
         "newcase/form.html",
         option=option,

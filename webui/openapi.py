@@ -26,6 +26,8 @@ from .openapi_schemas import (
     ref,
 )
 
+MAX_IDEMPOTENCY_KEY = 100  # characters of an API client's Idempotency-Key
+
 TASK_ID = {
     "name": "task_id",
     "in": "path",
@@ -59,9 +61,32 @@ PATHS: dict[str, Any] = {
             "description": "For users holding one of the process's start roles (its "
             "`startRoles`; by default the role of its first user task, and supervisors); "
             "others get 403. `data` may hold only the fields of the process's start form, "
-            "valid by it (422 naming the others); a process without one starts without data.",
+            "valid by it (422 naming the others); a process without one starts without data. "
+            "With an `Idempotency-Key` header a retry is safe: the same key with the same body "
+            "answers 200 with the case the first request started (nothing new is started, "
+            "whichever server process answers); the same key with another body is refused "
+            "with 409. Keys are per user.",
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_IDEMPOTENCY_KEY,
+                        "pattern": "^[\\x21-\\x7e]+$",
+                    },
+                }
+            ],
             "requestBody": _body("StartCase"),
             "responses": {
+                "200": {
+                    **json_response(
+                        ref("Case"), "The case an earlier request with this key started."
+                    ),
+                    "headers": {"Location": {"schema": STRING}},
+                },
                 "201": {
                     **json_response(ref("Case"), "The new case, after it ran to its first wait."),
                     "headers": {"Location": {"schema": STRING}},

@@ -54,7 +54,6 @@ from .portal_keys import (
     BOOKED,
     booked_in_session,
     digest,
-    recent,
     remember,
     valid_form_key,
 )
@@ -256,31 +255,28 @@ def book(key: str) -> Any:
         if earlier:
             remember(*earlier)  # shown again as this page's latest booking
             return redirect(url_for("portal.booked", key=key), 303)
-        with recent().key_lock(form_key):
-            number = recent().get(form_key)
-            if number is not None:  # booked by a post whose answer this browser has not seen
-                remember(form_key, key, number, [], values_digest)
-                return redirect(url_for("portal.booked", key=key), 303)
-            try:
-                number = portal.book(runtime(), key, values, schema=schema)
-            except ValidationFailed as exc:
-                errors = exc.errors
-            else:
-                recent().put(form_key, number)
-                refused_files = []
-                for upload in request.files.values():
-                    if upload and upload.filename:
-                        try:
-                            desk().store_attachment(
-                                number,
-                                upload.filename,
-                                upload.read(attachments.MAX_BYTES + 1),
-                                "customer",
-                            )
-                        except ValidationFailed:
-                            refused_files.append(upload.filename)
-                remember(form_key, key, number, refused_files, values_digest)
-                return redirect(url_for("portal.booked", key=key), 303)
+        try:
+            booking = portal.book_once(runtime(), key, values, schema=schema, form_key=form_key)
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            refused_files = []
+            # A repeat (a double click that reached another server process first) books
+            # nothing and stores nothing: the first post took the files.
+            uploads = [] if booking.repeated else request.files.values()
+            for upload in uploads:
+                if upload and upload.filename:
+                    try:
+                        desk().store_attachment(
+                            booking.number,
+                            upload.filename,
+                            upload.read(attachments.MAX_BYTES + 1),
+                            "customer",
+                        )
+                    except ValidationFailed:
+                        refused_files.append(upload.filename)
+            remember(form_key, key, booking.number, refused_files, values_digest)
+            return redirect(url_for("portal.booked", key=key), 303)
     fields = _labelled(form_fields(schema), live)
     chosen = {
         "item": str(source.get(live.item_field) or "") if live.item_field else "",

@@ -182,15 +182,33 @@ def privacy_notice(runtime: Runtime, target: BookablePage) -> PrivacyNotice:
     return PrivacyNotice(fields, roles, runtime.settings.privacy.retention_days)
 
 
+@dataclass(frozen=True)
+class Booking:
+    number: str
+    repeated: bool = False  # the form's key had booked already: this is that booking
+
+
 def book(
     runtime: Runtime,
     key: str,
     data: dict[str, Any],
     schema: dict[str, Any] | None = None,
 ) -> str:
+    """book_once without a form key: returns the booking number."""
+    return book_once(runtime, key, data, schema).number
+
+
+def book_once(
+    runtime: Runtime,
+    key: str,
+    data: dict[str, Any],
+    schema: dict[str, Any] | None = None,
+    form_key: str | None = None,
+) -> Booking:
     """Validate the customer's form (or `schema`, the form with its live choices such as the
     free slots), check its times by the calendar rule and start the case with them in UTC;
-    returns the booking number."""
+    returns the booking number. With `form_key` (the key of the rendered form) a form books
+    once whatever reaches which server process: a repeat gets the first booking, `repeated`."""
     target = page(runtime, key)
     # The times are checked whatever else is wrong, so every refusal shows at once.
     times, time_errors = _times_in_utc(runtime, target, data)
@@ -207,7 +225,14 @@ def book(
     # The channel is informational in the processes; a form may let the customer choose it.
     extra = {"booked_via": "web", "channel": data.get("channel") or "網上預約"}
     # Checked above, against the form with its live choices (which the engine does not know).
-    return runtime.start_case(key, {**data, **extra}, actor="portal", prevalidated=True).number
+    started = runtime.start_case(
+        key,
+        {**data, **extra},
+        actor="portal",
+        prevalidated=True,
+        request_key=f"portal:{key}:{form_key}" if form_key else None,
+    )
+    return Booking(started.number, started.repeated)
 
 
 def _times_in_utc(

@@ -254,12 +254,22 @@ def customer_values(schema: dict[str, Any] | None, name: str | None, phone: str 
     return values
 
 
-def start(runtime: Runtime, user: str, key: str, data: dict[str, Any]) -> Started:
+def start(
+    runtime: Runtime, user: str, key: str, data: dict[str, Any], form_key: str | None = None
+) -> Started:
     """Start a case of `key` for `user` with `data` (the fields of its start form), checked as
     the API checks it: the user's start roles (Forbidden), only the form's fields and valid by
     it (ValidationFailed, per field). Returns the case, the first of its open tasks the user
-    may work on, and whether the user may find the case."""
-    case = runtime.start_case(key, data, actor=user, check_roles=True)
+    may work on, and whether the user may find the case. With `form_key` (the key of the
+    rendered start form) one form starts one case, whichever server process a repeated post
+    (a double click, a resent form) reaches: the repeat gets the first case (`repeated`)."""
+    case = runtime.start_case(
+        key,
+        data,
+        actor=user,
+        check_roles=True,
+        request_key=f"desk:{user}:{key}:{form_key}" if form_key else None,
+    )
     roles = set(_roles(runtime, user))
     task = next((t for t in case.open_tasks if task_refusal(t, roles, user) is None), None)
     visible = _may_find(runtime, case_scope(roles, user), case.number)

@@ -4,11 +4,12 @@ form), its number, and the first step."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.core import stepcontext
 from engine.core.errors import (
@@ -39,6 +40,8 @@ from engine.spiff import adapter as spiff
 from engine.store.records import CaseRecord, read_json
 from engine.store.rows import Rows
 
+MAX_REQUEST_KEY = 200  # characters of a start's request key (column start_request.key)
+
 
 class StartVerbs:
     """start_case (a mixin of Runtime)."""
@@ -53,8 +56,16 @@ class StartVerbs:
         *,
         check_roles: bool = False,
         prevalidated: bool = False,
+        request_key: str | None = None,
+        request_digest: str = "",
     ) -> CaseView:
         """Start a case on the newest version of a process; returns the case with its number.
+
+        With `request_key` (a booking form's key, an API client's Idempotency-Key, scoped by
+        the caller) the start happens once per key, whichever server process a repeat reaches:
+        a repeat returns the case the first start made, with `repeated` set. `request_digest`
+        says what was asked; a repeat with another digest is refused (Conflict), as a key used
+        for a different request.
 
         `data` may only hold the fields of the process's start form (property `startForm`),
         and must pass that form: other keys are refused, naming them (ValidationFailed), and
@@ -71,8 +82,35 @@ class StartVerbs:
                 what="case data",
             )
         data = checked_data(data, "case data")
+        if request_key is not None:
+            if not isinstance(request_key, str) or not 1 <= len(request_key) <= MAX_REQUEST_KEY:
+                raise ValidationFailed(
+                    f"a request key is 1 to {MAX_REQUEST_KEY} characters",
+                    {
+                        "request_key": [
+                            Message(
+                                "maxLength",
+                                f"must be at most {MAX_REQUEST_KEY} characters",
+                                num=MAX_REQUEST_KEY,
+                            )
+                        ]
+                    },
+                    reason="request_key_invalid",
+                )
+            earlier = self._started_by_request(request_key, request_digest)
+            if earlier is not None:
+                return earlier
         try:
-            return self._start(process_key, data, actor, check_roles, prevalidated)
+            return self._start(
+                process_key, data, actor, check_roles, prevalidated, request_key, request_digest
+            )
+        except IntegrityError:
+            # Another server process started the case for this key meanwhile (it committed
+            # first; this transaction rolled back whole, its number unused).
+            earlier = self._started_by_request(request_key, request_digest) if request_key else None
+            if earlier is None:
+                raise
+            return earlier
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict(
@@ -87,6 +125,8 @@ class StartVerbs:
         actor: str | None,
         check_roles: bool = False,
         prevalidated: bool = False,
+        request_key: str | None = None,
+        request_digest: str = "",
     ) -> CaseView:
         now = self.clock.now()
         with self._transaction() as txn:
@@ -153,6 +193,12 @@ class StartVerbs:
                 updated_at=now,
             )
             rows.insert_case(case)
+            if request_key is not None:
+                rows.run(
+                    "INSERT INTO start_request (key, case_id, digest, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (request_key, case.id, request_digest[:64], rows.dt(now)),
+                )
             rows.kpi_add(kpi.started_items(case.process_key, now, self.calendar.zone))
             rows.event(
                 "case_started",
@@ -171,6 +217,24 @@ class StartVerbs:
             view = self._view(rows, case, version, workflow, projection, RECENT_HISTORY)
         self._keep_live(case.id, case.state, workflow)
         return view
+
+    def _started_by_request(self, request_key: str, request_digest: str) -> CaseView | None:
+        """The case a start with this key made, marked `repeated`; None if there is none."""
+        with self.db.read() as session:
+            found = Rows.of(session).one(
+                'SELECT c.number, r.digest FROM start_request r JOIN "case" c ON c.id = r.case_id'
+                " WHERE r.key = ?",
+                (request_key,),
+            )
+        if found is None:
+            return None
+        if found[1] != request_digest[:64]:
+            raise Conflict(
+                "this request key was used for a different request; send a new key",
+                reason="request_key_reused",
+                number=found[0],
+            )
+        return replace(self.get_case(found[0], history_limit=RECENT_HISTORY), repeated=True)
 
     def _start_data(
         self, key: str, portal: dict[str, Any] | None, data: dict[str, Any]

@@ -154,6 +154,9 @@ class CaseView:
     completed_elements: list[str] = field(default_factory=list)
     waiting_messages: list[str] = field(default_factory=list)
     notifications: list[NotificationView] = field(default_factory=list)
+    # Set on the answer to a repeated start (the same request key): this case was started by
+    # the first request, not now.
+    repeated: bool = False
 
     @classmethod
     def of(cls, case: Case, version: int, **parts: Any) -> CaseView:

@@ -144,6 +144,21 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class StartRequest(Base):
+    """One start of a case per request key (a booking form's key, an API client's
+    Idempotency-Key): a repeated request, whichever server process it reaches, finds the case
+    the first one started instead of starting another (migration 0015)."""
+
+    __tablename__ = "start_request"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    digest: Mapped[str] = mapped_column(
+        String(64)
+    )  # of the request, to refuse another with the key
+    created_at: Mapped[datetime]
+
+
 class Task(Base):
     """Projection of a human task; inboxes and KPIs query this table only."""
 

@@ -353,3 +353,33 @@ def test_openapi_refs_resolve_and_schemas_are_valid(api_app):
             target = target[part]
     for schema in doc["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
+
+
+def test_an_idempotency_key_makes_a_retry_safe(caller, review, runtime, db):
+    alice = caller("alice")
+    body = {"process": "review_flow", "data": {"customer_name": "王小明"}}
+    first = alice.post("/api/cases", body, headers={"Idempotency-Key": "order-7781"})
+    assert first.status_code == 201, first.text
+    again = alice.post("/api/cases", body, headers={"Idempotency-Key": "order-7781"})
+    assert again.status_code == 200 and again.json["number"] == first.json["number"]
+    assert again.headers["Location"].endswith(first.json["number"])
+    conforms(again.json, "Case")
+    # The same key with another body: refused, nothing started.
+    other = {"process": "review_flow", "data": {"customer_name": "王大明"}}
+    reused = alice.post("/api/cases", other, headers={"Idempotency-Key": "order-7781"})
+    assert reused.status_code == 409 and "different request" in reused.json["message"]
+    # Keys are per user: carol's "order-7781" is her own request.
+    carol = caller("carol").post("/api/cases", other, headers={"Idempotency-Key": "order-7781"})
+    assert carol.status_code == 201 and carol.json["number"] != first.json["number"]
+    # Not a key: refused before anything starts.
+    for bad in ("has space", "k" * 101, ""):
+        refused = alice.post("/api/cases", body, headers={"Idempotency-Key": bad})
+        assert refused.status_code == 400, bad
+    # Without a key a retry is a second case.
+    assert alice.post("/api/cases", body).status_code == 201
+    with db.read() as session:
+        from sqlalchemy import func, select
+
+        from engine.store.tables import Case
+
+        assert session.scalar(select(func.count()).select_from(Case)) == 3

@@ -176,3 +176,32 @@ def test_every_process_of_the_company_opens_with_its_staff_start_form(app, login
     token = csrf_token(complaint)
     answer = alice.post("/new/complaint_handling", data={"csrf_token": token})
     assert answer.status_code == 303 and answer.headers["Location"].startswith("/tasks/")
+
+
+def test_a_repeated_start_form_reaching_another_server_process_starts_one_case(
+    app, login, runtime, db, settings, clock
+):
+    """A double click on 建立 whose second post reaches another server process: one case,
+    and both posts go to the same place."""
+    from engine.runtime.verbs import Runtime
+    from webui import create_app
+
+    _deploy(runtime)
+    other_process = create_app(
+        {"TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False},
+        runtime=Runtime(db, settings, clock),
+    )
+    first_tab = login("alice")
+    second_tab = other_process.test_client()
+    page = second_tab.get("/login")
+    second_tab.post(
+        "/login",
+        data={"name": "alice", "password": "secret-pass-1", "csrf_token": csrf_token(page.text)},
+    )
+    form = first_tab.get("/new/review_flow").text
+    fields = {"form_key": "b" * 32, "customer_name": "王小明", "phone": "13800001111"}
+    one = first_tab.post("/new/review_flow", data={**fields, "csrf_token": csrf_token(form)})
+    token = csrf_token(second_tab.get("/new/review_flow").text)
+    two = second_tab.post("/new/review_flow", data={**fields, "csrf_token": token})
+    assert one.status_code == two.status_code == 303
+    assert one.location == two.location and _cases(db) == 1

@@ -333,3 +333,35 @@ def test_the_store_booking_page_shows_the_personal_data_notice(app, runtime):
     # The period is the retention setting itself.
     runtime.settings = replace(runtime.settings, privacy=PrivacySettings(retention_days=90))
     assert "until 90 days after your booking ends" in client.get("/book/store_appointment").text
+
+
+def test_a_double_click_reaching_two_server_processes_books_once(app, runtime, db, settings, clock):
+    """The second post of one form reaches another server process before the first answer
+    set the browser's cookie: that process knows nothing of the first in memory or session,
+    and still shows the first booking instead of making a second (the key is in the database)."""
+    from engine.runtime.verbs import Runtime
+    from webui import create_app
+
+    deploy(runtime)
+    other_process = create_app(
+        {"TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False},
+        runtime=Runtime(db, settings, clock),
+    )
+    first_tab, second_tab = app.test_client(), other_process.test_client()
+    page = first_tab.get("/book/portal_flow").text
+    fields = {
+        "customer_name": "王小明",
+        "customer_phone": "13812345678",
+        "appointment_at": "2026-11-26T10:00",
+        "form_key": form_key(page),
+    }
+    first = first_tab.post("/book/portal_flow", data={**fields, "csrf_token": csrf_token(page)})
+    assert first.status_code == 303
+    token = csrf_token(second_tab.get("/book/portal_flow").text)
+    second = second_tab.post("/book/portal_flow", data={**fields, "csrf_token": token})
+    assert second.status_code == 303 and count_cases(db) == 1
+    shown = [
+        re.search(r'id="booking-number">([^<]+)<', tab.get("/book/portal_flow/booked").text)
+        for tab in (first_tab, second_tab)
+    ]
+    assert shown[0].group(1) == shown[1].group(1)
