@@ -7,7 +7,8 @@
   var root = document.getElementById('dry-run');
   if (!root) { return; }
   var config = JSON.parse((document.getElementById('dry-run-config') || {}).textContent || '{}');
-  var strings = config.strings || {};
+  var t = CaseflowCommon.translator(config.strings); // common.js
+  var el = CaseflowCommon.el;
   var startInput = document.getElementById('dry-run-start');
   var dataInput = document.getElementById('dry-run-data');
   var stepList = document.getElementById('dry-run-steps');
@@ -17,26 +18,6 @@
   var marked = [];
   var overlayIds = [];
   var dataEdited = false;
-
-  function t(key, values) {
-    var text = strings[key] || key;
-    Object.keys(values || {}).forEach(function (name) {
-      text = text.replace('%(' + name + ')s', values[name]);
-    });
-    return text;
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === 'text') { node.textContent = attrs[name]; } else { node.setAttribute(name, attrs[name]); }
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
 
   function modeler() { return window.caseflowModeler; }
 
