@@ -13,7 +13,9 @@ deleted when the run ends.
 
 What the report holds is in DryRunReport; the scenario's format in engine.casework.scenario.
 A run stops by itself after MAX_ACTIONS engine steps or MAX_SECONDS of wall time, or when the
-clock would pass MAX_SPAN from the start, and says so in its notes.
+clock would pass MAX_SPAN from the start, and says so in its notes. Notes, failed steps and
+scenario problems are Messages (a code, its params and the English text; the codes start with
+"dry_run_" or "scenario_"), so the web layer says them in the reader's language.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from engine.casework.scenario import MAX_SPAN, Scenario, ScenarioError, Step, re
 from engine.core.calendar import BusinessCalendar
 from engine.core.clock import FixedClock
 from engine.core.errors import CaseflowError, Conflict, ValidationFailed
+from engine.core.messages import Message
 from engine.core.settings import Settings
 from engine.core.status import CaseStatus
 from engine.definitions.deploy import latest_forms
@@ -87,11 +90,15 @@ def dry_run(
         scenario, calendar.zone, tasks=index.tasks or None, messages=index.messages or None
     )
     if process_key not in index.processes:
-        known = ", ".join(sorted(index.processes)) or "none"
-        raise ScenarioError(
-            f"the draft defines no process {process_key!r}",
-            {"process": [f"the draft defines no process {process_key!r} (it defines: {known})"]},
+        known = sorted(index.processes)
+        said = Message(
+            "dry_run_no_such_process",
+            f"the draft defines no process {process_key!r}"
+            f" (it defines: {', '.join(known) or 'none'})",
+            process=process_key,
+            known=known,
         )
+        raise ScenarioError(said, {"process": [said]})
     if not _running.acquire(blocking=False):
         raise Conflict(
             f"{MAX_RUNNING} dry runs are running already; try again in a moment",
@@ -147,7 +154,7 @@ class _Run:
         self.actions = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.failures: list[Failure] = []
-        self.notes: list[str] = []
+        self.notes: list[Message] = []
         self.start_data: dict[str, Any] | None = None
 
     def run(self, files: Sequence[SourceFile]) -> DryRunReport:
@@ -157,20 +164,30 @@ class _Run:
         rt = self.rt
         rt.deploy(files, actor=USER)  # DefinitionError: the deploy's problems, nothing ran
         add_user(self.db, self.settings, USER, sorted(self.settings.roles), self.clock.now())
-        self._start()
-        for index, step in enumerate(self.plan.steps):
+        try:
+            self._start()
+        except _Stop:  # out of time before the case started: the note says so
+            steps: Sequence[Step] = ()
+        else:
+            steps = self.plan.steps
+        for index, step in enumerate(steps):
             try:
                 self._do(index, step)
             except _Stop:
                 break
             except Exception as exc:  # noqa: BLE001 - reported, never an error page
                 log.exception("dry run of %s: step %s failed", self.key, index)
+                error = f"{type(exc).__name__}: {exc}"[:2000]
                 self.failures.append(
                     Failure(
                         index,
                         step.describe(),
                         None,
-                        f"this step could not be done: {type(exc).__name__}: {exc}"[:2000],
+                        Message(
+                            "dry_run_step_crashed",
+                            f"this step could not be done: {error}",
+                            error=error,
+                        ),
                         self.clock.now(),
                     )
                 )
@@ -230,26 +247,50 @@ class _Run:
         try:
             case = rt.start_case(self.key, data, actor=USER)
         except ValidationFailed as exc:
-            errors = {
-                f"data.{k}" if k else "data": list(map(str, v)) for k, v in exc.errors.items()
-            }
-            raise ScenarioError(f"the start data is refused: {exc}", errors) from None
+            # The form's field messages as they are (coded: the web says them per language).
+            errors = {f"data.{k}" if k else "data": list(v) for k, v in exc.errors.items()}
+            raise ScenarioError(
+                Message(
+                    "dry_run_start_refused",
+                    f"the start data is refused: {exc}",
+                    error=_said(exc),
+                ),
+                errors,
+            ) from None
         except CaseflowError as exc:  # e.g. a process only others call (startable=false)
-            raise ScenarioError(f"the case cannot start: {exc}", {"process": [str(exc)]}) from None
+            said = _said(exc)
+            raise ScenarioError(
+                Message("dry_run_cannot_start", f"the case cannot start: {exc}", error=said),
+                {"process": [said]},
+            ) from None
         self.number = case.number
 
     # ----- the steps ------------------------------------------------------------------------
 
     def _count(self) -> None:
         if self.actions >= MAX_ACTIONS:
-            self.notes.append(f"stopped after {MAX_ACTIONS} engine steps (the limit of a dry run)")
+            self.notes.append(
+                Message(
+                    "dry_run_stopped_steps",
+                    f"stopped after {MAX_ACTIONS} engine steps (the limit of a dry run)",
+                    num=MAX_ACTIONS,
+                )
+            )
             raise _Stop
         if time.monotonic() > self.deadline:
-            self.notes.append(f"stopped after {MAX_SECONDS:.0f} seconds (the limit of a dry run)")
+            self.notes.append(
+                Message(
+                    "dry_run_stopped_seconds",
+                    f"stopped after {MAX_SECONDS:.0f} seconds (the limit of a dry run)",
+                    num=round(MAX_SECONDS),
+                )
+            )
             raise _Stop
         self.actions += 1
 
-    def _fail(self, index: int | None, step: Step | None, message: str, element: str | None = None):
+    def _fail(
+        self, index: int | None, step: Step | None, message: Message, element: str | None = None
+    ) -> None:
         self.failures.append(
             Failure(
                 step=index,
@@ -267,15 +308,29 @@ class _Run:
     def _do(self, index: int, step: Step) -> None:
         case = self._case()
         if case.status != CaseStatus.RUNNING and step.do in ("complete", "message"):
-            self._fail(index, step, f"the case is {case.status}: nothing more can happen to it")
+            self._fail(
+                index,
+                step,
+                Message(
+                    "dry_run_case_not_running",
+                    f"the case is {case.status}: nothing more can happen to it",
+                    status=str(case.status),
+                ),
+            )
         if step.do == "complete":
             task = next((t for t in case.open_tasks if t.element_id == step.element), None)
             if task is None:
-                open_ids = ", ".join(t.element_id for t in case.open_tasks) or "none"
+                open_ids = [t.element_id for t in case.open_tasks]
                 self._fail(
                     index,
                     step,
-                    f"no task is open at {step.element} now (open: {open_ids})",
+                    Message(
+                        "dry_run_no_open_task",
+                        f"no task is open at {step.element} now"
+                        f" (open: {', '.join(open_ids) or 'none'})",
+                        element=step.element,
+                        open=open_ids,
+                    ),
                     step.element,
                 )
             self._complete(index, step, task, step.answers)
@@ -284,14 +339,19 @@ class _Run:
             try:
                 self.rt.send_message(self.number, step.name, step.payload, actor=USER)
             except CaseflowError as exc:
-                self._fail(index, step, str(exc))
+                self._fail(index, step, _said(exc))
         elif step.do == "clock":
             target = step.to if step.to is not None else self.clock.now() + step.by  # type: ignore[operator]
             if target < self.clock.now():
+                now = self.clock.now()
                 self._fail(
                     index,
                     step,
-                    f"the clock cannot go back (it is {self.clock.now().isoformat()} already)",
+                    Message(
+                        "dry_run_clock_back",
+                        f"the clock cannot go back (it is {now.isoformat()} already)",
+                        at=now,
+                    ),
                 )
             self._move_clock(index, step, target)
         else:
@@ -322,17 +382,31 @@ class _Run:
             self._fail(
                 index,
                 step,
-                f"the answers to {task.element_id} are refused: {fields}",
+                Message(
+                    "dry_run_answers_refused",
+                    f"the answers to {task.element_id} are refused: {fields}",
+                    element=task.element_id,
+                    errors={k: list(v) for k, v in exc.errors.items()},
+                ),
                 task.element_id,
             )
         except CaseflowError as exc:
-            self._fail(index, step, str(exc), task.element_id)
+            self._fail(index, step, _said(exc), task.element_id)
 
     def _ensure_user(self, index: int, step: Step | None, name: str) -> None:
         try:
             add_user(self.db, self.settings, name, sorted(self.settings.roles), self.clock.now())
         except CaseflowError as exc:
-            self._fail(index, step, f"the task's assignee {name!r} cannot work it: {exc}")
+            self._fail(
+                index,
+                step,
+                Message(
+                    "dry_run_assignee_refused",
+                    f"the task's assignee {name!r} cannot work it: {exc}",
+                    user=name,
+                    error=_said(exc),
+                ),
+            )
 
     def _next_timer(self) -> tuple[datetime, Any] | None:
         case = self._case()
@@ -346,8 +420,13 @@ class _Run:
         """Move the clock to `due` (never back) and fire what is due, as the worker would."""
         if due - self.plan.start > MAX_SPAN:
             self.notes.append(
-                f"stopped: the next timer is due {due.isoformat()}, more than"
-                f" {MAX_SPAN.days} days after the start"
+                Message(
+                    "dry_run_timer_too_far",
+                    f"stopped: the next timer is due {due.isoformat()}, more than"
+                    f" {MAX_SPAN.days} days after the start",
+                    at=due,
+                    days=MAX_SPAN.days,
+                )
             )
             raise _Stop
         if due > self.clock.now():
@@ -356,11 +435,23 @@ class _Run:
         try:
             self.rt.fire_timers(self.number)
         except CaseflowError as exc:
-            self._fail(index, step, f"firing the timers failed: {exc}")
+            self._fail(
+                index,
+                step,
+                Message(
+                    "dry_run_timers_failed", f"firing the timers failed: {exc}", error=_said(exc)
+                ),
+            )
 
     def _move_clock(self, index: int, step: Step, target: datetime) -> None:
         if target - self.plan.start > MAX_SPAN:
-            self.notes.append(f"the clock stops at {MAX_SPAN.days} days after the start")
+            self.notes.append(
+                Message(
+                    "dry_run_clock_capped",
+                    f"the clock stops at {MAX_SPAN.days} days after the start",
+                    days=MAX_SPAN.days,
+                )
+            )
             target = self.plan.start + MAX_SPAN
         last = None
         while (found := self._next_timer()) is not None and found[0] <= target:
@@ -382,15 +473,35 @@ class _Run:
                 self._complete(index, step, case.open_tasks[0], None)
                 continue
             if found is None:
-                waits = ", ".join(case.waiting_messages)
+                waits = list(case.waiting_messages)
                 self.notes.append(
-                    "run to the end: the case waits for "
-                    + (f"message(s) {waits}" if waits else "nothing it can be given")
+                    Message(
+                        "dry_run_waits_for_messages",
+                        f"run to the end: the case waits for message(s) {', '.join(waits)}",
+                        names=waits,
+                    )
+                    if waits
+                    else Message(
+                        "dry_run_waits_for_nothing",
+                        "run to the end: the case waits for nothing it can be given",
+                    )
                 )
                 return
             due, timer = found
             if (timer.id, due) == last:
-                self.notes.append(f"run to the end: the timer at {timer.element_id} does not fire")
+                self.notes.append(
+                    Message(
+                        "dry_run_timer_does_not_fire",
+                        f"run to the end: the timer at {timer.element_id} does not fire",
+                        element=timer.element_id,
+                    )
+                )
                 return
             last = (timer.id, due)
             self._fire(index, step, due)
+
+
+def _said(exc: CaseflowError) -> Message:
+    """An engine error as a Message: its reason and params (the web layer's sentence for the
+    reason), or, without a reason, its class's code and the English text alone."""
+    return Message(exc.reason or exc.code, str(exc), **exc.params)

@@ -3,6 +3,11 @@ the messages it would have sent, its errors, and where it ended or waits — rea
 throw-away database before it is deleted. Times are UTC instants with their company-local
 reading beside them ("local", e.g. "2026-11-24 10:00").
 
+What the run itself says (its notes, a step that could not be done and the step's action) is
+a Message: `to_dict` gives its text with its "code" and "params" beside it, and takes the
+function that says a Message in the reader's language (the web layer's; English by default).
+A case's own error (a failing script) is the engine's text as it is, with no code.
+
 A text message's length: GSM-7 text (the basic alphabet; ^{}\\[~]|€ count twice) fits 160
 characters in one message and 153 per part when longer; anything else (Chinese) is sent as
 UCS-2: 70 characters in one message, 67 per part. The line break that ends every rendered
@@ -12,12 +17,14 @@ message is not counted.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, tzinfo
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
 
+from engine.core.messages import Message
 from engine.core.status import CaseStatus
 from engine.runtime.tracing import TracingRuntime
 from engine.store.tables import Case, Event, Outbox, Task
@@ -61,9 +68,9 @@ class Failure:
     """A scenario step that could not be done (the run stopped there)."""
 
     step: int | None  # its index in the scenario's steps
-    action: str | None
+    action: Message | None  # what the step does (engine.casework.scenario.Step.describe)
     element: str | None
-    message: str
+    message: Message
     at: datetime
 
 
@@ -78,11 +85,13 @@ class DryRunReport:
     - `messages`: every message that would be sent: channel, recipient, queued (time),
       subject, text, and for SMS its length (characters, segments, encoding);
     - `errors`: the case's errors as its page shows them (element, name, message, time), and
-      the scenario steps that could not be done (step, action, element, message, time);
+      the scenario steps that could not be done (step, action, element, message, time; with
+      "code" and "params" of the message, "action_code" and "action_params" of the action);
     - `end`: the case's status and outcome, or what it waits for (open tasks, timers with
       their due times, messages), and the clock when the run ended;
-    - `notes`: why the run stopped early, where it did; `start_data`: what the case started
-      with; `actions` and `seconds`: how much the run took.
+    - `notes`: why the run stopped early, where it did ({"message", "code", "params"} each);
+      `start_data`: what the case started with; `actions` and `seconds`: how much the run
+      took.
     """
 
     process: str
@@ -93,12 +102,53 @@ class DryRunReport:
     messages: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     actions: int = 0
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, say: Callable[[Message], str] = str) -> dict[str, Any]:
+        """The report as JSON values, each Message said by `say` with its code and params
+        (params as JSON: times in ISO 8601, a nested message as {"code", "params",
+        "message"})."""
+        plain = replace(self, errors=[], notes=[])
+        return {
+            **asdict(plain),
+            "errors": [_said_error(e, say) for e in self.errors],
+            "notes": [{"message": say(n), **coded(n)} for n in self.notes],
+        }
+
+
+def coded(message: Any) -> dict[str, Any]:
+    """The code and params of a Message as JSON values (None and {} for plain text)."""
+    return {
+        "code": getattr(message, "code", None),
+        "params": _json(getattr(message, "params", None) or {}),
+    }
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Message):
+        return {"message": str(value), **coded(value)}
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _said_error(error: dict[str, Any], say: Callable[[Message], str]) -> dict[str, Any]:
+    said = dict(error)
+    message, action = error.get("message"), error.get("action")
+    said.update(message=say(message) if isinstance(message, Message) else message, **coded(message))
+    if "action" in error:
+        said["action"] = say(action) if isinstance(action, Message) else action
+        codes = coded(action)
+        said["action_code"], said["action_params"] = codes["code"], codes["params"]
+    return said
 
 
 def build_report(

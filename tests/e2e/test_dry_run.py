@@ -143,3 +143,54 @@ def test_dry_run_shows_the_reminder_and_marks_the_path(page, db) -> None:
     with db.read() as session:  # nothing was started or sent for real
         assert session.scalar(select(func.count()).select_from(Case)) == 0
         assert session.scalar(select(func.count()).select_from(Outbox)) == 0
+
+
+def _sign_in_and_open(page) -> None:
+    page.goto(f"{page.base}/login")
+    page.fill("input[name=name]", "olga")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{page.base}/models/store_appointment/edit")
+    page.wait_for_selector("#modeler[data-ready]")
+    page.wait_for_function(
+        "document.getElementById('dry-run-data').value.includes('appointment_at')"
+    )
+
+
+def _run(page) -> str:
+    page.evaluate("delete document.getElementById('dry-run').dataset.status")
+    page.click("#dry-run-run")
+    page.wait_for_selector("#dry-run[data-status]")
+    return page.get_attribute("#dry-run", "data-status")
+
+
+@pytest.mark.e2e
+def test_what_the_dry_run_says_is_in_the_pages_language(page) -> None:
+    _sign_in_and_open(page)
+    page.fill("#dry-run-data", json.dumps(CUSTOMER, ensure_ascii=False))
+    page.click("#dry-run-steps li button")  # remove "run to the end"
+    page.select_option("#dry-run-add-kind", "clock")
+    page.click("#dry-run-add")
+    page.select_option("#dry-run-steps li select", "to")
+    page.fill("#dry-run-steps li input", "2026-11-20T09:00")
+
+    # A step that cannot be done: said in Chinese, with the step's action.
+    assert _run(page) == "running"
+    errors = page.inner_text("#dry-run-errors")
+    assert "時鐘調到 2026-11-20 09:00" in errors
+    assert "時鐘不能倒退（現在已是 2026-11-23 09:30）。" in errors
+    assert "cannot go back" not in errors
+
+    # A scenario that cannot be run (no start time): its problem by where, in Chinese.
+    page.fill("#dry-run-start", "")
+    assert _run(page) == "refused"
+    assert "start：請以 ISO 8601 填寫時間" in page.inner_text("#dry-run-errors")
+
+    # The same in English.
+    page.context.add_cookies([{"name": "lang", "value": "en", "url": page.base}])
+    _sign_in_and_open(page)
+    page.fill("#dry-run-start", "")
+    assert _run(page) == "refused"
+    assert "start: give a time as ISO 8601" in page.inner_text("#dry-run-errors")
+    # Chromium logs the 422 answers of the refused scenarios; nothing else.
+    assert [p for p in page.problems if "status of 422" not in p] == []

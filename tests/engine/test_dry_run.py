@@ -339,7 +339,9 @@ def test_a_loop_stops_after_the_step_limit_with_a_note(settings):
         {"start": START, "steps": [{"do": "run_to_end"}]},
     ).to_dict()
     assert report["actions"] == dryrun_module.MAX_ACTIONS
-    assert any("stopped after 200 engine steps" in note for note in report["notes"])
+    (note,) = report["notes"]
+    assert "stopped after 200 engine steps" in note["message"]
+    assert (note["code"], note["params"]) == ("dry_run_stopped_steps", {"num": 200})
     assert report["end"]["status"] == "running"
 
 

@@ -1,7 +1,11 @@
 """The dry run on the modeler page: the draft being edited run against a scenario in a
 throw-away database (engine.casework.dryrun), answered as JSON for the page's panel
 (templates/models/_dry_run.html, static/dry-run.js). Only process owners may run one (the
-engine's rule, engine.core.rules.model_refusal), as only they may deploy."""
+engine's rule, engine.core.rules.model_refusal), as only they may deploy.
+
+What the engine says (the report's notes and failed steps, the scenario's problems, the start
+form's field errors) is coded; the answer says each in the page's language, with its "code"
+and "params" beside the text for clients that say it in their own words."""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from engine import (
 )
 
 from ..auth import runtime
-from ..messages import translate_errors
+from ..errors import json_params
+from ..messages import translate, translate_errors
 from . import bp
 from .diagrams import diagram_request, problems_json
 
@@ -49,7 +54,10 @@ def dry_run(key: str) -> Any:
         return jsonify(
             ok=False,
             message=_("The scenario cannot be run; nothing was run."),
+            reason=exc.reason,
+            params=json_params(exc.params),
             errors=translate_errors(exc.errors),
+            codes=_codes(exc.errors),
         ), 422
     except DefinitionError as exc:
         return jsonify(
@@ -59,7 +67,18 @@ def dry_run(key: str) -> Any:
         ), 422
     except Conflict:
         return jsonify(ok=False, message=_("Other dry runs are running; try again shortly.")), 409
-    return jsonify(ok=True, report=report.to_dict())
+    return jsonify(ok=True, report=report.to_dict(say=translate))
+
+
+def _codes(errors: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The code and params of each message of a field-error map, beside its text."""
+    return {
+        where: [
+            {"code": getattr(m, "code", None), "params": json_params(getattr(m, "params", None))}
+            for m in messages
+        ]
+        for where, messages in (errors or {}).items()
+    }
 
 
 @bp.get("/<key>/dry-run/start-data")

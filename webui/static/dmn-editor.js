@@ -9,7 +9,8 @@
   var container = document.getElementById('dmn-canvas');
   if (!root || !source || !container || typeof DmnJS === 'undefined') { return; }
   var config = JSON.parse((document.getElementById('decision-config') || {}).textContent || '{}');
-  var strings = config.strings || {};
+  var t = CaseflowCommon.translator(config.strings); // common.js
+  var el = CaseflowCommon.el;
   var statusLine = document.getElementById('decision-status');
   var problemList = document.getElementById('problems');
   var csrf = root.dataset.csrf;
@@ -19,23 +20,6 @@
 
   var modeler = new DmnJS({ container: container });
   window.caseflowDmn = modeler; // for browser tests and the curious
-
-  function t(key, values) {
-    var text = strings[key] || key;
-    Object.keys(values || {}).forEach(function (name) {
-      text = text.replace('%(' + name + ')s', values[name]);
-    });
-    return text;
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === 'text') { node.textContent = attrs[name]; } else { node.setAttribute(name, attrs[name]); }
-    });
-    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
-    return node;
-  }
 
   function status(text, kind) {
     statusLine.textContent = text;

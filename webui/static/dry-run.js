@@ -7,7 +7,8 @@
   var root = document.getElementById('dry-run');
   if (!root) { return; }
   var config = JSON.parse((document.getElementById('dry-run-config') || {}).textContent || '{}');
-  var strings = config.strings || {};
+  var t = CaseflowCommon.translator(config.strings); // common.js
+  var el = CaseflowCommon.el;
   var startInput = document.getElementById('dry-run-start');
   var dataInput = document.getElementById('dry-run-data');
   var stepList = document.getElementById('dry-run-steps');
@@ -17,26 +18,6 @@
   var marked = [];
   var overlayIds = [];
   var dataEdited = false;
-
-  function t(key, values) {
-    var text = strings[key] || key;
-    Object.keys(values || {}).forEach(function (name) {
-      text = text.replace('%(' + name + ')s', values[name]);
-    });
-    return text;
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === 'text') { node.textContent = attrs[name]; } else { node.setAttribute(name, attrs[name]); }
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
 
   function modeler() { return window.caseflowModeler; }
 
@@ -243,6 +224,11 @@
 
   function label(name, id) { return name ? name + ' (' + id + ')' : (id || ''); }
 
+  // "what: text" and a list, as the page's language writes them.
+  function said(what, text) { return what ? t('said', { field: what, message: text }) : text; }
+
+  function list(items) { return items.join(t('separator')) || t('none'); }
+
   function showReport(report) {
     var end = report.end || {};
     var endLine = document.getElementById('dry-run-end');
@@ -251,12 +237,12 @@
       endLine.textContent = t('not_started');
     } else {
       var parts = [t('status_' + end.status)];
-      if (end.outcome) { parts.push(t('outcome') + ': ' + ((config.outcomes || {})[end.outcome] || end.outcome)); }
+      if (end.outcome) { parts.push(said(t('outcome'), (config.outcomes || {})[end.outcome] || end.outcome)); }
       if (end.waiting) {
         var w = end.waiting;
-        parts.push(t('waits_tasks') + ': ' + (w.tasks.map(function (x) { return label(x.name, x.element); }).join('、') || t('none')));
-        parts.push(t('waits_timers') + ': ' + (w.timers.map(function (x) { return label(x.name, x.element) + ' ' + when(x.due); }).join('、') || t('none')));
-        parts.push(t('waits_messages') + ': ' + (w.messages.join('、') || t('none')));
+        parts.push(said(t('waits_tasks'), list(w.tasks.map(function (x) { return label(x.name, x.element); }))));
+        parts.push(said(t('waits_timers'), list(w.timers.map(function (x) { return label(x.name, x.element) + ' ' + when(x.due); }))));
+        parts.push(said(t('waits_messages'), list(w.messages)));
       }
       parts.push(t('clock_at') + ' ' + when(end.clock));
       endLine.textContent = parts.join(' · ');
@@ -268,7 +254,7 @@
     (report.errors || []).forEach(function (e) {
       var where = e.step !== undefined && e.step !== null ? t('step', { n: e.step + 1 }) + ' (' + e.action + ') ' : '';
       errors.appendChild(el('li', { 'data-element': e.element || '' }, [
-        when(e) + ' ' + where + (e.element ? label(e.name, e.element) + ': ' : '') + e.message
+        when(e) + ' ' + where + said(e.element ? label(e.name, e.element) : '', e.message)
       ]));
       mark(e.element, 'dry-run-error');
       badge(e.element, e.message);
@@ -313,7 +299,7 @@
 
     var notes = document.getElementById('dry-run-notes');
     notes.textContent = '';
-    (report.notes || []).forEach(function (n) { notes.appendChild(el('li', { text: n })); });
+    (report.notes || []).forEach(function (n) { notes.appendChild(el('li', { text: n.message })); });
 
     results.hidden = false;
     status(t('done', { seconds: report.seconds, actions: report.actions }), (report.errors || []).length ? 'bad' : 'good');
@@ -324,11 +310,11 @@
     errors.textContent = '';
     Object.keys(body.errors || {}).forEach(function (where) {
       body.errors[where].forEach(function (text) {
-        errors.appendChild(el('li', { text: (where ? where + ': ' : '') + text }));
+        errors.appendChild(el('li', { text: said(where, text) }));
       });
     });
     (body.problems || []).forEach(function (p) {
-      errors.appendChild(el('li', { 'data-element': p.element_id || '', text: (p.element_id ? p.element_id + ': ' : '') + p.message }));
+      errors.appendChild(el('li', { 'data-element': p.element_id || '', text: said(p.element_id, p.message) }));
       mark(p.element_id, 'dry-run-error');
     });
     ['dry-run-messages', 'dry-run-path', 'dry-run-notes'].forEach(function (id) { document.getElementById(id).textContent = ''; });

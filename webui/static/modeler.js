@@ -10,7 +10,8 @@
   var container = document.getElementById('canvas');
   if (!root || !source || !container) { return; }
   var config = JSON.parse((document.getElementById('modeler-config') || {}).textContent || '{}');
-  var strings = config.strings || {};
+  var t = CaseflowCommon.translator(config.strings); // common.js
+  var el = CaseflowCommon.el;
   var editing = root.dataset.mode === 'edit';
   if (editing ? typeof CaseflowBpmn === 'undefined' : typeof BpmnJS === 'undefined') { return; }
   var CHECK_DELAY = 800; // ms after the last change before the server checks the diagram
@@ -19,23 +20,6 @@
     ? CaseflowBpmn.createEditor({ container: container, panel: document.getElementById('properties'), config: config })
     : new BpmnJS({ container: container });
   window.caseflowModeler = modeler; // for other scripts of the page, browser tests and the curious
-
-  function t(key, values) {
-    var text = strings[key] || key;
-    Object.keys(values || {}).forEach(function (name) {
-      text = text.replace('%(' + name + ')s', values[name]);
-    });
-    return text;
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === 'text') { node.textContent = attrs[name]; } else { node.setAttribute(name, attrs[name]); }
-    });
-    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
-    return node;
-  }
 
   modeler.importXML(JSON.parse(source.textContent)).then(function () {
     modeler.get('canvas').zoom('fit-viewport');
