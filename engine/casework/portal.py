@@ -6,8 +6,9 @@ it now (e.g. too close to the appointment).
 Every day and time a customer picks is checked by one rule (engine.casework.portal_rules: not
 past, a working day, office hours, a store with staff on shift; for a process with a booking
 lead, enough working days ahead unless marked urgent: engine.casework.portal_lead) before
-anything is sent — no case is started for a refused time — and stored as an instant in UTC. What a booking page may offer (service items, stores, free times)
-comes from here too; the lookup and the status are engine.casework.portal_status."""
+anything is sent — no case is started for a refused time — and stored as an instant in UTC.
+What a booking page may offer (service items, stores, free times) comes from here too; the
+lookup and the status are engine.casework.portal_status."""
 
 from __future__ import annotations
 
