@@ -158,11 +158,29 @@ def index() -> Any:
     return render_template("portal/index.html", pages=portal.bookable(runtime()))
 
 
-def _mins() -> dict[str, str]:
-    """The earliest values the pickers offer (company time): today, and now."""
-    now = runtime().calendar.local(runtime().clock.now())
+def _mins(page: Any = None, values: Any = None) -> dict[str, Any]:
+    """The earliest values the pickers offer (company time): today, and now; on a booking page
+    whose process has a lead (engine.casework.portal_lead) its time field starts at the
+    earliest time the lead allows (`leads`), or now once the customer marks it urgent."""
+    rt = runtime()
+    now = rt.calendar.local(rt.clock.now())
     start = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
-    return {"date": now.date().isoformat(), "date-time": f"{start:%Y-%m-%dT%H:%M}"}
+    mins: dict[str, Any] = {"date": now.date().isoformat(), "date-time": f"{start:%Y-%m-%dT%H:%M}"}
+    lead = getattr(page, "lead", None)
+    found = portal.earliest_booking(rt, page) if lead is not None else None
+    if found is not None:
+        urgent = bool(lead.urgent_field) and (values or {}).get(lead.urgent_field) is True
+        first = input_value(found[1])
+        mins["leads"] = {
+            found[0]: {
+                "min": mins["date-time"] if urgent else first,
+                "normal": first,
+                "urgent": mins["date-time"],
+                "process": page.key,
+                "urgent_field": lead.urgent_field or "",
+            }
+        }
+    return mins
 
 
 def _store_label(store: Any) -> str:
@@ -205,17 +223,29 @@ def _privacy_notice(page: Any) -> dict[str, Any]:
 @bp.get("/check")
 def check() -> Any:
     """The calendar rule for one picked day or time (the page asks as the customer picks, so
-    a closed day is refused beside the field before the form is sent; the post checks again)."""
+    a closed day is refused beside the field before the form is sent; the post checks again).
+    A booking page's time field also names its process and field (and whether the request is
+    marked urgent), so its lead in working days is asked too."""
     kind = request.args.get("kind", "time")
     value = (request.args.get("value") or "")[:40]
     store = (request.args.get("store") or "")[:100] or None
     item = (request.args.get("item") or "")[:60] or None
+    process = (request.args.get("process") or "")[:100]
+    field = (request.args.get("field") or "")[:100]
+    urgent = request.args.get("urgent") in ("1", "true", "on")
     rt = runtime()
-    refused = (
-        portal.check_day(rt, value, store, item)
-        if kind == "day"
-        else portal.check_time(rt, value, store, item)
-    )
+    page = None
+    if kind != "day" and process and field:
+        try:
+            page = portal.page(rt, process)
+        except NotFound:
+            page = None
+    if kind == "day":
+        refused = portal.check_day(rt, value, store, item)
+    elif page is not None:
+        refused = portal.check_booking_time(rt, page, field, value, store, item, urgent=urgent)
+    else:
+        refused = portal.check_time(rt, value, store, item)
     if refused is None:
         return jsonify({"ok": True})
     return jsonify({"ok": False, "message": portal_message(refused)})
@@ -291,7 +321,7 @@ def book(key: str) -> Any:
         live=live,
         chosen=chosen,
         day_error=portal_message(live.day_refused) if live.day_refused else None,
-        mins=_mins(),
+        mins=_mins(page, values),
         notice=_privacy_notice(page),
         # The same key again after errors: this is still the one booking being made.
         form_key=form_key or secrets.token_hex(16),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from engine import portal
 
@@ -92,7 +93,20 @@ def _day(params: dict[str, Any]) -> str:
 
 def portal_message(message: Any) -> str:
     """An engine message of the customer pages in the page's language (others as
-    webui.messages translates them)."""
+    webui.messages translates them). A refused booking time that comes with the first time the
+    customer may book instead (`earliest`, engine.casework.portal_lead) names it."""
+    text = _portal_message(message)
+    p = getattr(message, "params", None) or {}
+    code = getattr(message, "reason", None) or getattr(message, "code", None)
+    if p.get("earliest") and code != "time_too_soon":
+        nearest = _(
+            "The nearest time you can book is %(earliest)s.", earliest=when_words(p["earliest"])
+        )
+        return f"{text}{'' if page_locale() != 'en' else ' '}{nearest}"
+    return text
+
+
+def _portal_message(message: Any) -> str:
     code = getattr(message, "reason", None) or getattr(message, "code", None)
     p = getattr(message, "params", None) or {}
     store = p.get("store") or ""
@@ -132,6 +146,29 @@ def portal_message(message: Any) -> str:
             "them.",
             opens=p.get("opens", ""),
             closes=p.get("closes", ""),
+        )
+    if code == "time_too_soon":
+        earliest = when_words(p.get("earliest"))
+        days = p.get("days") if isinstance(p.get("days"), int) else 0
+        if p.get("urgent"):
+            return ngettext(
+                "Bookings must be made at least %(num)d working day ahead: the earliest you can "
+                "book is %(earliest)s. For an urgent need, tick “%(urgent)s” and we will do our "
+                "best to arrange it.",
+                "Bookings must be made at least %(num)d working days ahead: the earliest you can "
+                "book is %(earliest)s. For an urgent need, tick “%(urgent)s” and we will do our "
+                "best to arrange it.",
+                days,
+                earliest=earliest,
+                urgent=p.get("urgent"),
+            )
+        return ngettext(
+            "Bookings must be made at least %(num)d working day ahead: the earliest you can "
+            "book is %(earliest)s.",
+            "Bookings must be made at least %(num)d working days ahead: the earliest you can "
+            "book is %(earliest)s.",
+            days,
+            earliest=earliest,
         )
     if code == "time_store_closed":
         if store:

@@ -4,14 +4,17 @@ the running case as a message, and is refused with the reason when the case woul
 it now (e.g. too close to the appointment).
 
 Every day and time a customer picks is checked by one rule (engine.casework.portal_rules: not
-past, a working day, office hours, a store with staff on shift) before anything is sent, and
-stored as an instant in UTC. What a booking page may offer (service items, stores, free times)
-comes from here too; the lookup and the status are engine.casework.portal_status."""
+past, a working day, office hours, a store with staff on shift; for a process with a booking
+lead, enough working days ahead unless marked urgent: engine.casework.portal_lead) before
+anything is sent — no case is started for a refused time — and stored as an instant in UTC.
+What a booking page may offer (service items, stores, free times) comes from here too; the
+lookup and the status are engine.casework.portal_status."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,6 +32,7 @@ from engine.casework.portal_choices import (
     stores,
     time_fields,
 )
+from engine.casework.portal_lead import BookingLead, booking_lead, earliest, is_urgent
 from engine.casework.portal_rules import REQUESTS, RequestAction
 from engine.casework.portal_status import (
     PUBLIC_FIELDS,
@@ -52,14 +56,17 @@ __all__ = [
     "REQUESTS",
     "Booked",
     "BookablePage",
+    "BookingLead",
     "BookingStatus",
     "LiveForm",
     "RequestAction",
     "StoreChoice",
     "book",
     "bookable",
+    "check_booking_time",
     "check_day",
     "check_time",
+    "earliest_booking",
     "free_slots",
     "holiday_name",
     "live_form",
@@ -95,6 +102,9 @@ class BookablePage:
     title: str
     schema: dict[str, Any]
     roles: tuple[str, ...] = ()  # the roles of the process's tasks: who works on a booking
+    # How far ahead a time must be booked (engine.casework.portal_lead), from this version's
+    # parameters; None for a process without a lead rule.
+    lead: BookingLead | None = None
 
 
 @dataclass(frozen=True)
@@ -138,12 +148,14 @@ def bookable(runtime: Runtime) -> list[BookablePage]:
             roles = dict.fromkeys(
                 meta["role"] for meta in (version.task_meta or {}).values() if meta.get("role")
             )
+            schema = _portal_schema(form.schema if form else {})
             pages.append(
                 BookablePage(
                     version.key,
                     version.portal["title"],
-                    _portal_schema(form.schema if form else {}),
+                    schema,
                     tuple(roles),
+                    booking_lead(version.key, version.defaults, schema),
                 )
             )
         return pages
@@ -256,12 +268,44 @@ def _times_in_utc(
             when = parse_when(value, runtime.calendar.zone)
         except (TypeError, ValueError):
             continue
-        refused = check_time(runtime, value, store, item if isinstance(item, str) else None)
+        refused = check_booking_time(
+            runtime, target, name, value, store, item if isinstance(item, str) else None,
+            urgent=is_urgent(target.lead, dict(data)),
+        )  # fmt: skip
         if refused is not None:
             errors[name] = [refused]
         else:
             times[name] = iso_utc(when)
     return times, errors
+
+
+def check_booking_time(
+    runtime: Runtime,
+    target: BookablePage,
+    field: str,
+    value: Any,
+    store: str | None = None,
+    service_item: str | None = None,
+    urgent: bool = False,
+) -> Message | None:
+    """Why the booking page `target` cannot take `value` in its time field `field`, or None:
+    the calendar rule (check_time) and, for the field its process's lead rule names, the
+    working days ahead — unless the customer marked the request `urgent`. The page asks it as
+    the customer picks; `book` asks it again."""
+    lead = target.lead if target.lead is not None and target.lead.field == field else None
+    return check_time(runtime, value, store, service_item, lead, urgent)
+
+
+def earliest_booking(
+    runtime: Runtime, target: BookablePage, urgent: bool = False
+) -> tuple[str, datetime] | None:
+    """(field, earliest instant in UTC) the booking page's lead allows now — for its picker to
+    start there — or None when its process has no lead rule. `urgent`: the earliest an urgent
+    request may have (the next office minute)."""
+    lead = target.lead
+    if lead is None:
+        return None
+    return lead.field, earliest(runtime.calendar, runtime.clock.now(), 0 if urgent else lead.days)
 
 
 def request_payload(

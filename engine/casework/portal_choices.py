@@ -1,8 +1,8 @@
 """What a booking page may offer and accept: the service items, the stores with their
 addresses, the free times of an item at a store on a day (a store appointment's live choices,
 fields marked "x-source"), and the one calendar rule for a day or a time a customer picks
-(engine.casework.portal_rules), asked by the page as the customer picks and by the booking
-and the change request again."""
+(engine.casework.portal_rules; with a process's booking lead, engine.casework.portal_lead),
+asked by the page as the customer picks and by the booking and the change request again."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from engine.casework.portal_lead import BookingLead, lead_refusal, with_nearest
 from engine.casework.portal_rules import day_refusal, time_refusal
 from engine.core.instants import parse_when
 from engine.core.messages import Message
@@ -163,18 +164,29 @@ def check_day(
 
 
 def check_time(
-    runtime: Runtime, value: Any, store: str | None = None, service_item: str | None = None
+    runtime: Runtime,
+    value: Any,
+    store: str | None = None,
+    service_item: str | None = None,
+    lead: BookingLead | None = None,
+    urgent: bool = False,
 ) -> Message | None:
     """Why a customer cannot have the time `value` (ISO 8601; without an offset it is company
-    time), or None (engine.casework.portal_rules.time_refusal)."""
+    time), or None (engine.casework.portal_rules.time_refusal). With the booking's `lead`
+    (engine.casework.portal_lead) also a time too few working days ahead unless `urgent`, and
+    a refusal names the first time the customer may book instead."""
     try:
         when = parse_when(value, runtime.calendar.zone)
     except (TypeError, ValueError):
         return Message("time_invalid", "not a valid date and time")
+    now = runtime.clock.now()
     with runtime.db.read() as session:
-        return time_refusal(
-            session, runtime.calendar, runtime.clock.now(), when, store, service_item
-        )
+        refused = time_refusal(session, runtime.calendar, now, when, store, service_item)
+    if lead is None:
+        return refused
+    if refused is not None:
+        return with_nearest(refused, runtime.calendar, now, when, lead, urgent)
+    return lead_refusal(runtime.calendar, now, when, lead, urgent)
 
 
 def holiday_name(runtime: Runtime, day: str, language: str) -> str | None:

@@ -71,7 +71,10 @@ def test_a_closed_or_past_time_is_refused_beside_the_field(app, signed, db, want
 def test_an_open_time_is_booked_and_the_picker_starts_now(app, signed, db):
     client = app.test_client()
     page = client.get("/book/signed_service_booking")
-    assert re.search(r'name="appointment_at"[^>]*min="2026-11-23T09:31"', page.text)
+    # A signed service is booked a working day ahead: its picker starts at Tuesday 09:00, and
+    # at now for an urgent request (tests/webui/test_portal_booking_lead.py).
+    assert re.search(r'name="appointment_at"[^>]*min="2026-11-24T09:00"', page.text)
+    assert re.search(r'name="appointment_at"[^>]*data-min-urgent="2026-11-23T09:31"', page.text)
     client.post(
         "/book/signed_service_booking",
         data={**SIGNED, "appointment_at": "2026-11-26T10:00", "csrf_token": csrf_token(page.text)},

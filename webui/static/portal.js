@@ -44,6 +44,23 @@
     return field ? field.value : "";
   }
 
+  function urgentBox(input) {
+    const name = input.dataset.checkUrgentField;
+    const box = name && input.form ? input.form.elements[name] : null;
+    return box && box.type === "checkbox" ? box : null;
+  }
+
+  // The picker starts at the earliest time the lead allows, or now for an urgent request.
+  function followUrgent(input) {
+    const box = urgentBox(input);
+    if (!box) return;
+    box.addEventListener("change", function () {
+      const earliest = box.checked ? input.dataset.minUrgent : input.dataset.minNormal;
+      if (earliest) input.min = earliest;
+      if (input.value) check(input);
+    });
+  }
+
   async function check(input) {
     // An earlier refusal goes as soon as the value changes: a post sent before the answer
     // arrives is checked by the server anyway.
@@ -55,6 +72,13 @@
       store: context(input, "Store"),
       item: context(input, "Item"),
     });
+    // A booking page's time with a lead in working days: its process and field, and whether
+    // the request is marked urgent (which lets a shorter lead through).
+    if (input.dataset.checkProcess) {
+      params.set("process", input.dataset.checkProcess);
+      params.set("field", input.dataset.checkField || input.name);
+      params.set("urgent", urgentBox(input)?.checked ? "1" : "");
+    }
     try {
       const answer = await fetch(url + "?" + params.toString(), {
         headers: { Accept: "application/json" },
@@ -71,6 +95,7 @@
     input.addEventListener("change", function () {
       check(input);
     });
+    followUrgent(input);
     // The day's answer depends on the item and store chosen beside it.
     if (input.form) {
       input.form.querySelectorAll("select").forEach(function (select) {
