@@ -17,6 +17,7 @@ from engine.definitions.submission import EXTRAS_DROP, REQUIRED_MESSAGE, declare
 from engine.runtime import casedata, kpi
 from engine.runtime.projection import (
     Projection,
+    project_message_waits,
     waiting_messages,
 )
 from engine.runtime.step import (
@@ -172,6 +173,7 @@ class CaseVerbs:
                 select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
             ):
                 timer.status = TimerStatus.CANCELLED
+            project_message_waits(txn.rows, case.id, None)
             case.cancel_reason = reason
             record(
                 session,
