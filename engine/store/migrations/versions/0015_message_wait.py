@@ -8,8 +8,8 @@ count the waiting cases of a version per element as it counts tasks and timers (
 No backfill here. Where a case waits is known only from its SpiffWorkflow state read with its
 version's spec; a migration lives in the store layer, below the SpiffWorkflow adapter, and
 loading every running case here would make an upgrade take minutes on a large database. The
-rows of a case appear at its next step; `caseflow cases reproject` writes them at once for the
-running cases (one step transaction per case).
+rows of a case appear at its next step; `caseflow reproject` writes them at once for every
+running case (Runtime.reproject_cases: one step transaction per case, the one write path).
 
 Revision ID: 0015
 Revises: 0014
