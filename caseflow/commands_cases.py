@@ -1,5 +1,5 @@
 """Commands on cases and their tasks: start, tasks, task, claim, unclaim, complete, message,
-cancel, retry and case."""
+cancel, retry, case and reproject."""
 
 from __future__ import annotations
 
@@ -173,5 +173,36 @@ def case_cmd(ctx: Context, as_json: bool, case_number: str) -> None:
     emit(as_json, case.to_dict(), lambda: _case_text(case))
 
 
+@command()
+def reproject(ctx: Context, as_json: bool) -> None:
+    """Write the task, timer and message wait rows of every running case again from its
+    state (once after an upgrade that adds such rows; the steps keep them up to date)."""
+    written, busy = ctx.runtime.reproject_cases()
+    emit(
+        as_json,
+        {"cases": written, "changed_meanwhile": busy},
+        lambda: (
+            f"rows written again for {written} running case(s)"
+            + (
+                f"; changed meanwhile (their own step wrote them): {', '.join(busy)}"
+                if busy
+                else ""
+            )
+        ),
+    )
+
+
 # Added to the `caseflow` group by caseflow.cli.
-COMMANDS = (start, tasks, task, claim, unclaim, complete, message, cancel, retry, case_cmd)
+COMMANDS = (
+    start,
+    tasks,
+    task,
+    claim,
+    unclaim,
+    complete,
+    message,
+    cancel,
+    retry,
+    case_cmd,
+    reproject,
+)

@@ -2,9 +2,9 @@
 wait (the heat map), which cases are in error (the incident list), who may take a task over,
 and a case's history and data told with names instead of ids.
 
-The counts are plain grouped queries on the task, timer and case tables; nothing loads a
-workflow to count anything. `Supervision` answers these questions on one runtime (the web
-layer keeps one per app)."""
+The counts are plain grouped queries on the task, timer, message wait and case tables;
+nothing loads a workflow to count anything. `Supervision` answers these questions on one
+runtime (the web layer keeps one per app)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,16 @@ from engine.runtime import casedata
 from engine.runtime.verbs import Runtime
 from engine.runtime.views import CaseView, EventView
 from engine.store.database import Database
-from engine.store.tables import Case, Event, ProcessVersion, Task, Timer, User, UserRole
+from engine.store.tables import (
+    Case,
+    Event,
+    MessageWait,
+    ProcessVersion,
+    Task,
+    Timer,
+    User,
+    UserRole,
+)
 
 # Audit events that only say someone looked: one line per person and day on the timeline.
 VIEW_KINDS = frozenset({privacy.VIEW_EVENT, privacy.EXPORT_EVENT, "case_viewed"})
@@ -40,10 +49,11 @@ class HeatCount:
     tasks: int = 0  # with an open or claimed task there
     timers: int = 0  # with a waiting timer there
     errors: int = 0  # stopped there by an error
+    messages: int = 0  # waiting there for a message
 
     @property
     def total(self) -> int:
-        return self.tasks + self.timers + self.errors
+        return self.tasks + self.timers + self.errors + self.messages
 
 
 @dataclass(frozen=True)
@@ -57,20 +67,28 @@ class HeatMap:
 
     def by_element(self) -> dict[str, dict[str, int]]:
         return {
-            c.element_id: {"tasks": c.tasks, "timers": c.timers, "errors": c.errors}
+            c.element_id: {
+                "tasks": c.tasks,
+                "timers": c.timers,
+                "messages": c.messages,
+                "errors": c.errors,
+            }
             for c in self.counts
         }
 
 
 def heat_counts(db: Database, version_id: int) -> tuple[int, dict[tuple[str, str], int]]:
-    """(running cases of the version, {(element id, "task" | "timer" | "error"): count}).
+    """(running cases of the version,
+    {(element id, "task" | "timer" | "message" | "error"): count}).
 
     One statement of grouped arms: open tasks and claimed tasks (each read in element order
-    from the index on task status, element and case), waiting timers (likewise on timer), cases
-    in error and the version's running cases (the index on case version and status); each task
-    and timer is matched to its case's version through the index on the case's version. A
-    case has one task or timer per element (no procedure has a multi-instance task), so the
-    counts are cases."""
+    from the index on task status, element and case), waiting timers (likewise on timer),
+    message waits (on message_wait's element and case), cases in error and the version's
+    running cases (the index on case version and status); each task, timer and message wait
+    is matched to its case's version through the index on the case's version. A case has one
+    task or timer per element (no procedure has a multi-instance task), so the counts are
+    cases; an element that waits for two messages at once has a row for each, so that arm
+    counts distinct cases."""
 
     def task_arm(status: str) -> Any:
         return (
@@ -86,6 +104,14 @@ def heat_counts(db: Database, version_id: int) -> tuple[int, dict[tuple[str, str
         .where(Timer.status == TimerStatus.WAITING, Case.process_version_id == version_id)
         .group_by(Timer.element_id)
     )
+    messages = (
+        select(
+            MessageWait.element_id, literal("message"), func.count(MessageWait.case_id.distinct())
+        )
+        .join(Case, Case.id == MessageWait.case_id)
+        .where(Case.process_version_id == version_id)
+        .group_by(MessageWait.element_id)
+    )
     errors = (
         select(Case.error_element, literal("error"), func.count())
         .where(Case.process_version_id == version_id, Case.status == CaseStatus.ERROR)
@@ -94,7 +120,7 @@ def heat_counts(db: Database, version_id: int) -> tuple[int, dict[tuple[str, str
     running = select(literal(""), literal("case"), func.count()).where(
         Case.process_version_id == version_id, Case.status.in_(ACTIVE_CASE)
     )
-    query = union_all(*(task_arm(s) for s in ACTIVE_TASK), timers, errors, running)
+    query = union_all(*(task_arm(s) for s in ACTIVE_TASK), timers, messages, errors, running)
     counts: dict[tuple[str, str], int] = {}
     total = 0
     with db.read() as session:
@@ -326,6 +352,7 @@ class Supervision:
                 kinds.get("task", 0),
                 kinds.get("timer", 0),
                 kinds.get("error", 0),
+                kinds.get("message", 0),
             )
             for element, kinds in per.items()
         ]

@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.core.errors import InvalidState, NotFound, ValidationFailed
+from engine.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from engine.core.messages import Message
 from engine.core.outcomes import Outcome
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
@@ -17,6 +17,7 @@ from engine.definitions.submission import EXTRAS_DROP, REQUIRED_MESSAGE, declare
 from engine.runtime import casedata, kpi
 from engine.runtime.projection import (
     Projection,
+    project_message_waits,
     waiting_messages,
 )
 from engine.runtime.step import (
@@ -172,6 +173,7 @@ class CaseVerbs:
                 select(Timer).where(Timer.case_id == case.id, Timer.status == TimerStatus.WAITING)
             ):
                 timer.status = TimerStatus.CANCELLED
+            project_message_waits(txn.rows, case.id, None)
             case.cancel_reason = reason
             record(
                 session,
@@ -225,6 +227,31 @@ class CaseVerbs:
                 spiff.make_ready(task)
 
         return self._step(number, actor, "retry", action, view=True)
+
+    # ----- maintenance ---------------------------------------------------------------------
+
+    def reproject_cases(self) -> tuple[int, list[str]]:
+        """Write the task, timer and message wait rows of every running case (and case in
+        error) again from its state, each in a step of its own with nothing to do: for rows
+        an upgrade adds that earlier steps did not write (message_wait, migration 0015). A
+        running case's due timers fire in that step, as the worker would fire them. Returns
+        how many cases were written and the numbers of those another writer changed
+        meanwhile (their own step wrote their rows)."""
+        with self.db.read() as session:
+            numbers = list(
+                session.scalars(
+                    select(Case.number).where(Case.status.in_(ACTIVE_CASE)).order_by(Case.id)
+                )
+            )
+        written, busy = 0, []
+        for number in numbers:
+            try:
+                self._step(number, None, "reproject", None)
+            except (Conflict, InvalidState):  # changed or ended meanwhile: its step wrote them
+                busy.append(number)
+            else:
+                written += 1
+        return written, busy
 
     # ----- reading -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Keep the task and timer rows in step with a case's SpiffWorkflow state.
+"""Keep the task, timer and message wait rows in step with a case's SpiffWorkflow state.
 
 Inboxes, lists and the timer worker read only these rows; this module is the one place that
 derives them from the workflow, at the end of every step, inside the step's transaction.
@@ -56,17 +56,17 @@ def timer_definition(task: Any) -> TimerEventDefinition | None:
     return next((d for d in catch_definitions(task) if isinstance(d, TimerEventDefinition)), None)
 
 
-def timer_element(task: Any, timer: TimerEventDefinition) -> tuple[str | None, str | None]:
-    """The id and name of the diagram element whose timer `task` waits on. An event-based
-    gateway waits on its following events' definitions itself (SpiffWorkflow moves them onto
-    the gateway, in the order of its outputs): there the timer belongs to the catch event after
-    the gateway, which is what the diagram and the supervisor call it. `timer`: the task's
-    timer_definition()."""
+def caught_element(task: Any, definition: Any) -> tuple[str | None, str | None]:
+    """The id and name of the diagram element that waits for `definition` (a timer or a
+    message, one of catch_definitions(task)). An event-based gateway waits on its following
+    events' definitions itself (SpiffWorkflow moves them onto the gateway, in the order of its
+    outputs): there the definition belongs to the catch event after the gateway, which is what
+    the diagram and the supervisor call it."""
     spec = task.task_spec
-    definition = getattr(spec, "event_definition", None)
-    if isinstance(spec, EventBasedGateway) and isinstance(definition, MultipleEventDefinition):
-        for index, candidate in enumerate(definition.event_definitions):
-            if candidate is timer and index < len(spec.outputs):
+    gathered = getattr(spec, "event_definition", None)
+    if isinstance(spec, EventBasedGateway) and isinstance(gathered, MultipleEventDefinition):
+        for index, candidate in enumerate(gathered.event_definitions):
+            if candidate is definition and index < len(spec.outputs):
                 event = spec.outputs[index]
                 return event.bpmn_id or spec.bpmn_id, event.bpmn_name or spec.bpmn_name
     return spec.bpmn_id, spec.bpmn_name
@@ -100,6 +100,24 @@ def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[Any, Any]]:
             for definition in catch_definitions(start_event):
                 if isinstance(definition, MessageEventDefinition):
                     found.append((start_event, definition))
+    return found
+
+
+def message_waits(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
+    """(element id, message name) for every message a waiting task of the case listens for:
+    message catch events, receive tasks, the message events after an event-based gateway and
+    on a boundary. Unlike waiting_messages(), not the messages that would start an event
+    sub-process: those say what the case could receive, not where it waits (as the timer rows
+    hold no timer start events of event sub-processes either)."""
+    found = set()
+    for task in list(workflow.event_manager.tasks.values()):
+        if not task.has_state(TaskState.WAITING):
+            continue
+        for definition in catch_definitions(task):
+            if isinstance(definition, MessageEventDefinition) and definition.name:
+                element_id, _ = caught_element(task, definition)
+                if element_id:  # as long as their columns (names are not checked on deploy)
+                    found.add((element_id[:200], definition.name[:300]))
     return found
 
 
@@ -179,8 +197,8 @@ def project(
     rows: Rows | None = None,
     zone: tzinfo | None = None,
 ) -> Projection:
-    """Bring task rows, timer rows, the case's status and search fields, and the KPI rollup
-    up to date.
+    """Bring task rows, timer rows, message wait rows, the case's status and search fields,
+    and the KPI rollup up to date.
 
     `case` is a store Case or a CaseRecord, `version` anything with `task_meta` (and
     `kpi_fields`); the rows are written with plain SQL in the session's transaction (see
@@ -194,6 +212,7 @@ def project(
         _project_timers(rows, case, workflow, now, fired_until),
         pending,
     )
+    project_message_waits(rows, case.id, workflow)
     if session is not None and session.identity_map:
         # ORM objects of rows written above (e.g. loaded by a caller) must not stay stale.
         for obj in list(session.identity_map.values()):
@@ -401,7 +420,7 @@ def _project_timers(
         if key in known:
             continue
         definition = timer_definition(task)
-        element_id, name = timer_element(task, definition)
+        element_id, name = caught_element(task, definition)
         row = TimerRecord(
             id=None,
             spiff_task_id=key[0],
@@ -416,6 +435,18 @@ def _project_timers(
     case.next_timer_at = min((due for _, due in waiting), default=None)
     still_waiting.sort(key=lambda r: (r.due_at, r.id))
     return still_waiting
+
+
+def project_message_waits(rows: Rows, case_id: int, workflow: BpmnWorkflow | None) -> None:
+    """Make the case's message wait rows say where it waits for a message now (nowhere once
+    it has ended, or when `workflow` is None: a cancelled case). Only the rows that changed
+    are written, so a step that moves nothing here costs one indexed read."""
+    now = set() if workflow is None or workflow.is_completed() else message_waits(workflow)
+    before = rows.message_waits(case_id)
+    if before - now:
+        rows.drop_message_waits(case_id, sorted(before - now))
+    if now - before:
+        rows.add_message_waits(case_id, sorted(now - before))
 
 
 def _timer_kind(definition: TimerEventDefinition) -> str:

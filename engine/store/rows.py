@@ -1,5 +1,5 @@
-"""Plain SQL for the paths that run on every step: the case row, its task, timer and event
-rows, task lists.
+"""Plain SQL for the paths that run on every step: the case row, its task, timer, message
+wait and event rows, task lists.
 
 On a 2-core machine SQLAlchemy costs 0.1–0.3 ms per Core statement and 0.3–0.6 ms per ORM
 query or flush, while the statement itself takes 10–30 µs; a case step needs about ten of
@@ -340,6 +340,35 @@ class Rows:
             (status, self.dt(fired_at), timer.id),
         )
         timer.status = status
+
+    # ----- message waits --------------------------------------------------------------------
+
+    def message_waits(self, case_id: int) -> set[tuple[str, str]]:
+        """(element id, message name) of every message the case waits for, as last written."""
+        return {
+            (r[0], r[1])
+            for r in self.all(
+                "SELECT element_id, message FROM message_wait WHERE case_id = ?", (case_id,)
+            )
+        }
+
+    def add_message_waits(self, case_id: int, waits: Sequence[tuple[str, str]]) -> None:
+        self.many(
+            "INSERT INTO message_wait (case_id, element_id, message) VALUES (?, ?, ?)",
+            [(case_id, element, message) for element, message in waits],
+        )
+
+    def drop_message_waits(
+        self, case_id: int, waits: Sequence[tuple[str, str]] | None = None
+    ) -> None:
+        """Remove the given waits of the case, or all of them."""
+        if waits is None:
+            self.run("DELETE FROM message_wait WHERE case_id = ?", (case_id,))
+            return
+        self.many(
+            "DELETE FROM message_wait WHERE case_id = ? AND element_id = ? AND message = ?",
+            [(case_id, element, message) for element, message in waits],
+        )
 
     # ----- KPI rollup -----------------------------------------------------------------------
 

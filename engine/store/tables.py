@@ -221,6 +221,24 @@ class Timer(Base):
     locked_until: Mapped[datetime | None]
 
 
+class MessageWait(Base):
+    """Where a case waits for a message: one row per element and message name (a message
+    catch event, a receive task, a message event after an event-based gateway or on a
+    boundary). Written by the step with the task and timer rows (engine.runtime.projection),
+    gone when the case no longer waits there; the heat map counts them (migration 0015)."""
+
+    __tablename__ = "message_wait"
+    __table_args__ = (
+        # The waiting cases per element in element order (the heat map); the key serves a
+        # case's own rows.
+        Index("ix_message_wait_element", "element_id", "case_id"),
+    )
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message: Mapped[str] = mapped_column(String(300), primary_key=True)
+
+
 class Event(Base):
     """Append-only audit trail."""
 

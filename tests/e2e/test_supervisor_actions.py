@@ -216,8 +216,9 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
         " Number(b.dataset.count)]))"
     )
     # At 受理審核: the first case (reassigned) and the retried one; the cancelled one nowhere;
-    # the other case in error where it failed.
-    assert counts == {"task_review": 2, "compute_share": 1}, counts
+    # the other case in error where it failed. Waiting for the phone note: both; for the reply:
+    # the retried one (the first has it).
+    assert counts == {"task_review": 2, "compute_share": 1, "wait_call": 2, "wait_reply": 1}, counts
     shot(tab, "heatmap", 1366)
     context.close()
 

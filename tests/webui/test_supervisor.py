@@ -88,7 +88,12 @@ def test_case_page_diagram_timeline_and_labelled_data(app, login, flow, db, sett
     # The counts of where the version's running cases wait, fetched when asked for.
     url = re.search(r'data-heat-url="([^"]+)"', html).group(1)
     assert url == "/cases/heatmap/supervise_flow/1/counts"
-    assert sue.get(url).json == {"task_review": {"tasks": 1, "timers": 0, "errors": 0}}
+    # The case is at the review task and waits for the reply and the phone note at once.
+    assert sue.get(url).json == {
+        "task_review": {"tasks": 1, "timers": 0, "messages": 0, "errors": 0},
+        "wait_reply": {"tasks": 0, "timers": 0, "messages": 1, "errors": 0},
+        "wait_call": {"tasks": 0, "timers": 0, "messages": 1, "errors": 0},
+    }
 
 
 # ----- messages -----------------------------------------------------------------------------
@@ -377,10 +382,10 @@ def test_heat_map_counts_match_hand_counted_cases(app, login, runtime):
     heat = Supervision(runtime).heat_map("review_flow", 1)
     assert heat.running == 4
     assert heat.by_element() == {
-        "task_a": {"tasks": 1, "timers": 0, "errors": 0},
-        "task_b": {"tasks": 2, "timers": 0, "errors": 0},
-        "deadline": {"tasks": 0, "timers": 2, "errors": 0},
-        "wait_3_days": {"tasks": 0, "timers": 1, "errors": 0},
+        "task_a": {"tasks": 1, "timers": 0, "messages": 0, "errors": 0},
+        "task_b": {"tasks": 2, "timers": 0, "messages": 0, "errors": 0},
+        "deadline": {"tasks": 0, "timers": 2, "messages": 0, "errors": 0},
+        "wait_3_days": {"tasks": 0, "timers": 1, "messages": 0, "errors": 0},
     }
     assert {c.element_id: c.name for c in heat.counts}["deadline"] == "兩個工作日未處理"
     sue = login("sue")
@@ -404,3 +409,33 @@ def test_heat_map_counts_match_hand_counted_cases(app, login, runtime):
     assert olga.get("/cases/heatmap/review_flow/1").status_code == 200
     assert "/cases/heatmap/review_flow/1" in olga.get("/models/review_flow/1").text
     assert login("alice").get("/cases/heatmap/review_flow/1").status_code == 403
+
+
+def test_heat_map_page_shows_the_cases_waiting_for_a_message(app, login, runtime):
+    """Two cases, each at the review task and at once waiting for the customer's reply and
+    the phone note (a parallel split): the table has a column for the message waits, the
+    legend names them, and the diagram's counts carry them (Chinese by default, English when
+    chosen)."""
+    runtime.deploy(fixture_files(*SUPERVISE))
+    for _ in range(2):
+        runtime.start_case("supervise_flow", START)
+    sue = login("sue")
+    page = sue.get("/cases/heatmap/supervise_flow/1")
+    assert page.status_code == 200
+    heat_json = json.loads(
+        re.search(r"data-heat='([^']*)'", page.text).group(1).replace("&#34;", '"')
+    )
+    assert heat_json == {
+        "task_review": {"tasks": 2, "timers": 0, "messages": 0, "errors": 0},
+        "wait_reply": {"tasks": 0, "timers": 0, "messages": 2, "errors": 0},
+        "wait_call": {"tasks": 0, "timers": 0, "messages": 2, "errors": 0},
+    }
+    assert "等待訊息" in page.text.split('class="legend heat-legend"')[1].split("</p>")[0]
+    table = text_of(page.text.split('id="heat-table"')[1])
+    assert "等待訊息" in table
+    assert "等待客戶回覆 2" in table and "等待客戶來電 2" in table and "受理審核 2" in table
+    assert 'class="heat-badge only-message"' in page.text
+    assert sue.get("/cases/heatmap/supervise_flow/1/counts").get_json() == heat_json
+    sue.set_cookie("lang", "en")
+    english = sue.get("/cases/heatmap/supervise_flow/1").text
+    assert "Waiting for a message" in english and "waiting for a message" in english

@@ -34,11 +34,19 @@
     noteZoom();
   }
 
+  // The colour says how the cases wait: some in error, else some at a task, else some for a
+  // timer, else all for a message (the heat map's legend).
+  function kind(counts) {
+    if (counts.errors) { return ' has-error'; }
+    if (counts.tasks) { return ''; }
+    return counts.timers ? ' only-timer' : ' only-message';
+  }
+
   function badge(counts) {
-    var total = (counts.tasks || 0) + (counts.timers || 0) + (counts.errors || 0);
+    var total = (counts.tasks || 0) + (counts.timers || 0) + (counts.messages || 0) + (counts.errors || 0);
     if (!total) { return null; }
     var span = document.createElement('span');
-    span.className = 'heat-badge' + (counts.errors ? ' has-error' : (counts.tasks ? '' : ' only-timer'));
+    span.className = 'heat-badge' + kind(counts);
     span.textContent = String(total);
     span.title = total + ' ' + label;
     span.setAttribute('data-count', String(total));
