@@ -129,7 +129,7 @@ def test_the_migration_adds_the_table_and_takes_it_away(db):
     cfg = alembic_config(db)
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0014")
+        command.downgrade(cfg, "0015")
     assert "message_wait" not in inspect(db.engine).get_table_names()
     upgrade(db)
     inspector = inspect(db.engine)
@@ -138,7 +138,7 @@ def test_the_migration_adds_the_table_and_takes_it_away(db):
 
 
 def test_cases_from_before_the_table_are_written_by_reproject(runtime, db, db_url, settings, clock):
-    """A database upgraded to 0015 has no rows for the cases already waiting (the migration
+    """A database upgraded to 0016 has no rows for the cases already waiting (the migration
     does not load workflows): `caseflow reproject` writes them, one step per case."""
     import json
 

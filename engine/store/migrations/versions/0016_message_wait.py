@@ -11,15 +11,15 @@ loading every running case here would make an upgrade take minutes on a large da
 rows of a case appear at its next step; `caseflow reproject` writes them at once for every
 running case (Runtime.reproject_cases: one step transaction per case, the one write path).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
