@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
 from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
@@ -17,10 +18,31 @@ from engine.store.tables import Case, Outbox
 from engine.worker.timers import fire_due_timers
 
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined)
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
 
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def undrawn(path) -> tuple[set[str], set[str], set[str]]:
+    """The flow nodes, sequence flows and lanes of the diagram's process that no shape or edge
+    of its layout draws."""
+    tree = etree.parse(str(path))
+    shapes = {s.get("bpmnElement") for s in tree.iter(f"{BPMNDI}BPMNShape")}
+    edges = {e.get("bpmnElement") for e in tree.iter(f"{BPMNDI}BPMNEdge")}
+    process = tree.find(f"{BPMN}process")
+    nodes = {
+        n.get("id")
+        for n in process.iter()
+        if isinstance(n.tag, str)
+        and n.get("id")
+        and n.tag.replace(BPMN, "").endswith(("Task", "Event", "Gateway", "subProcess"))
+    }
+    flows = {f.get("id") for f in process.iter(f"{BPMN}sequenceFlow")}
+    lanes = {lane.get("id") for lane in process.iter(f"{BPMN}lane")}
+    return nodes - shapes, flows - edges, lanes - shapes
 
 
 # ----- a runtime --------------------------------------------------------------------------
