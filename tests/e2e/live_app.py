@@ -7,35 +7,16 @@ Used by the accessibility and keyboard tests (import the fixtures into the test 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from engine.casework import portal
-from engine.casework.resources import add_resource, add_service_item, add_shift
-from engine.identity.users import add_user
 from tests.conftest import fixture_files
-from tests.webui.conftest import PASSWORD
+from tests.e2e.staff_browser import AXE, facial_store, launch, serve
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-VENDOR = ROOT / "webui" / "static" / "vendor"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-STORE = [
-    ROOT / "processes" / "store_appointment.bpmn",
-    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-]
 PHONE = "13800138000"
 
 
@@ -50,14 +31,7 @@ class Company:
 
 @pytest.fixture
 def live_company(app, runtime, db, settings, clock) -> Iterator[Company]:
-    add_user(db, settings, "shop", ["store_ops"], clock.now(), password=PASSWORD)
-    with db.write() as session:
-        add_service_item(session, "facial", "面部護理", 60, "facial")
-        staff = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, staff.id, "2026-11-25T09:00", "2026-11-25T17:00")
-        session.commit()
-    runtime.deploy(STORE, actor="olga")
+    facial_store(runtime, db, settings, clock, actor="olga")
     runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"), actor="olga")
     slot = next(
         s
@@ -81,42 +55,11 @@ def live_company(app, runtime, db, settings, clock) -> Iterator[Company]:
     number = portal.book(runtime, "store_appointment", booking, schema=schema)
     task = next(t for t in runtime.get_case(number).open_tasks)
     review = runtime.start_case("review_flow", {"customer_name": "陳大文"})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Company(
-            f"http://127.0.0.1:{httpd.server_port}",
-            number,
-            PHONE,
-            task.id,
-            review.open_tasks[0].id,
-        )
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serve(app) as base:
+        yield Company(base, number, PHONE, task.id, review.open_tasks[0].id)
 
 
 @pytest.fixture
 def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not (VENDOR / "axe-core" / "axe.min.js").exists():
-        pytest.skip("webui/static/vendor is incomplete (run scripts/install-frontend.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def sign_in(tab, base: str, name: str) -> None:
-    tab.goto(f"{base}/login")
-    tab.fill("input[name=name]", name)
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
-    tab.wait_for_url(lambda url: "/login" not in url)
+    with launch(AXE) as browser:
+        yield browser

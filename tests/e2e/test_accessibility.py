@@ -15,20 +15,12 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e import axe_summary
-from tests.e2e.live_app import (  # noqa: F401 - fixtures
-    PHONE,
-    ROOT,
-    Company,
-    chromium,
-    live_company,
-    sign_in,
-)
-from tests.webui.conftest import app  # noqa: F401 - the web app fixture
+from tests.e2e.live_app import PHONE, Company, chromium, live_company  # noqa: F401 - fixtures
+from tests.e2e.staff_browser import ROOT, SHOTS, sign_in
 
 pytestmark = pytest.mark.e2e
 
 REPORTS = ROOT / "test-artifacts" / "axe"
-SCREENS = ROOT / "test-artifacts" / "screens"
 AXE_URL = "/static/vendor/axe-core/axe.min.js"  # served from the site: its CSP allows it
 BLOCKING = ("serious", "critical")
 # The rules of WCAG 2.0/2.1 A and AA and axe's best practices.
@@ -185,10 +177,10 @@ def test_the_main_pages_have_no_serious_or_critical_violations(
             blocking, line = _report(page, tab.url, _axe(tab))
             axe_summary.record(line)
             # Every main page as it looks on a desk and on a phone.
-            SCREENS.mkdir(parents=True, exist_ok=True)
-            tab.screenshot(path=str(SCREENS / f"page-{page.name}-1366.png"), full_page=True)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(SHOTS / f"page-{page.name}-1366.png"), full_page=True)
             tab.set_viewport_size({"width": 390, "height": 844})
-            tab.screenshot(path=str(SCREENS / f"page-{page.name}-390.png"), full_page=True)
+            tab.screenshot(path=str(SHOTS / f"page-{page.name}-390.png"), full_page=True)
             tab.set_viewport_size({"width": 1366, "height": 900})
             if blocking:
                 found[page.name] = [

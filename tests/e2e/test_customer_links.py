@@ -4,29 +4,20 @@ by itself, and opening the link again says it was already answered."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from engine.identity.users import add_user
 from engine.store.tables import Case, Outbox
-from tests.e2e.test_journey import browser, new_tab, shot  # noqa: F401 - the browser fixture
-from tests.webui.conftest import app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import new_tab, portal_links_to, serve, shot
+from tests.webui.portal_world import files
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-FILES = [
-    ROOT / "processes" / "consultation.bpmn",
-    *sorted((ROOT / "processes").glob("consultation.*.dmn")),
-    *sorted((ROOT / "forms").glob("consultation.*.json")),
-]
+FILES = files("consultation")
 CALLED = {"channel": "電話", "customer_name": "周先生", "phone": "13800000005"}
 RECORD = {
     "customer_name": "周先生",
@@ -40,24 +31,13 @@ RECORD = {
 
 
 @pytest.fixture
-def server(app, runtime, db, settings, clock, monkeypatch) -> Iterator[str]:  # noqa: F811
+def server(app, runtime, db, settings, clock, monkeypatch) -> Iterator[str]:
     monkeypatch.setenv("CASEFLOW_SECRET_KEY", "e2e-customer-links")
     add_user(db, settings, "desk", ["service_desk"], clock.now())
     runtime.deploy(FILES, actor="owner")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{httpd.server_port}"
-    # The links in the messages lead to this server.
-    runtime.settings = dataclasses.replace(
-        runtime.settings, portal=dataclasses.replace(runtime.settings.portal, base_url=base)
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(app) as base:
+        portal_links_to(runtime, base)  # the links in the messages lead to this server
         yield base
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 def complete(runtime, number: str, element_id: str, data: dict) -> None:
@@ -69,7 +49,7 @@ def complete(runtime, number: str, element_id: str, data: dict) -> None:
     runtime.complete_task(task.id, data, "desk")
 
 
-def test_customer_answers_the_survey_from_the_sms_link(server, browser, runtime, db):  # noqa: F811
+def test_customer_answers_the_survey_from_the_sms_link(server, browser, runtime, db):
     number = runtime.start_case("consultation", CALLED).number
     complete(runtime, number, "record_consultation", RECORD)
     reply = {"reply_text": "多出的 30 元是上月的短信套餐費。", "reply_method": "短信"}

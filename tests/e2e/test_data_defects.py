@@ -10,91 +10,38 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from engine.casework.resources import add_resource, add_service_item, add_shift
 from engine.identity.users import add_user
 from engine.runtime.versions import get_process
 from engine.store.tables import Case
 from tests.conftest import fixture_files
-from tests.e2e.test_journey import ARGS, CHROMIUM, VIEWER
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import facial_store, new_tab, serve, sign_in
+from tests.webui.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-STORE_FILES = [
-    ROOT / "processes" / "store_appointment.bpmn",
-    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-]
-
-
-def serve(app) -> Iterator[str]:  # noqa: F811
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
 
 @pytest.fixture
-def store(app, runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
+def store(app, runtime, db, settings, clock) -> Iterator[str]:
     """The store appointment process with a facial room and a beautician on Wednesday."""
-    add_user(db, settings, "shop", ["store_ops"], clock.now(), password=PASSWORD)
-    with db.write() as session:
-        add_service_item(session, "facial", "面部護理", 60, "facial")
-        staff = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, staff.id, "2026-11-25T09:00", "2026-11-25T17:00")
-        session.commit()
-    runtime.deploy(STORE_FILES, actor="owner")
-    yield from serve(app)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not VIEWER.exists():
-        pytest.skip("the bpmn-js bundle is missing (scripts/install-frontend.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    facial_store(runtime, db, settings, clock)
+    with serve(app) as base:
+        yield base
 
 
 @pytest.fixture
 def tab(browser) -> Iterator[object]:
     errors: list[str] = []
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page = new_tab(browser, errors)
     try:
         yield page
     finally:
         context.close()
     assert errors == []
-
-
-def sign_in(tab, base: str, name: str) -> None:
-    tab.goto(f"{base}/login")
-    tab.fill("input[name=name]", name)
-    tab.fill("input[name=password]", PASSWORD)
-    submit(tab, "main button[type=submit]")
 
 
 def book_facial(tab, base: str, name: str = "王美玲") -> str:
@@ -153,9 +100,10 @@ def test_a_change_request_moves_the_store_appointment(store, tab, runtime):
 
 
 @pytest.fixture
-def booking_page(app, runtime) -> Iterator[str]:  # noqa: F811
+def booking_page(app, runtime) -> Iterator[str]:
     runtime.deploy(fixture_files("portal_flow.bpmn", "portal_start.json"), actor="owner")
-    yield from serve(app)
+    with serve(app) as base:
+        yield base
 
 
 def test_reload_back_and_resubmit_book_once(booking_page, tab, db):
@@ -221,7 +169,7 @@ def test_reload_back_and_resubmit_book_once(booking_page, tab, db):
 
 
 @pytest.fixture
-def cleaning(app, runtime, fresh_runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
+def cleaning(app, runtime, fresh_runtime, db, settings, clock) -> Iterator[str]:
     from tests.processes import test_home_cleaning_dispatch as hc
 
     for name, roles in {"desk": ["service_desk"], "ayi": ["field_staff"]}.items():
@@ -245,7 +193,8 @@ def cleaning(app, runtime, fresh_runtime, db, settings, clock) -> Iterator[str]:
     hc.work(fresh_runtime, number, "confirm_end", "desk", confirmed)
     collected = {**hc.COLLECTED, "amount_collected": 760}
     hc.work(fresh_runtime, number, "collect_payment", "desk", collected)
-    yield from serve(app)
+    with serve(app) as base:
+        yield base
 
 
 def test_finance_sees_an_empty_receipt_time_and_cannot_book_less_than_due(cleaning, tab, runtime):
@@ -277,9 +226,10 @@ def test_finance_sees_an_empty_receipt_time_and_cannot_book_less_than_due(cleani
 
 
 @pytest.fixture
-def review(app, runtime) -> Iterator[str]:  # noqa: F811
+def review(app, runtime) -> Iterator[str]:
     runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"), actor="owner")
-    yield from serve(app)
+    with serve(app) as base:
+        yield base
 
 
 def test_a_form_deployed_alone_reaches_new_cases_only(review, tab, runtime):

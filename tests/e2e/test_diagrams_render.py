@@ -15,22 +15,13 @@ import pytest
 from lxml import etree
 
 from engine.definitions.layout import BPMN, FLOW_NODES, layout
+from tests.e2e.staff_browser import ROOT, VIEWER, launch
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-ROOT = Path(__file__).resolve().parents[2]
-VENDOR = ROOT / "webui" / "static" / "vendor" / "bpmn-js"
-BUNDLE = VENDOR / "bpmn-navigated-viewer.production.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
+VENDOR = VIEWER.parent  # bpmn-js: the viewer bundle and its styles
 SHOTS = ROOT / "test-artifacts" / "diagrams"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,">
@@ -131,40 +122,28 @@ class Viewer:
 @pytest.fixture(scope="module")
 def viewer() -> Iterator[Viewer]:
     """A Chromium page with the bpmn-js viewer, served from a local server thread."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE.relative_to(ROOT)} is missing (run scripts/install-frontend.sh)")
-    from playwright.sync_api import sync_playwright
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                viewer = Viewer(page)
-                page.on("pageerror", lambda exc: viewer.problems.append(f"page error: {exc}"))
-                page.on(
-                    "console",
-                    lambda msg: (
-                        viewer.problems.append(f"console: {msg.text}")
-                        if msg.type == "error"
-                        else None
-                    ),
-                )
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-                page.wait_for_function("typeof BpmnJS === 'function'")
-                yield viewer
-                page.close()
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with launch(VIEWER) as browser:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            viewer = Viewer(page)
+            page.on("pageerror", lambda exc: viewer.problems.append(f"page error: {exc}"))
+            page.on(
+                "console",
+                lambda msg: (
+                    viewer.problems.append(f"console: {msg.text}") if msg.type == "error" else None
+                ),
+            )
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.wait_for_function("typeof BpmnJS === 'function'")
+            yield viewer
+            page.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
 
 def _flow_node_ids(xml: bytes) -> list[str]:

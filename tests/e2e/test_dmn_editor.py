@@ -5,16 +5,12 @@ before keeps its version's table."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_modeler import CHROMIUM, CHROMIUM_ARGS, SHOTS, server  # noqa: F401
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import DMN_MODELER, ROOT, SHOTS, sign_in
 
-ROOT = Path(__file__).resolve().parents[2]
-BUNDLE = ROOT / "webui" / "static" / "vendor" / "dmn-js" / "dmn-modeler.production.min.js"
 TABLE = "home_cleaning_dispatch.base_rate.dmn"
 FILES = [
     ROOT / "processes" / "home_cleaning_dispatch.bpmn",
@@ -41,35 +37,13 @@ VENDOR_NOISE = "development build of Inferno"
 
 
 @pytest.fixture
-def page(server) -> Iterator[object]:  # noqa: F811 - pytest's fixture injection
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE.relative_to(ROOT)} is missing (run scripts/install-frontend.sh)")
-    from playwright.sync_api import sync_playwright
+def editor_bundles() -> tuple[Path, ...]:
+    return (DMN_MODELER,)
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
-            tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            tab.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console: {msg.text}")
-                    if msg.type == "error"
-                    and "favicon" not in msg.text
-                    and "404" not in msg.text
-                    and VENDOR_NOISE not in msg.text
-                    else None
-                ),
-            )
-            tab.problems = problems  # type: ignore[attr-defined]
-            tab.base = server  # type: ignore[attr-defined]
-            yield tab
-        finally:
-            browser.close()
+
+@pytest.fixture
+def console_noise() -> tuple[str, ...]:
+    return (VENDOR_NOISE,)
 
 
 def quote(runtime, number: str) -> int:
@@ -86,10 +60,7 @@ def test_add_a_rule_to_the_base_rate_table_and_deploy(page, runtime, db, setting
     runtime.deploy(FILES, actor="owner")
     early = runtime.start_case("home_cleaning_dispatch", {}, actor="desk").number
 
-    page.goto(f"{page.base}/login")
-    page.fill("input[name=name]", "olga")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, page.base, "olga")
     page.goto(f"{page.base}/models/home_cleaning_dispatch/1")
     page.click(f"#decision-tables a:has-text('{TABLE}')")
     page.wait_for_selector("#decision-editor[data-ready]")

@@ -5,30 +5,14 @@ with its time and text in the results while the path is marked on the diagram.""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from engine.casework.resources import add_resource, add_service_item, add_shift, add_store
 from engine.store.tables import Case, Outbox
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
-from webui import models
+from tests.e2e.staff_browser import SHOTS, STORE_FILES, huaihai_store, open_modeler, serve, sign_in
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-BUNDLE = ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js"
-SHOTS = ROOT / "test-artifacts" / "screens"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 CUSTOMER = {
     "customer_name": "王美玲",
     "phone": "13800138000",
@@ -38,71 +22,17 @@ CUSTOMER = {
 
 
 @pytest.fixture
-def server(app, runtime, db) -> Iterator[str]:  # noqa: F811 - pytest's fixture injection
-    if "models" not in app.blueprints:  # until webui/__init__.py registers it
-        app.register_blueprint(models.bp)
-    with db.write() as session:
-        add_store(session, "淮海店", "上海市黃浦區淮海中路300號")
-        add_service_item(session, "facial", "面部護理", 60, "facial", prep_notes="請勿化妝。")
-        beautician = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, beautician.id, "2026-11-25T10:00", "2026-11-25T11:00")
-        session.commit()
-    runtime.deploy(
-        [
-            ROOT / "processes" / "store_appointment.bpmn",
-            *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-        ]
-    )
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def page(server) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE.relative_to(ROOT)} is missing (run scripts/install-frontend.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
-            tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            tab.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console: {msg.text}")
-                    if msg.type == "error" and "favicon" not in msg.text and "404" not in msg.text
-                    else None
-                ),
-            )
-            tab.problems = problems  # type: ignore[attr-defined]
-            tab.base = server  # type: ignore[attr-defined]
-            yield tab
-        finally:
-            browser.close()
+def server(app, runtime, db) -> Iterator[str]:
+    huaihai_store(db, shifts=(("2026-11-25T10:00", "2026-11-25T11:00"),))
+    runtime.deploy(STORE_FILES)
+    with serve(app) as base:
+        yield base
 
 
 @pytest.mark.e2e
 def test_dry_run_shows_the_reminder_and_marks_the_path(page, db) -> None:
-    page.goto(f"{page.base}/login")
-    page.fill("input[name=name]", "olga")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(f"{page.base}/models/store_appointment/edit")
-    page.wait_for_selector("#modeler[data-ready]")
-    assert page.get_attribute("#modeler", "data-ready") == "true"
+    sign_in(page, page.base, "olga")
+    open_modeler(page, "/models/store_appointment/edit")
 
     # The start time is the company's now; the start data is prefilled with the simplest
     # valid answers (the first free slot), which the owner replaces with a customer's.

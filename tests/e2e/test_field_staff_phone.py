@@ -16,7 +16,7 @@ from tests.e2e.staff_browser import (
     DESKTOP,
     PHONE,
     beside_their_labels,
-    chromium,
+    launch,
     new_tab,
     scroll_width,
     serve,
@@ -24,7 +24,7 @@ from tests.e2e.staff_browser import (
     sign_in,
     small_targets,
 )
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.webui.conftest import PASSWORD
 from tests.webui.desk_processes import deploy_desk, desk_process
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ VISIT_REPORT = {
 
 
 @pytest.fixture
-def server(app, runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
+def server(app, runtime, db, settings, clock) -> Iterator[str]:
     add_user(db, settings, "fang", ["field_staff"], clock.now(), password=PASSWORD)
     deploy_desk(
         runtime,
@@ -82,7 +82,7 @@ def test_field_staff_work_a_task_on_a_phone(server, runtime):
         for name, phone in (("陳太太", "13811112222"), ("林先生", "13833334444"))
     ]
     errors: list[str] = []
-    with chromium() as browser:
+    with launch() as browser:
         # At the desk first (the same pages, 1366 px wide), for the record.
         context, tab = new_tab(browser, errors, DESKTOP)
         sign_in(tab, server, "fang")

@@ -11,14 +11,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from engine.casework.resources import add_resource, add_service_item, add_shift
-from engine.identity.users import add_user
 from engine.store.tables import Case
 from tests.e2e.staff_browser import (
     DESKTOP,
     PHONE,
-    ROOT,
-    chromium,
+    facial_store,
+    launch,
     new_tab,
     scroll_width,
     serve,
@@ -26,28 +24,25 @@ from tests.e2e.staff_browser import (
     sign_in,
     small_targets,
 )
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
 
 pytestmark = pytest.mark.e2e
 
-FILES = [
-    ROOT / "processes" / "store_appointment.bpmn",
-    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-]
 CALLER = "13800138000"
 
 
 @pytest.fixture
-def server(app, runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
-    add_user(db, settings, "desk", ["service_desk"], clock.now(), password=PASSWORD)
-    with db.write() as session:
-        add_service_item(session, "facial", "面部護理", 60, "facial")
-        staff = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, staff.id, "2026-11-25T09:00", "2026-11-25T17:00")
-        add_shift(session, staff.id, "2026-11-27T09:00", "2026-11-27T17:00")
-        session.commit()
-    runtime.deploy(FILES, actor="owner")
+def server(app, runtime, db, settings, clock) -> Iterator[str]:
+    facial_store(
+        runtime,
+        db,
+        settings,
+        clock,
+        user=("desk", "service_desk"),
+        shifts=(
+            ("2026-11-25T09:00", "2026-11-25T17:00"),
+            ("2026-11-27T09:00", "2026-11-27T17:00"),
+        ),
+    )
     with serve(app) as base:
         yield base
 
@@ -70,7 +65,7 @@ def test_front_desk_books_a_store_appointment_for_a_caller(server, runtime, db):
         actor="portal",
     ).number
     errors: list[str] = []
-    with chromium() as browser:
+    with launch() as browser:
         context, tab = new_tab(browser, errors, DESKTOP)
         sign_in(tab, server, "desk")
 

@@ -6,92 +6,20 @@ dashboard shows its charts. A screenshot of each main page is saved for review."
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from engine.casework.resources import add_resource, add_service_item, add_shift
-from engine.identity.users import add_user
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import facial_store, new_tab, serve, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-VIEWER = (
-    ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-navigated-viewer.production.min.js"
-)
-SHOTS = ROOT / "test-artifacts" / "screens"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-FILES = [
-    ROOT / "processes" / "store_appointment.bpmn",
-    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-]
-
 
 @pytest.fixture
-def server(app, runtime, db, settings, clock) -> Iterator[str]:  # noqa: F811
-    add_user(db, settings, "shop", ["store_ops"], clock.now(), password=PASSWORD)
-    with db.write() as session:
-        add_service_item(session, "facial", "面部護理", 60, "facial")
-        staff = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, staff.id, "2026-11-25T09:00", "2026-11-25T17:00")
-        session.commit()
-    runtime.deploy(FILES, actor="owner")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not VIEWER.exists():
-        pytest.skip("the bpmn-js bundle is missing (scripts/install-frontend.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def new_tab(browser, errors):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    tab = context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, tab
-
-
-def shot(tab, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(tab, base: str, name: str) -> None:
-    tab.goto(f"{base}/login")
-    tab.fill("input[name=name]", name)
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
+def server(app, runtime, db, settings, clock) -> Iterator[str]:
+    facial_store(runtime, db, settings, clock)
+    with serve(app) as base:
+        yield base
 
 
 def test_customer_staff_supervisor_dashboard(server, browser, runtime):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.live_app import chromium, live_company  # noqa: F401 - the browser fixtures
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.webui.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

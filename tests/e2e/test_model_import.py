@@ -8,21 +8,17 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import fixture_files
-from tests.e2e.test_modeler import SHOTS, page, server  # noqa: F401 - the browser fixtures
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import SHOTS, sign_in
 from tests.webui.test_model_import import CAMUNDA
 
 HAS_MARKER = "([id, marker]) => window.caseflowModeler.get('canvas').hasMarker(id, marker)"
 
 
 @pytest.mark.e2e
-def test_import_a_camunda_file_fix_its_lane_and_deploy(page, runtime) -> None:  # noqa: F811
+def test_import_a_camunda_file_fix_its_lane_and_deploy(page, runtime) -> None:
     runtime.deploy(fixture_files("review_form.json"))  # the form its user task names
 
-    page.goto(f"{page.base}/login")
-    page.fill("input[name=name]", "olga")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, page.base, "olga")
     page.goto(f"{page.base}/models")
     page.click('a[href="/models/import"]')
     page.set_input_files(

@@ -4,30 +4,12 @@ version while a case started earlier stays on its own."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
 from engine.definitions.sources import SourceFile
 from engine.runtime.versions import blank_diagram
 from tests.conftest import fixture_files
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
-from webui import models
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-BUNDLE = ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js"
-SHOTS = ROOT / "test-artifacts" / "screens"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.e2e.staff_browser import SHOTS, open_modeler, sign_in
 
 # Put a user task "follow_up" between first_task and the end event, through the bpmn-js API.
 ADD_FOLLOW_UP = """() => {
@@ -44,50 +26,6 @@ ADD_FOLLOW_UP = """() => {
 }"""
 
 
-@pytest.fixture
-def server(app) -> Iterator[str]:  # noqa: F811 - pytest's fixture injection
-    if "models" not in app.blueprints:  # until webui/__init__.py registers it
-        app.register_blueprint(models.bp)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def page(server) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE.relative_to(ROOT)} is missing (run scripts/install-frontend.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
-            tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            tab.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console: {msg.text}")
-                    if msg.type == "error" and "favicon" not in msg.text and "404" not in msg.text
-                    else None
-                ),
-            )
-            tab.problems = problems  # type: ignore[attr-defined]
-            tab.base = server  # type: ignore[attr-defined]
-            yield tab
-        finally:
-            browser.close()
-
-
 @pytest.mark.e2e
 def test_add_a_user_task_and_deploy_from_the_modeler(page, runtime) -> None:
     runtime.deploy(fixture_files("review_form.json"))
@@ -95,13 +33,8 @@ def test_add_a_user_task_and_deploy_from_the_modeler(page, runtime) -> None:
     runtime.deploy([SourceFile("store_visit.bpmn", v1.encode())], actor="olga")
     early = runtime.start_case("store_visit").number
 
-    page.goto(f"{page.base}/login")
-    page.fill("input[name=name]", "olga")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(f"{page.base}/models/store_visit/edit")
-    page.wait_for_selector("#modeler[data-ready]")
-    assert page.get_attribute("#modeler", "data-ready") == "true"
+    sign_in(page, page.base, "olga")
+    open_modeler(page, "/models/store_visit/edit")
 
     page.evaluate(ADD_FOLLOW_UP)
     page.wait_for_selector('#properties[data-element="follow_up"]')

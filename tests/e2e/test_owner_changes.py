@@ -8,27 +8,27 @@ keep their version's values and wording."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 from sqlalchemy import select
 
-from engine.casework.resources import add_resource, add_service_item, add_shift, add_store
 from engine.identity.users import add_user
 from engine.store.tables import Case, Outbox
 from engine.worker.timers import fire_due_timers
+from tests.e2e import staff_browser
+from tests.e2e.staff_browser import ROOT, SHOTS, STORE_FILES, huaihai_store
 from tests.e2e.test_dmn_editor import FILES as CLEANING
-from tests.e2e.test_dmn_editor import NEW_RULE, TABLE, page, quote  # noqa: F401 - fixtures
-from tests.e2e.test_dry_run import CUSTOMER, ROOT, SHOTS
-from tests.e2e.test_modeler import server  # noqa: F401 - the browser fixtures
+from tests.e2e.test_dmn_editor import (  # noqa: F401 - the editor's fixtures
+    NEW_RULE,
+    TABLE,
+    console_noise,
+    editor_bundles,
+    quote,
+)
+from tests.e2e.test_dry_run import CUSTOMER
 from tests.e2e.test_properties_panel import SELECT_PROCESS
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
 
-STORE = [
-    ROOT / "processes" / "store_appointment.bpmn",
-    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-]
 CONSULTATION = [
     ROOT / "processes" / "consultation.bpmn",
     ROOT / "processes" / "consultation.category.dmn",
@@ -39,38 +39,32 @@ CALL = {"channel": "電話", "customer_name": "李四"}
 
 
 @pytest.fixture
-def settings(settings):
+def script_budget_s() -> float:
     # A booking runs many scripts in one step while the browser and the server share two
     # cores with the test; their shared budget is not what this test is about.
-    return dataclasses.replace(settings, script_step_budget_s=5.0, script_time_limit_s=5.0)
+    return 5.0
 
 
 @pytest.fixture
 def world(runtime, db, settings, clock):
     add_user(db, settings, "desk", ["service_desk"], clock.now())
-    with db.write() as session:
-        add_store(session, "淮海店", "上海市黃浦區淮海中路300號")
-        add_service_item(session, "facial", "面部護理", 60, "facial", prep_notes="請勿化妝。")
-        beautician = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, beautician.id, "2026-11-25T10:00", "2026-11-25T11:00")
-        add_shift(session, beautician.id, "2026-11-26T14:00", "2026-11-26T15:00")
-        session.commit()
-    runtime.deploy([*STORE, *CLEANING, *CONSULTATION], actor="owner")
+    huaihai_store(
+        db,
+        shifts=(
+            ("2026-11-25T10:00", "2026-11-25T11:00"),
+            ("2026-11-26T14:00", "2026-11-26T15:00"),
+        ),
+    )
+    runtime.deploy([*STORE_FILES, *CLEANING, *CONSULTATION], actor="owner")
     return runtime
 
 
 def sign_in(tab) -> None:
-    tab.goto(f"{tab.base}/login")
-    tab.fill("input[name=name]", "olga")
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
+    staff_browser.sign_in(tab, tab.base, "olga")
 
 
 def open_modeler(tab, key: str) -> None:
-    tab.goto(f"{tab.base}/models/{key}/edit")
-    tab.wait_for_selector("#modeler[data-ready]")
-    assert tab.get_attribute("#modeler", "data-ready") == "true"
+    staff_browser.open_modeler(tab, f"/models/{key}/edit")
 
 
 def set_parameter(tab, name: str, value: str) -> None:

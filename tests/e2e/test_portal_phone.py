@@ -7,26 +7,18 @@ portal-<page>-1366.png and -390.png)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import fixture_files
-from tests.e2e.test_journey import browser  # noqa: F401 - the browser fixture
-from tests.webui.conftest import app  # noqa: F401 - the web app fixture
+from tests.e2e import staff_browser
+from tests.e2e.staff_browser import DESKTOP, PHONE, SHOTS, portal_links_to, scroll_width, serve
 from tests.webui.portal_world import HUAIHAI, files, sms_texts, stores  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screens"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
 PHONE_NUMBER = "13800138000"
 
 # Interactive elements lower than 44 px (checkboxes and radios count by their labels).
@@ -49,22 +41,12 @@ def server(app, runtime, stores, monkeypatch) -> Iterator[str]:  # noqa: F811
         ],
         actor="owner",
     )
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{httpd.server_port}"
-    runtime.settings = dataclasses.replace(
-        runtime.settings, portal=dataclasses.replace(runtime.settings.portal, base_url=base)
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(app) as base:
+        portal_links_to(runtime, base)
         yield base
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
-def new_tab(browser, errors: list[str], viewport: dict[str, int]):  # noqa: F811
+def new_tab(browser, errors: list[str], viewport: dict[str, int]):
     phone = viewport["width"] < 500
     context = browser.new_context(
         viewport=viewport,
@@ -80,15 +62,14 @@ def new_tab(browser, errors: list[str], viewport: dict[str, int]):  # noqa: F811
 
 def fits(tab, width: int) -> None:
     """Nothing scrolls sideways, and every tap target is big enough."""
-    scroll = tab.evaluate("() => document.documentElement.scrollWidth")
+    scroll = scroll_width(tab)
     assert scroll <= width, f"{tab.url}: {scroll} px wide on a {width} px screen"
     if width < 500:
         assert tab.evaluate(SMALL_TARGETS) == [], tab.url
 
 
 def shot(tab, page: str, width: int) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"portal-{page}-{width}.png"), full_page=True)
+    staff_browser.shot(tab, f"portal-{page}-{width}")
 
 
 def submit(tab, selector: str) -> None:
@@ -97,7 +78,7 @@ def submit(tab, selector: str) -> None:
         tab.click(selector)
 
 
-def test_a_customer_books_looks_up_and_cancels_on_a_phone(server, browser, runtime, db):  # noqa: F811
+def test_a_customer_books_looks_up_and_cancels_on_a_phone(server, browser, runtime, db):
     errors: list[str] = []
     context, tab = new_tab(browser, errors, PHONE)
     tab.goto(f"{server}/book")
@@ -207,7 +188,7 @@ def _prepare(tab, what: str | None, width: int) -> None:
         submit(tab, "main button[type=submit]")
 
 
-def test_every_portal_page_at_1366_and_390(server, browser, runtime):  # noqa: F811
+def test_every_portal_page_at_1366_and_390(server, browser, runtime):
     errors: list[str] = []
     names: list[str] = []
     for viewport in (DESKTOP, PHONE):

@@ -5,20 +5,13 @@ hours, 24 → 12) reaches the new version's cases while a running case keeps its
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engine.casework.queries import version_source
 from engine.runtime.versions import list_processes
-from tests.e2e.test_modeler import SHOTS, page, server  # noqa: F401 - the browser fixtures
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e import staff_browser
+from tests.e2e.staff_browser import ROOT, SHOTS, STORE_FILES
 
-ROOT = Path(__file__).resolve().parents[2]
-STORE_APPOINTMENT = [
-    ROOT / "processes" / "store_appointment.bpmn",
-    *sorted((ROOT / "forms").glob("store_appointment.*.json")),
-]
 BOOKING = {
     "customer_name": "王美玲",
     "phone": "13800138000",
@@ -44,13 +37,9 @@ PROPERTY = """([id, name]) => {
 
 
 def sign_in(tab, path: str) -> None:
-    tab.goto(f"{tab.base}/login")
-    tab.fill("input[name=name]", "olga")
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
-    tab.goto(f"{tab.base}{path}")
-    tab.wait_for_selector("#modeler[data-ready]")
-    assert tab.get_attribute("#modeler", "data-ready") == "true"
+    """Sign in as the process owner and open the modeler at `path`."""
+    staff_browser.sign_in(tab, tab.base, "olga")
+    staff_browser.open_modeler(tab, path)
 
 
 def entry(tab, entry_id: str):
@@ -58,8 +47,8 @@ def entry(tab, entry_id: str):
 
 
 @pytest.mark.e2e
-def test_a_wrong_condition_shows_on_its_field_and_blocks_deploy(page, runtime) -> None:  # noqa: F811
-    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+def test_a_wrong_condition_shows_on_its_field_and_blocks_deploy(page, runtime) -> None:
+    runtime.deploy(STORE_FILES, actor="olga")
     sign_in(page, "/models/store_appointment/edit")
 
     page.evaluate(SELECT, "f_request_bad")
@@ -92,8 +81,8 @@ def test_a_wrong_condition_shows_on_its_field_and_blocks_deploy(page, runtime) -
 
 
 @pytest.mark.e2e
-def test_a_parameter_edited_in_the_table_reaches_new_cases_only(page, runtime) -> None:  # noqa: F811
-    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+def test_a_parameter_edited_in_the_table_reaches_new_cases_only(page, runtime) -> None:
+    runtime.deploy(STORE_FILES, actor="olga")
     running = runtime.start_case("store_appointment", BOOKING, actor="portal", prevalidated=True)
     assert running.data["reminder_hours"] == 24
     sign_in(page, "/models/store_appointment/edit")
@@ -133,8 +122,8 @@ def test_a_parameter_edited_in_the_table_reaches_new_cases_only(page, runtime) -
 
 
 @pytest.mark.e2e
-def test_the_panel_edits_what_the_engine_reads(page, runtime) -> None:  # noqa: F811
-    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+def test_the_panel_edits_what_the_engine_reads(page, runtime) -> None:
+    runtime.deploy(STORE_FILES, actor="olga")
     sign_in(page, "/models/store_appointment/edit")
 
     page.evaluate(SELECT, "fix_request")
@@ -172,8 +161,8 @@ def _spiff_tags(xml: str) -> list[str]:
 
 
 @pytest.mark.e2e
-def test_lint_simulation_and_what_spiffarena_writes_survives(page, runtime) -> None:  # noqa: F811
-    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+def test_lint_simulation_and_what_spiffarena_writes_survives(page, runtime) -> None:
+    runtime.deploy(STORE_FILES, actor="olga")
     sign_in(page, "/models/store_appointment/edit")
 
     # bpmnlint runs with our rules: a lane that is no role is flagged on the canvas.
@@ -231,7 +220,7 @@ EVERY_ELEMENT = """async () => {
 
 
 @pytest.mark.e2e
-def test_every_procedure_opens_in_the_panel_and_saves_unchanged(page, runtime) -> None:  # noqa: F811
+def test_every_procedure_opens_in_the_panel_and_saves_unchanged(page, runtime) -> None:
     runtime.deploy([ROOT / "processes", ROOT / "forms"], actor="olga")
     keys = sorted(p.key for p in list_processes(runtime.db))
     assert "store_appointment" in keys and len(keys) > 5
@@ -248,10 +237,10 @@ def test_every_procedure_opens_in_the_panel_and_saves_unchanged(page, runtime) -
 
 @pytest.mark.e2e
 def test_process_properties_timers_and_the_parameter_rows_write_what_the_engine_reads(
-    page,  # noqa: F811
+    page,
     runtime,
 ) -> None:
-    runtime.deploy(STORE_APPOINTMENT, actor="olga")
+    runtime.deploy(STORE_FILES, actor="olga")
     sign_in(page, "/models/store_appointment/edit")
     pool = page.evaluate(
         "() => window.caseflowModeler.get('elementRegistry')"

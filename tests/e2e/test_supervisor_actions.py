@@ -8,80 +8,36 @@ pages at 1366)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import fixture_files
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e import staff_browser
+from tests.e2e.staff_browser import new_tab, serve, sign_in
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-VIEWER = (
-    ROOT / "webui" / "static" / "vendor" / "bpmn-js" / "bpmn-navigated-viewer.production.min.js"
-)
-SHOTS = ROOT / "test-artifacts" / "screens"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 FILES = ("supervise_flow.bpmn", "supervise_start.json", "supervise_review.json")
 FILES += ("supervise_reply.json",)
 START = {"customer_name": "王小明", "phone": "13800000001", "total": 100, "people": 4}
 
 
 @pytest.fixture
-def server(app, runtime) -> Iterator[str]:  # noqa: F811
+def server(app, runtime) -> Iterator[str]:
     runtime.deploy(fixture_files(*FILES), actor="owner")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure-test-deps.sh installs it)")
-    if not VIEWER.exists():
-        pytest.skip("the bpmn-js bundle is missing (scripts/install-frontend.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with serve(app) as base:
+        yield base
 
 
 def signed_in_tab(browser, base: str, errors: list[str], width: int = 1366):
-    context = browser.new_context(viewport={"width": width, "height": 900 if width > 500 else 844})
-    tab = context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(f"{base}/login")
-    tab.fill("input[name=name]", "sue")
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("main button[type=submit]")
+    context, tab = new_tab(browser, errors, {"width": width, "height": 900 if width > 500 else 844})
+    sign_in(tab, base, "sue")
     return context, tab
 
 
 def shot(tab, page: str, width: int) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"supervisor-{page}-{width}.png"), full_page=True)
+    staff_browser.shot(tab, f"supervisor-{page}-{width}")
 
 
 def diagram_ready(tab) -> None:

@@ -5,17 +5,13 @@ reminder when its timer fires, while the booking made before keeps the old wordi
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import select
 
-from engine.casework.resources import add_resource, add_service_item, add_shift, add_store
 from engine.store.tables import Case, Outbox
 from engine.worker.timers import fire_due_timers
-from tests.e2e.test_modeler import SHOTS, page, server  # noqa: F401 - fixtures
-from tests.processes.test_store_appointment import ADDRESS, CUSTOMER, FILES, NOTES, PLACE
-from tests.webui.conftest import PASSWORD, app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import SHOTS, huaihai_store, sign_in
+from tests.processes.test_store_appointment import CUSTOMER, FILES, NOTES, PLACE
 
 NEW_REMINDER = (
     "{{ customer_name }} 您好：{{ when }} 在 {{ store }} 的 {{ service_item_name }} "
@@ -27,22 +23,22 @@ NEW_INSTRUCTIONS = (
 
 
 @pytest.fixture
-def settings(settings):
+def script_budget_s() -> float:
     # A booking runs many scripts in one step; on a busy test machine their shared budget
     # (0.5 s by default) can run out, which is not what this test is about.
-    return dataclasses.replace(settings, script_step_budget_s=5.0, script_time_limit_s=5.0)
+    return 5.0
 
 
 @pytest.fixture
 def store(runtime, db):
-    with db.write() as session:
-        add_store(session, "淮海店", ADDRESS)
-        add_service_item(session, "facial", "面部護理", 60, "facial", prep_notes=NOTES + "。")
-        beautician = add_resource(session, "staff", "美容師小林", "淮海店", ["facial"])
-        add_resource(session, "room", "1號房", "淮海店")
-        add_shift(session, beautician.id, "2026-11-25T10:00", "2026-11-25T11:00")
-        add_shift(session, beautician.id, "2026-11-26T14:00", "2026-11-26T16:00")
-        session.commit()
+    huaihai_store(
+        db,
+        shifts=(
+            ("2026-11-25T10:00", "2026-11-25T11:00"),
+            ("2026-11-26T14:00", "2026-11-26T16:00"),
+        ),
+        prep_notes=NOTES + "。",
+    )
     runtime.deploy(FILES, actor="owner")
     return runtime
 
@@ -69,15 +65,12 @@ def wait_for_preview(tab, text: str) -> None:
 
 
 @pytest.mark.e2e
-def test_reword_the_reminder_sms_and_the_attendance_instructions(page, store, db, clock):  # noqa: F811
+def test_reword_the_reminder_sms_and_the_attendance_instructions(page, store, db, clock):
     before = book(store)
     assert "booking_ref" in before.data, (before.status, before.error_message, before.data)
     ref = before.data["booking_ref"]
 
-    page.goto(f"{page.base}/login")
-    page.fill("input[name=name]", "olga")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, page.base, "olga")
     page.goto(f"{page.base}/models/store_appointment/1")
     row = page.locator('#templates tr[data-template="store_appointment.reminder"]')
     assert "簡訊" in row.inner_text()

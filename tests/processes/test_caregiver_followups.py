@@ -20,18 +20,14 @@ from datetime import timedelta
 
 from engine.worker.timers import fire_due_timers
 from tests.processes import test_maternity_nurse_placement as placement
+from tests.processes.helpers import complete, open_elements, open_task, outbox, utc
 from tests.processes.test_maternity_nurse_placement import (
     ORDER,
-    complete,
     instructions,
     nurse_hired,
-    open_elements,
-    open_task,
     order_placed,
-    outbox,
     person,
     timers,
-    utc,
 )
 
 # The 月嫂 placement's fixtures: three nurses ranked by experience, and the three processes

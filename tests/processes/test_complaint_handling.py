@@ -7,7 +7,6 @@ Every step uses a new Runtime, so the case is saved and loaded between steps.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from engine.core.errors import Conflict, ValidationFailed
 from engine.identity.users import add_user
 from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import open_elements, open_task, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -36,25 +36,11 @@ COMPLAINT = {
 }
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def deployed(runtime, users, db, settings, clock):
     add_user(db, settings, "dan", ["specialist"], clock.now())
     runtime.deploy(FILES, actor="owner")
     return runtime
-
-
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt.get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt.get_case(number).open_tasks]
-    return tasks[0]
-
-
-def open_elements(rt, number):
-    return sorted(t.element_id for t in rt.get_case(number).open_tasks)
 
 
 def sent(db, number=None):

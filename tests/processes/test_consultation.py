@@ -6,19 +6,14 @@ The clock starts on Monday 2026-11-23 09:30 in Shanghai (01:30 UTC).
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-from lxml import etree
-from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
 from engine.identity.users import add_user
-from engine.store.tables import Case, Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import case_outbox, shown, undrawn, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "consultation"
@@ -27,10 +22,6 @@ FILES = [
     *sorted((ROOT / "processes").glob(f"{KEY}.*.dmn")),
     *sorted((ROOT / "forms").glob(f"{KEY}.*.json")),
 ]
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined)
-
 EMAILED = {
     "channel": "電子郵件",
     "customer_name": "林小姐",
@@ -56,10 +47,6 @@ FAULT = {
     "needs_specialist": False,
     "important": False,
 }
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 @pytest.fixture
@@ -89,12 +76,6 @@ def open_elements(rt, number) -> list[str]:
     return [t.element_id for t in rt.list_tasks(case=number, status=("open", "claimed"))]
 
 
-def shown(rt, number, task) -> str:
-    """The task's instructions as its worker reads them; strict, so a name the case does not
-    hold fails here instead of showing up blank."""
-    return _JINJA.from_string(task.instructions).render(**rt.get_case(number).data)
-
-
 def complete(new_rt, number, element_id, data, user):
     rt = new_rt()
     task = open_task(rt, number, element_id)
@@ -111,14 +92,6 @@ def rejected(new_rt, number, element_id, data, user) -> set[str]:
     assert open_task(rt, number, element_id).status == task.status  # (open, or claimed)
     assert all(failure.value.errors.values())  # a message for every field named
     return set(failure.value.errors)
-
-
-def outbox(db, number):
-    with db.read() as session:
-        return session.scalars(
-            select(Outbox).join(Case, Case.id == Outbox.case_id).where(Case.number == number)
-            .order_by(Outbox.id)
-        ).all()  # fmt: skip
 
 
 def reply(reaction="滿意", method="電話", **more):
@@ -149,21 +122,10 @@ def to_specialist(new_rt, number, urgency="一般"):
 def test_deploys_with_a_layout_for_every_element(runtime):
     deployed = runtime.deploy(FILES)
     assert {d.key for d in deployed if d.kind == "process"} == {KEY}
-    tree = etree.parse(str(FILES[0]))
-    shapes = {s.get("bpmnElement") for s in tree.iter(f"{BPMNDI}BPMNShape")}
-    edges = {e.get("bpmnElement") for e in tree.iter(f"{BPMNDI}BPMNEdge")}
-    process = tree.find(f"{BPMN}process")
-    nodes = {
-        n.get("id")
-        for n in process.iter()
-        if isinstance(n.tag, str)
-        and n.get("id")
-        and n.tag.replace(BPMN, "").endswith(("Task", "Event", "Gateway", "subProcess"))
-    }
-    flows = {f.get("id") for f in process.iter(f"{BPMN}sequenceFlow")}
-    assert nodes - shapes == set()
-    assert flows - edges == set()
-    assert {lane.get("id") for lane in process.iter(f"{BPMN}lane")} - shapes == set()
+    nodes, flows, lanes = undrawn(FILES[0])
+    assert nodes == set()
+    assert flows == set()
+    assert lanes == set()
 
 
 # ----- simple questions ------------------------------------------------------------------------
@@ -175,7 +137,7 @@ def test_emailed_question_is_acknowledged_at_once_and_answered_by_the_desk(
     case = fresh_runtime().start_case(KEY, EMAILED)
     number = case.number
     assert number.startswith("CQ-20261123-")
-    ack = outbox(db, number)
+    ack = case_outbox(db, number)
     assert [(r.channel, r.recipient, r.subject) for r in ack] == [
         ("email", "lin@example.com", f"已收到您的咨詢 {number}")
     ]
@@ -201,7 +163,7 @@ def test_emailed_question_is_acknowledged_at_once_and_answered_by_the_desk(
         "reply_text", "reply_method", "dissatisfaction_reason", "escalate_to_specialist"
     }  # fmt: skip
     case = complete(fresh_runtime, number, "reply_customer", reply("未表態", "電子郵件"), "alice")
-    answer, invite = outbox(db, number)[-2:]
+    answer, invite = case_outbox(db, number)[-2:]
     assert (answer.channel, answer.subject) == ("email", f"關於您的咨詢 {number}")
     assert "多出的 30 元是上月的短信套餐費" in answer.body
     # Closed: the survey's link goes to the customer; the desk's call stays open meanwhile.
@@ -224,9 +186,11 @@ def test_chat_without_email_is_acknowledged_by_sms_and_a_phone_call_is_not(
         )
         .number
     )
-    assert [(r.channel, r.recipient) for r in outbox(db, chat)] == [("sms", "+86 138 0000 0006")]
+    assert [(r.channel, r.recipient) for r in case_outbox(db, chat)] == [
+        ("sms", "+86 138 0000 0006")
+    ]
     call = fresh_runtime().start_case(KEY, CALLED).number
-    assert outbox(db, call) == []
+    assert case_outbox(db, call) == []
     assert open_elements(fresh_runtime(), call) == ["record_consultation"]
 
 
@@ -256,7 +220,7 @@ def test_customer_not_satisfied_is_answered_again_then_sent_to_a_specialist(
     assert (review.status, review.assignee) == ("claimed", "alice")
     complete(fresh_runtime, number, "review_result", {"review_outcome": "通過"}, "alice")
     case = complete(fresh_runtime, number, "reply_customer", reply("滿意", "短信"), "alice")
-    assert [m.channel for m in outbox(db, number)[-2:]] == ["sms", "sms"]  # reply, survey link
+    assert [m.channel for m in case_outbox(db, number)[-2:]] == ["sms", "sms"]  # reply, survey link
     assert case.data["rework_count"] == 2
     assert open_elements(fresh_runtime(), number) == ["satisfaction_survey"]
 

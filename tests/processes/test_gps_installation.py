@@ -13,16 +13,14 @@ Times: the clock starts on Monday 23 November 2026, 09:30 in Shanghai (01:30 UTC
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
 from engine.identity.users import add_user
-from engine.store.tables import Outbox
-from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import at, fresh_open_elements, fresh_open_task, sms, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -77,10 +75,6 @@ INSTALLED = [
 ]
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def rt(runtime, fresh_runtime, db, settings, clock):
     for name, role in ROLES.items():
@@ -89,20 +83,10 @@ def rt(runtime, fresh_runtime, db, settings, clock):
     return fresh_runtime
 
 
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt().get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt().get_case(number).open_tasks]
-    return tasks[0]
-
-
-def open_elements(rt, number):
-    return sorted(t.element_id for t in rt().get_case(number).open_tasks)
-
-
 def work(rt, number, element_id, user, data, *, due=None, invalid=None, errors=None):
     """Complete the one open task `element_id` as `user` (checking the role and due time); when
     `invalid` is given, first show that the form refuses it on exactly the fields `errors`."""
-    task = open_task(rt, number, element_id)
+    task = fresh_open_task(rt, number, element_id)
     assert task.role == ROLES[user]
     if due is not None:
         assert task.due_at == utc(due), (element_id, task.due_at)
@@ -111,24 +95,6 @@ def work(rt, number, element_id, user, data, *, due=None, invalid=None, errors=N
             rt().complete_task(task.id, invalid, user)
         assert set(refused.value.errors) == errors
     return rt().complete_task(task.id, data, user)
-
-
-def at(clock, rt, when, fired=None):
-    """Move the clock to `when` and run the worker once."""
-    clock.set(when)
-    result = fire_due_timers(rt())
-    if fired is not None:
-        assert result.fired == fired
-    return result
-
-
-def sms(db):
-    with db.read() as session:
-        return [
-            (r.recipient, r.body)
-            for r in session.scalars(select(Outbox).order_by(Outbox.id))
-            if r.channel == "sms"
-        ]
 
 
 def approved(rt):
@@ -288,7 +254,7 @@ def test_request_to_acceptance_after_rework_then_a_year_of_tracking(rt, db, cloc
         at(clock, rt, when.isoformat(), fired=1)
         due = min(when + timedelta(days=30), first + timedelta(days=365))
         if n == 3:  # not done in time: noted, and the next round opens
-            assert open_task(rt, number, "aftersales_followup").due_at == due
+            assert fresh_open_task(rt, number, "aftersales_followup").due_at == due
             continue
         work(
             rt,
@@ -346,7 +312,7 @@ def test_accepted_first_time_starts_tracking_without_rework(rt, clock):
 def test_a_late_installation_stays_open_and_the_manager_follows_it_up(rt, clock):
     number = approved(rt)
     at(clock, rt, "2026-11-26T09:00:00+00:00", fired=1)
-    assert open_elements(rt, number) == ["install", "supervise_overdue"]
+    assert fresh_open_elements(rt, number) == ["install", "supervise_overdue"]
     work(
         rt,
         number,
@@ -354,4 +320,4 @@ def test_a_late_installation_stays_open_and_the_manager_follows_it_up(rt, clock)
         "boss",
         {"confirmed": True, "comment": "安裝人員車輛故障，明天上午完成"},
     )
-    assert open_elements(rt, number) == ["install"]
+    assert fresh_open_elements(rt, number) == ["install"]

@@ -14,7 +14,7 @@ period is over.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from engine.identity.users import add_user
 from engine.spiff import templating
 from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import fresh_open_task, utc, work
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -66,10 +67,6 @@ COLLECTED = {
 PAID = {"payment_method": "微信收款", "amount_received": 1000, "received_at": "2026-11-25T12:00"}
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def rt(runtime, fresh_runtime, db, settings, clock):
     for name, roles in {
@@ -81,26 +78,6 @@ def rt(runtime, fresh_runtime, db, settings, clock):
         add_user(db, settings, name, roles, clock.now())
     runtime.deploy(FILES, actor="owner")
     return fresh_runtime
-
-
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt().get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt().get_case(number).open_tasks]
-    return tasks[0]
-
-
-def work(rt, number, element_id, user, data, *, role=None, invalid=None, errors=None):
-    """Complete the one open task `element_id`; when `invalid` is given, first show that the
-    form refuses it with messages on exactly the fields `errors`."""
-    task = open_task(rt, number, element_id)
-    if role is not None:
-        assert task.role == role
-    if invalid is not None:
-        with pytest.raises(ValidationFailed) as refused:
-            rt().complete_task(task.id, invalid, user)
-        assert set(refused.value.errors) == errors
-        assert all(refused.value.errors[key] for key in errors)
-    return rt().complete_task(task.id, data, user)
 
 
 def outbox(db, case_number=None):
@@ -250,7 +227,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
         )
     ]
 
-    assign = open_task(rt, number, "assign_cleaner")
+    assign = fresh_open_task(rt, number, "assign_cleaner")
     assert assign.role == "service_desk"
     with pytest.raises(ValidationFailed) as refused:
         rt().complete_task(
@@ -275,7 +252,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
     ]
     assert sign[0].completed_by == "ayi"
 
-    visit = open_task(rt, number, "visit")
+    visit = fresh_open_task(rt, number, "visit")
     assert visit.role == "field_staff"
     # Check-in calls one and three hours after the agreed start (Shanghai 10:00 and 12:00).
     timers = [(t.element_id, t.due_at) for t in rt().get_case(number).timers]
@@ -289,7 +266,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
     assert fire_due_timers(rt()).fired == 0
     clock.set("2026-11-25T02:00:00+00:00")
     assert fire_due_timers(rt()).fired == 1
-    call = open_task(rt, number, "check_in_call")
+    call = fresh_open_task(rt, number, "check_in_call")
     assert call.role == "service_desk"
     work(
         rt,
@@ -300,7 +277,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
         invalid={"check_in_result": "有問題需處理"},
         errors={"check_in_note"},
     )
-    assert open_task(rt, number, "visit").id == visit.id  # the visit goes on
+    assert fresh_open_task(rt, number, "visit").id == visit.id  # the visit goes on
 
     # The cleaner finishes before the second call falls due: that call is not made.
     clock.set("2026-11-25T03:30:00+00:00")
@@ -344,7 +321,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
         errors={"end_time_confirmed", "callback_result"},
     )
     # The customer pays at the service centre: the service desk collects, then finance.
-    collect = open_task(rt, number, "collect_payment")
+    collect = fresh_open_task(rt, number, "collect_payment")
     assert collect.role == "service_desk"
     assert "confirm_payment" not in [t.element_id for t in rt().get_case(number).open_tasks]
     work(
@@ -356,7 +333,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
         invalid={**COLLECTED, "amount_collected": 940},  # less than the 1,000 due
         errors={"amount_collected"},
     )
-    pay = open_task(rt, number, "confirm_payment")
+    pay = fresh_open_task(rt, number, "confirm_payment")
     assert pay.role == "finance"
     assert "{{ amount_due }}" in pay.instructions
     # Less than the amount due does not pass: refused on the field, the case unchanged.
@@ -374,7 +351,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
     (message,) = short.value.errors["amount_received"]
     assert set(short.value.errors) == {"amount_received"}
     assert (message.code, message.params) == ("minimum", {"value": str(due)})
-    assert open_task(rt, number, "confirm_payment").id == pay.id
+    assert fresh_open_task(rt, number, "confirm_payment").id == pay.id
     work(
         rt,
         number,
@@ -410,7 +387,7 @@ def test_main_path_from_request_to_archived_work_order(rt, db, clock):
 
 def test_request_form_refuses_bad_input(rt):
     number = rt().start_case("home_cleaning_dispatch", {}, actor="desk").number
-    task = open_task(rt, number, "record_request")
+    task = fresh_open_task(rt, number, "record_request")
     with pytest.raises(ValidationFailed) as refused:
         rt().complete_task(
             task.id,
@@ -442,7 +419,7 @@ def test_quote_follows_the_decision_tables(rt, kind, dirtiness, frequency, area,
     }
     _, case = start_and_quote(rt, request)
     assert (case.data["quote_price"], case.data["quote_hours"]) == (price, hours)
-    assert open_task(rt, case.number, "agree_price_and_time").role == "service_desk"
+    assert fresh_open_task(rt, case.number, "agree_price_and_time").role == "service_desk"
 
 
 def test_customer_declines_the_quote(rt, db):
@@ -474,7 +451,7 @@ def test_customer_not_at_home_leaves_a_note_and_a_new_time_is_agreed(rt, db, clo
         errors={"message_note"},
     )
     assert case.timers == []  # the check-in calls of the missed visit are dropped
-    new_time = open_task(rt, number, "agree_new_time")
+    new_time = fresh_open_task(rt, number, "agree_new_time")
     assert new_time.role == "service_desk"
     with pytest.raises(ValidationFailed) as refused:
         rt().complete_task(new_time.id, {"new_visit_start": "下週一"}, "desk")
@@ -487,7 +464,7 @@ def test_customer_not_at_home_leaves_a_note_and_a_new_time_is_agreed(rt, db, clo
         "王小明 您好：上次上門時您不在家，我們已按約定改為 2026-11-27 14:00 上門保潔"
     )
     # Back to the visit, with the check-in calls counted from the new start (14:00 local).
-    assert open_task(rt, number, "visit").role == "field_staff"
+    assert fresh_open_task(rt, number, "visit").role == "field_staff"
     assert [(t.element_id, t.due_at) for t in case.timers] == [
         ("first_check_in", utc("2026-11-27T07:00:00+00:00")),
         ("second_check_in", utc("2026-11-27T09:00:00+00:00")),
@@ -575,7 +552,7 @@ def test_not_satisfied_at_acceptance_leads_to_rework_not_payment(rt, db, clock):
     )
     # The rework task, and nothing of the close: no call back, no collection, no payment.
     assert [t.element_id for t in case.open_tasks] == ["rework"]
-    rework = open_task(rt, number, "rework")
+    rework = fresh_open_task(rt, number, "rework")
     assert rework.role == "field_staff"
     assert shown(rt, rework).startswith(
         "客戶 王小明 驗收不滿意：「廚房油煙機沒擦乾淨，窗台有灰」。請按客戶的意見返工"
@@ -600,7 +577,7 @@ def test_not_satisfied_at_acceptance_leads_to_rework_not_payment(rt, db, clock):
         errors={"customer_complaint"},
     )
     assert [t.element_id for t in case.open_tasks] == ["rework"]
-    rework = open_task(rt, number, "rework")
+    rework = fresh_open_task(rt, number, "rework")
     assert "「窗台還有灰」" in shown(rt, rework)
     assert "這是第 2 次返工" in shown(rt, rework)
     for element in ("confirm_end", "collect_payment", "confirm_payment", "start_maintenance"):
@@ -648,7 +625,7 @@ def test_free_maintenance_follow_up_opens_on_day_three_and_is_escalated_when_mis
     assert fire_at(rt, clock, "2026-11-28T03:29:00+00:00") == 0
     assert open_ids(rt, number) == []
     assert fire_at(rt, clock, "2026-11-28T03:30:00+00:00") == 1  # Saturday 11:30
-    call = open_task(rt, number, "maintenance_followup")
+    call = fresh_open_task(rt, number, "maintenance_followup")
     assert call.role == "service_desk"
     assert call.due_at == utc("2026-11-29T03:30:00+00:00")
     assert shown(rt, call) == (
@@ -659,7 +636,7 @@ def test_free_maintenance_follow_up_opens_on_day_three_and_is_escalated_when_mis
     assert fire_at(rt, clock, "2026-11-29T03:29:00+00:00") == 0
     assert fire_at(rt, clock, "2026-11-29T03:30:00+00:00") == 1
     assert open_ids(rt, number) == ["maintenance_followup", "supervise_followup"]
-    assert open_task(rt, number, "supervise_followup").role == "supervisor"
+    assert fresh_open_task(rt, number, "supervise_followup").role == "supervisor"
 
     clock.set("2026-11-29T06:00:00+00:00")
     case = work(
@@ -698,7 +675,7 @@ def test_problem_reported_during_maintenance_opens_a_free_revisit(rt, db, clock)
     links.answer(rt(), "maintenance_problem", token, {"problem": "衛生間鏡子有水痕"})
     case = rt().get_case(number)
     assert [t.element_id for t in case.open_tasks] == ["free_revisit"]
-    revisit = open_task(rt, number, "free_revisit")
+    revisit = fresh_open_task(rt, number, "free_revisit")
     assert revisit.role == "field_staff"
     assert shown(rt, revisit).startswith(
         "保養期內免費上門（不收費）：客戶 王小明（13800138000）反映「衛生間鏡子有水痕」（客戶報告）。原服務阿姨 李阿姨。"
@@ -739,7 +716,7 @@ def test_problem_reported_during_maintenance_opens_a_free_revisit(rt, db, clock)
         "desk",
         {"followup_result": "有問題需上門處理", "followup_note": "地板有一處污漬"},
     )
-    revisit = open_task(rt, number, "free_revisit")
+    revisit = fresh_open_task(rt, number, "free_revisit")
     assert "反映「地板有一處污漬」（回訪）" in shown(rt, revisit)
     # Meanwhile a report still reaches the case (the period waits beside the follow-up), here
     # one the customer phoned in, sent from the case page: a second free revisit.
@@ -859,7 +836,7 @@ def test_payment_reminder_sms_when_not_paid_three_days_after_acceptance(rt, db, 
     assert fire_at(rt, clock, "2026-12-04T03:29:00+00:00") == 0
     assert fire_at(rt, clock, "2026-12-04T03:30:00+00:00") == 1
     assert open_ids(rt, number) == ["chase_payment", "collect_payment"]
-    chase = open_task(rt, number, "chase_payment")
+    chase = fresh_open_task(rt, number, "chase_payment")
     assert chase.role == "supervisor"
     assert "應收 1000 元至今未繳，已發出繳費提醒短信 2 次" in shown(rt, chase)
     assert rt().get_case(number).timers == []
@@ -902,16 +879,16 @@ def test_payment_is_collected_by_the_service_centre_and_confirmed_by_finance(rt,
         "desk",
         {"end_time_confirmed": "2026-11-25T11:30", "callback_result": "滿意"},
     )
-    collect = open_task(rt, number, "collect_payment")
+    collect = fresh_open_task(rt, number, "collect_payment")
     assert collect.role == "service_desk"
     for user in ("ayi", "cashier", "boss"):
         with pytest.raises(Forbidden) as refused:
             rt().complete_task(collect.id, COLLECTED, user)
         assert refused.value.reason == "role_missing"
-    assert open_task(rt, number, "collect_payment").id == collect.id
+    assert fresh_open_task(rt, number, "collect_payment").id == collect.id
     work(rt, number, "collect_payment", "desk", COLLECTED)
 
-    pay = open_task(rt, number, "confirm_payment")
+    pay = fresh_open_task(rt, number, "confirm_payment")
     assert pay.role == "finance"
     assert shown(rt, pay) == (
         "應收金額 1000 元（客戶 王小明）。客服中心已收款 1000 元（微信收款，收據號或流水號 "

@@ -6,15 +6,13 @@ Every step uses a new Runtime, so the case is saved and loaded between steps.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
-from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import open_task, outbox, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -35,25 +33,10 @@ QUOTE = {
 }
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def deployed(runtime, users):
     runtime.deploy(FILES, actor="owner")
     return runtime
-
-
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt.get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt.get_case(number).open_tasks]
-    return tasks[0]
-
-
-def outbox(db):
-    with db.read() as session:
-        return session.scalars(select(Outbox).order_by(Outbox.id)).all()
 
 
 def quoted(fresh_runtime, **changes):

@@ -12,19 +12,18 @@ by moving the clock, never by sleeping.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
 
 from engine.casework.directory import add_person, get_person
 from engine.core.errors import ValidationFailed
 from engine.definitions.layout import missing_di
 from engine.definitions.sources import DefinitionError
-from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import complete, open_elements, open_task, outbox, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 MY_KEYS = (
@@ -58,10 +57,6 @@ ORDER = {
 }
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def nurses(db):
     """Three available nurses with the skill the customer asks for, none rated yet: ranked by
@@ -90,31 +85,11 @@ def deployed(runtime, users, nurses):
     return runtime
 
 
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt.get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt.get_case(number).open_tasks]
-    return tasks[0]
-
-
-def open_elements(rt, number):
-    return sorted(t.element_id for t in rt.get_case(number).open_tasks)
-
-
-def complete(fresh_runtime, number, element_id, data, user="alice"):
-    task = open_task(fresh_runtime(), number, element_id)
-    return fresh_runtime().complete_task(task.id, data, user)
-
-
 def instructions(fresh_runtime, number, element_id):
     """The task's instructions as the clerk reads them."""
     case = fresh_runtime().get_case(number)
     (task,) = [t for t in case.open_tasks if t.element_id == element_id]
     return SandboxedEnvironment().from_string(task.instructions).render(**case.data)
-
-
-def outbox(db):
-    with db.read() as session:
-        return session.scalars(select(Outbox).order_by(Outbox.id)).all()
 
 
 def person(db, person_id):

@@ -7,16 +7,14 @@ Every step uses a new Runtime, so the case is saved and loaded between steps.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from engine.casework.directory import add_person, add_rating, get_person
 from engine.core.errors import ValidationFailed
-from engine.store.tables import Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import complete, open_task, outbox, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -44,10 +42,6 @@ BRIEFING = {
 }
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def nannies(db, clock):
     """周 is well rated, 吳 has more experience but customers were unhappy with her, 鄭 is new."""
@@ -71,22 +65,6 @@ def nannies(db, clock):
 def deployed(runtime, users, nannies):
     runtime.deploy(FILES, actor="owner")
     return runtime
-
-
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt.get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt.get_case(number).open_tasks]
-    return tasks[0]
-
-
-def complete(fresh_runtime, number, element_id, data, user="alice"):
-    task = open_task(fresh_runtime(), number, element_id)
-    return fresh_runtime().complete_task(task.id, data, user)
-
-
-def outbox(db):
-    with db.read() as session:
-        return session.scalars(select(Outbox).order_by(Outbox.id)).all()
 
 
 def hired(fresh_runtime, number):

@@ -14,7 +14,6 @@ The rules of the documents each have a test named after them (test_rule_...).
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,9 @@ from engine.core.errors import ValidationFailed
 from engine.definitions.forms import prefilled_values, with_case_limits
 from engine.definitions.sources import SourceFile
 from engine.identity.users import add_user
-from engine.store.tables import Event, Outbox
+from engine.store.tables import Event
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import fresh_open_elements, fresh_open_task, sms, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 BPMN = ROOT / "processes" / "repair_dispatch.bpmn"
@@ -74,10 +74,6 @@ DONE = {
 }
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def technicians(db, clock):
     """The directory's field staff: two available GPS technicians (許建國 rated better than
@@ -120,20 +116,10 @@ def rt(runtime, fresh_runtime, db, settings, clock, technicians):
     return fresh_runtime
 
 
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt().get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt().get_case(number).open_tasks]
-    return tasks[0]
-
-
-def open_elements(rt, number):
-    return sorted(t.element_id for t in rt().get_case(number).open_tasks)
-
-
 def work(rt, number, element_id, user, data, *, role=None, invalid=None, errors=None):
     """Complete the one open task `element_id`; when `invalid` is given, first show that the
     form refuses it with messages on exactly the fields `errors`."""
-    task = open_task(rt, number, element_id)
+    task = fresh_open_task(rt, number, element_id)
     if role is not None:
         assert task.role == role
     if invalid is not None:
@@ -153,15 +139,6 @@ def refused(rt, task, data, user, fields):
     assert [t.id for t in after.open_tasks] == [t.id for t in before.open_tasks]
     assert (after.data, after.version) == (before.data, before.version)
     return {key: [str(m) for m in messages] for key, messages in failure.value.errors.items()}
-
-
-def sms(db):
-    with db.read() as session:
-        return [
-            (r.recipient, r.body)
-            for r in session.scalars(select(Outbox).order_by(Outbox.id))
-            if r.channel == "sms"
-        ]
 
 
 def start(rt, **changes):
@@ -287,7 +264,7 @@ def test_approved_repair_with_parts_and_sim_change_to_archive(rt, db, clock, tec
         invalid={"arrived_at": "下午"},
         errors={"arrived_at"},
     )
-    visit = open_task(rt, number, "visit")
+    visit = fresh_open_task(rt, number, "visit")
     assert visit.role == "field_staff"
     # Tuesday 14:00 in Shanghai: check-in calls at 15:00 and 17:00 (07:00 and 09:00 UTC).
     assert [(t.element_id, t.due_at) for t in rt().get_case(number).timers] == [
@@ -381,7 +358,7 @@ def test_rejected_dispatch_goes_back_to_the_service_desk_to_revise(rt, db, techn
         invalid={"approval": "退回"},
         errors={"approval_comment"},
     )
-    revise = open_task(rt, number, "revise_or_close")
+    revise = fresh_open_task(rt, number, "revise_or_close")
     assert revise.role == "service_desk"
     assert sms(db) == []
     refused(rt, revise, {"revise_decision": "結案"}, "desk", {"close_reason"})
@@ -389,12 +366,12 @@ def test_rejected_dispatch_goes_back_to_the_service_desk_to_revise(rt, db, techn
 
     # The dispatch order comes back to the desk, then to the manager again, who is offered the
     # technicians as the directory has them now.
-    draft = open_task(rt, number, "draft_dispatch_order")
+    draft = fresh_open_task(rt, number, "draft_dispatch_order")
     assert draft.role == "service_desk"
     assert case.data["approval_comment"] == "估價過高，先確認天線是否損壞"
     submit_order(rt, number, estimated_fee=150)
     approve(rt, number, technicians["韓磊"])
-    assert open_task(rt, number, "sign_dispatch_order").role == "field_staff"
+    assert fresh_open_task(rt, number, "sign_dispatch_order").role == "field_staff"
     assert len(sms(db)) == 1
 
 
@@ -453,7 +430,7 @@ def test_customer_not_at_home_then_new_time(rt, db, clock, technicians):
         "順達物流有限公司 您好：上次上門時您不在家，我們已按約定改為 2026-11-26 10:00 上門維修"
     )
     # Back to the repair itself: the arrival was checked in on the first visit.
-    assert open_elements(rt, number) == ["visit"]
+    assert fresh_open_elements(rt, number) == ["visit"]
     assert [t.due_at for t in case.timers] == [
         utc("2026-11-26T03:00:00+00:00"),
         utc("2026-11-26T05:00:00+00:00"),
@@ -466,7 +443,7 @@ def test_customer_not_at_home_then_new_time(rt, db, clock, technicians):
 def test_rule_technician_is_chosen_from_the_directory(rt, db, technicians):
     number = start(rt)
     submit_order(rt, number)
-    task = open_task(rt, number, "approve_dispatch")
+    task = fresh_open_task(rt, number, "approve_dispatch")
 
     # Offered: the available technicians with the GPS skill, best rated first, as a choice.
     form = with_case_limits(rt().get_task(task.id).form, rt().task_data(task.id))
@@ -524,7 +501,7 @@ def test_rule_technician_is_chosen_from_the_directory_offers_nobody_without_the_
     # A household appliance needs appliance_repair: only 謝偉 has it.
     number = start(rt, repair_category="家用電器", product_model="美的空調 KFR-35")
     submit_order(rt, number)
-    task = open_task(rt, number, "approve_dispatch")
+    task = fresh_open_task(rt, number, "approve_dispatch")
     form = with_case_limits(rt().get_task(task.id).form, rt().task_data(task.id))
     assert form["properties"]["technician_id"]["x-labels"] == ["謝偉（暫無評價，經驗 12 年）"]
 
@@ -583,7 +560,7 @@ def test_rule_technician_rating_is_not_made_up_when_the_customer_cannot_be_reach
 )
 def test_rule_arrival_deadline_by_urgency(rt, technicians, urgency, due):
     number = dispatched(rt, technicians, urgency=urgency)
-    arrive = open_task(rt, number, "arrive")
+    arrive = fresh_open_task(rt, number, "arrive")
     assert (arrive.role, arrive.due_at) == ("field_staff", utc(due))
     assert [(t.element_id, t.due_at) for t in rt().get_case(number).timers] == [
         ("arrival_overdue", utc(due))
@@ -598,25 +575,25 @@ def test_rule_arrival_deadline_by_urgency_is_a_process_parameter(runtime, rt, te
     changed = text.replace(old, old.replace('value="4"', 'value="2"'))
     runtime.deploy([SourceFile(BPMN.name, changed.encode()), *FILES[1:]], actor="owner")
     number = dispatched(rt, technicians, urgency="緊急")
-    assert open_task(rt, number, "arrive").due_at == utc("2026-11-23T03:30:00+00:00")
+    assert fresh_open_task(rt, number, "arrive").due_at == utc("2026-11-23T03:30:00+00:00")
 
 
 def test_rule_arrival_deadline_missed_escalates_to_the_supervisor(rt, clock, technicians):
     number = dispatched(rt, technicians, urgency="緊急")
     clock.set("2026-11-23T05:29:00+00:00")
     assert fire_due_timers(rt()).fired == 0
-    assert open_elements(rt, number) == ["arrive"]
+    assert fresh_open_elements(rt, number) == ["arrive"]
 
     clock.set("2026-11-23T05:30:00+00:00")
     assert fire_due_timers(rt()).fired == 1
-    assert open_elements(rt, number) == ["arrive", "supervise_overdue"]
-    escalation = open_task(rt, number, "supervise_overdue")
+    assert fresh_open_elements(rt, number) == ["arrive", "supervise_overdue"]
+    escalation = fresh_open_task(rt, number, "supervise_overdue")
     assert (escalation.role, escalation.created_at) == (
         "supervisor",
         utc("2026-11-23T05:30:00+00:00"),
     )
     # The check-in stays open, overdue since the deadline.
-    assert open_task(rt, number, "arrive").due_at == utc("2026-11-23T05:30:00+00:00")
+    assert fresh_open_task(rt, number, "arrive").due_at == utc("2026-11-23T05:30:00+00:00")
     work(
         rt,
         number,
@@ -628,7 +605,7 @@ def test_rule_arrival_deadline_missed_escalates_to_the_supervisor(rt, clock, tec
         errors={"supervision_note"},
     )
     work(rt, number, "arrive", "tech", {"arrived_at": "2026-11-23T14:10"})
-    assert open_elements(rt, number) == ["visit"]
+    assert fresh_open_elements(rt, number) == ["visit"]
 
 
 def test_rule_arrival_deadline_met_escalates_nothing(rt, clock, technicians):
@@ -638,7 +615,7 @@ def test_rule_arrival_deadline_met_escalates_nothing(rt, clock, technicians):
     assert "arrival_overdue" not in [t.element_id for t in case.timers]
     clock.set("2026-11-23T06:00:00+00:00")
     fire_due_timers(rt())
-    assert "supervise_overdue" not in open_elements(rt, number)
+    assert "supervise_overdue" not in fresh_open_elements(rt, number)
 
 
 # ----- 3. the label on a terminal taken back for repair -----------------------------------------
@@ -648,9 +625,9 @@ def test_rule_label_step_is_required_before_close_out(rt, technicians):
     number = on_site(rt, technicians)
     case = work(rt, number, "visit", "tech", {**DONE, "needs_return_repair": True})
     # Close-out waits for the label: the technician's label task is the only thing open.
-    assert open_elements(rt, number) == ["label_terminal"]
+    assert fresh_open_elements(rt, number) == ["label_terminal"]
     assert "confirm_end" not in case.active_elements
-    label = open_task(rt, number, "label_terminal")
+    label = fresh_open_task(rt, number, "label_terminal")
     assert label.role == "field_staff"
     assert label.name == "返修終端貼標簽"
     # The form opens with what the request recorded: the plate, the fault, the old terminal.
@@ -680,13 +657,13 @@ def test_rule_label_step_is_required_before_close_out(rt, technicians):
         "T200-0001",
         "T200-0042",
     )
-    assert open_elements(rt, number) == ["confirm_end"]
+    assert fresh_open_elements(rt, number) == ["confirm_end"]
 
 
 def test_rule_label_step_not_asked_when_nothing_goes_back(rt, technicians):
     number = on_site(rt, technicians)
     case = work(rt, number, "visit", "tech", DONE)
-    assert open_elements(rt, number) == ["confirm_end"]
+    assert fresh_open_elements(rt, number) == ["confirm_end"]
     assert "label_terminal" not in case.completed_elements
 
 
@@ -713,13 +690,13 @@ def test_rule_warranty_status_is_derived_from_the_purchase_date(
 
 def test_rule_warranty_status_cannot_be_typed(rt):
     number = rt().start_case("repair_dispatch", {}, actor="desk").number
-    task = open_task(rt, number, "record_request")
+    task = fresh_open_task(rt, number, "record_request")
     refused(rt, task, {**REQUEST, "under_warranty": True}, "desk", {"under_warranty"})
 
 
 def test_rule_inside_the_warranty_the_repair_is_free(rt, db, technicians):
     number = start(rt, purchase_date=IN_WARRANTY)
-    task = open_task(rt, number, "draft_dispatch_order")
+    task = fresh_open_task(rt, number, "draft_dispatch_order")
     assert refused(rt, task, ORDER, "desk", {"estimated_fee"}) == {
         "estimated_fee": ["保修期內（至 2027-06-14）維修免費，估算費用須為 0 元"]
     }
@@ -729,7 +706,7 @@ def test_rule_inside_the_warranty_the_repair_is_free(rt, db, technicians):
     work(rt, number, "arrive", "tech", {"arrived_at": "2026-11-24T13:55"})
 
     report = {**DONE, "parts_replaced": [{"part_name": "GPS 天線", "quantity": 1, "amount": 150}]}
-    visit = open_task(rt, number, "visit")
+    visit = fresh_open_task(rt, number, "visit")
     assert refused(rt, visit, {**report, "fee_charged": 150}, "tech", {"fee_charged"}) == {
         "fee_charged": ["保修期內（至 2027-06-14）維修免費：向客戶收取的費用須為 0 元"]
     }
@@ -737,7 +714,7 @@ def test_rule_inside_the_warranty_the_repair_is_free(rt, db, technicians):
     assert case.data["amount_due"] == 0
     close_out(rt, number)
     case = rt().get_case(number)
-    assert open_elements(rt, number) == ["check_in_tools"]
+    assert fresh_open_elements(rt, number) == ["check_in_tools"]
     assert "confirm_payment" not in case.completed_elements
 
 
@@ -748,7 +725,7 @@ def test_rule_outside_the_warranty_only_parts_are_charged(rt, technicians):
         {"part_name": "SIM 卡", "quantity": 1, "amount": 30},
     ]
     report = {**DONE, "parts_replaced": parts}
-    visit = open_task(rt, number, "visit")
+    visit = fresh_open_task(rt, number, "visit")
     # Parts and labour: refused, the message names what may be charged.
     assert refused(rt, visit, {**report, "fee_charged": 260}, "tech", {"fee_charged"}) == {
         "fee_charged": [
@@ -768,7 +745,7 @@ def test_rule_outside_the_warranty_only_parts_are_charged(rt, technicians):
     assert case.data["amount_due"] == 180
     close_out(rt, number)
     # Finance collects exactly the parts: less is refused by the close-out's own form.
-    payment = open_task(rt, number, "confirm_payment")
+    payment = fresh_open_task(rt, number, "confirm_payment")
     refused(
         rt,
         payment,

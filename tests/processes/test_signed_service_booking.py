@@ -7,13 +7,9 @@ asked for in most cases is Thursday 2026-11-26 10:00 (02:00 UTC), three working 
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-from lxml import etree
 from sqlalchemy import select
 
 from engine.casework import portal
@@ -21,8 +17,8 @@ from engine.casework.directory import Person, PersonKind, add_person
 from engine.core.errors import InvalidState, ValidationFailed
 from engine.identity.users import add_user
 from engine.spiff import templating
-from engine.store.tables import Case, Outbox
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import case_outbox, shown, undrawn, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "signed_service_booking"
@@ -31,10 +27,6 @@ FILES = [
     *sorted((ROOT / "forms").glob(f"{KEY}.*.json")),
 ]
 PHONE = "+86 138 0000 0001"
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined)
-
 REQUEST = {
     "customer_name": "陳大文",
     "phone": "+86 138 0000 0001",
@@ -55,10 +47,6 @@ PREPARED = {
     "customer_needs": "轉讓 30% 股權,需附回購條款",
     "materials_ready": True,
 }
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 @pytest.fixture
@@ -94,12 +82,6 @@ def open_task(rt, number, element_id):
     return tasks[0]
 
 
-def shown(rt, number, task) -> str:
-    """The task's instructions as its worker reads them; strict, so a name the case does not
-    hold fails here instead of showing up blank."""
-    return _JINJA.from_string(task.instructions).render(**rt.get_case(number).data)
-
-
 def shown_text(rt, task) -> str:
     """The task's instructions rendered with the task's own data."""
     return templating.render(task.instructions, rt.task_data(task.id))
@@ -123,17 +105,9 @@ def rejected(new_rt, number, element_id, data, user) -> set[str]:
     return set(failure.value.errors)
 
 
-def outbox(db, number):
-    with db.read() as session:
-        return session.scalars(
-            select(Outbox).join(Case, Case.id == Outbox.case_id).where(Case.number == number)
-            .order_by(Outbox.id)
-        ).all()  # fmt: skip
-
-
 def sent(db, number) -> list[tuple[str, str]]:
     """(channel, first line of the body) of every message queued for the case."""
-    return [(row.channel, row.body.splitlines()[0]) for row in outbox(db, number)]
+    return [(row.channel, row.body.splitlines()[0]) for row in case_outbox(db, number)]
 
 
 def confirmed_booking(new_rt, clock, request=None, review=None) -> str:
@@ -177,22 +151,10 @@ def serve_and_rate(new_rt, clock, number, rating: int):
 def test_deploys_with_a_layout_for_every_element(runtime):
     deployed = runtime.deploy(FILES)
     assert {d.key for d in deployed if d.kind == "process"} == {KEY}
-    tree = etree.parse(str(FILES[0]))
-    shapes = {s.get("bpmnElement") for s in tree.iter(f"{BPMNDI}BPMNShape")}
-    edges = {e.get("bpmnElement") for e in tree.iter(f"{BPMNDI}BPMNEdge")}
-    process = tree.find(f"{BPMN}process")
-    nodes = {
-        n.get("id")
-        for n in process.iter()
-        if isinstance(n.tag, str)
-        and n.get("id")
-        and n.tag.replace(BPMN, "").endswith(("Task", "Event", "Gateway", "subProcess"))
-    }
-    flows = {f.get("id") for f in process.iter(f"{BPMN}sequenceFlow")}
-    assert nodes - shapes == set()
-    assert flows - edges == set()
-    lanes = {lane.get("id") for lane in process.iter(f"{BPMN}lane")}
-    assert lanes - shapes == set()
+    nodes, flows, lanes = undrawn(FILES[0])
+    assert nodes == set()
+    assert flows == set()
+    assert lanes == set()
 
 
 # ----- main path -------------------------------------------------------------------------------
@@ -234,7 +196,7 @@ def test_booking_from_request_to_rating(booking, fresh_runtime, clock, db):
     # An important customer gets the most experienced lawyer for the item.
     assert case.data["professional_name"] == "王律師"
     assert case.data["booking_status"] == "已確認"
-    rows = outbox(db, number)
+    rows = case_outbox(db, number)
     assert [(r.channel, r.recipient) for r in rows[1:]] == [
         ("sms", "+86 138 0000 0001"),
         ("email", "chen@example.com"),
@@ -316,7 +278,7 @@ def test_ordinary_customer_gets_the_best_rated_and_no_professional_means_a_super
                     {"professional_name": "趙律師", "professional_phone": "+86 139 0000 0009"},
                     "sue")  # fmt: skip
     assert case.data["booking_status"] == "已確認"
-    assert "專業人員：趙律師" in outbox(db, number)[-1].body
+    assert "專業人員：趙律師" in case_outbox(db, number)[-1].body
     assert open_task(fresh_runtime(), number, "prepare_contact").role == "specialist"
     # 趙律師 was not in the directory: she is added to it, as offering the item.
     zhao = person(db, "趙律師")
@@ -340,7 +302,7 @@ def test_chosen_professional_is_honoured_when_available(booking, fresh_runtime, 
     case = fresh_runtime().get_case(number)
     assert (case.data["professional_name"], case.data["assigned_by"]) == ("李律師", "客戶指定")
     assert case.data["preference_note"] == ""
-    body = outbox(db, number)[-1].body
+    body = case_outbox(db, number)[-1].body
     assert "專業人員：李律師" in body and "您指定的" not in body
     # She is held for the appointment (Thursday 10:00 for two hours).
     assert history(fresh_runtime(), number, "professional_assigned")[-1] == {
@@ -369,7 +331,7 @@ def test_chosen_professional_is_honoured_when_available_busy_at_that_time_falls_
     assert {"text": why} in history(fresh_runtime(), second, "script_output")
     assert (
         "您指定的李律師在該時段已有其他預約，已為您安排王律師，敬請見諒。"
-        in outbox(db, second)[-1].body
+        in case_outbox(db, second)[-1].body
     )
 
     # On Friday she is free.
@@ -481,7 +443,7 @@ def test_returned_request_is_corrected_and_resubmitted(booking, fresh_runtime, c
     }, "sue")  # fmt: skip
     assert case.data["booking_status"] == "退回修改"
     assert case.open_tasks == [] and "await_correction" in case.active_elements
-    returned = outbox(db, number)[-2:]
+    returned = case_outbox(db, number)[-2:]
     assert [r.channel for r in returned] == ["sms", "email"]
     assert "原因：預約時間不在可預約時段" in returned[1].body
     assert "請選擇工作日 09:00–17:00 的時間" in returned[1].body
@@ -635,7 +597,7 @@ def test_review_deadline_never_falls_after_the_appointment_an_unreviewed_booking
         for t in fresh_runtime().list_tasks(case=number)
         if t.element_id == "review_escalated"
     }
-    sms, email = outbox(db, number)[-2:]
+    sms, email = case_outbox(db, number)[-2:]
     assert (sms.channel, email.channel, email.subject) == (
         "sms",
         "email",
@@ -676,7 +638,7 @@ def test_review_deadline_never_falls_after_the_appointment_an_unassigned_booking
     assert fire_due_timers(fresh_runtime()).fired == 1
     case = fresh_runtime().get_case(number)
     assert "await_correction" in case.active_elements
-    assert "預約的專業人員安排，原預約時間已過。" in outbox(db, number)[-1].body
+    assert "預約的專業人員安排，原預約時間已過。" in case_outbox(db, number)[-1].body
 
 
 # ----- changes and cancellations; their fees go to finance -----------------------------------
@@ -718,7 +680,7 @@ def test_change_and_cancel_fees_go_to_finance_a_change_on_time_is_free_a_repeate
     }, "alice")  # fmt: skip
     assert case.data["appointment_at"] == "2026-11-30T15:00"
     assert case.data["previous_appointment_at"] == "2026-11-26T10:00"
-    reconfirmed = outbox(db, number)[-1]
+    reconfirmed = case_outbox(db, number)[-1]
     assert reconfirmed.subject == f"預約已重新確認 {number}"
     assert "時間：2026-11-30 15:00" in reconfirmed.body
     assert "變更費" not in reconfirmed.body
@@ -744,7 +706,7 @@ def test_change_and_cancel_fees_go_to_finance_a_change_on_time_is_free_a_repeate
         "change_decision": "接受變更", "new_appointment_at": "2026-12-02T10:00",
         "new_location": ACCEPT["location"], "reassign_professional": True,
     }, "alice")  # fmt: skip
-    body = outbox(db, number)[-1].body
+    body = case_outbox(db, number)[-1].body
     assert "時間：2026-12-02 10:00" in body
     assert (
         "本次變更須繳付變更費 100 元（第 2 次變更(免費變更 1 次):100 元），財務人員會與您聯繫收取"
@@ -782,7 +744,7 @@ def test_change_and_cancel_fees_go_to_finance_a_late_change_is_paid_before_the_b
         "new_location": ACCEPT["location"], "reassign_professional": False,
     }, "alice")  # fmt: skip
     reason = "未按規定提前 1 個工作日變更(距原預約 0 個工作日):100 元"
-    assert f"本次變更須繳付變更費 100 元（{reason}）" in outbox(db, number)[-1].body
+    assert f"本次變更須繳付變更費 100 元（{reason}）" in case_outbox(db, number)[-1].body
     fee = open_task(fresh_runtime(), number, "collect_change_fee")
     assert f"原因:{reason}" in shown_text(fresh_runtime(), fee)
     # What finance records as received may not be less than the fee.
@@ -811,7 +773,7 @@ def test_change_and_cancel_fees_go_to_finance_a_late_change_is_paid_before_the_b
         "change_decision": "接受變更", "new_appointment_at": "2026-12-03T10:00",
         "new_location": ACCEPT["location"], "reassign_professional": False,
     }, "alice")  # fmt: skip
-    assert "本次變更須繳付變更費 200 元" in outbox(db, number)[-1].body
+    assert "本次變更須繳付變更費 200 元" in case_outbox(db, number)[-1].body
     fee = open_task(fresh_runtime(), number, "collect_change_fee")
     assert "按規定須繳付變更費 200 元" in shown_text(fresh_runtime(), fee)
 
@@ -866,7 +828,8 @@ def test_change_and_cancel_fees_go_to_finance_a_late_cancellation(
     case = complete(fresh_runtime, number, "handle_cancellation", {"force_majeure": False}, "alice")
     assert case.data["booking_status"] == "客戶取消"
     assert (
-        "由於未按規定提前 1 個工作日通知，按規定須繳付取消費 200 元" in outbox(db, number)[-1].body
+        "由於未按規定提前 1 個工作日通知，按規定須繳付取消費 200 元"
+        in case_outbox(db, number)[-1].body
     )
 
     # The case stays open until finance has the fee.
@@ -895,7 +858,7 @@ def test_change_and_cancel_fees_go_to_finance_no_fee_no_finance_task(
     case = complete(fresh_runtime, number, "handle_cancellation", {"force_majeure": False},
                     "alice")  # fmt: skip
     assert (case.status, case.outcome) == ("completed", "cancelled_by_customer")
-    assert "取消費" not in outbox(db, number)[-1].body
+    assert "取消費" not in case_outbox(db, number)[-1].body
     assert "finance" not in {t.role for t in fresh_runtime().list_tasks(case=number)}
 
     # Late, but for force majeure (staff say why): no fee either.
@@ -907,7 +870,7 @@ def test_change_and_cancel_fees_go_to_finance_no_fee_no_finance_task(
                     {"force_majeure": True, "cancel_note": "颱風航班取消,屬不可抗力"},
                     "alice")  # fmt: skip
     assert (case.status, case.data["fee_due"]) == ("completed", 0)
-    assert "取消費" not in outbox(db, number)[-1].body
+    assert "取消費" not in case_outbox(db, number)[-1].body
     assert "finance" not in {t.role for t in fresh_runtime().list_tasks(case=number)}
 
 
@@ -933,7 +896,11 @@ def test_company_cancels_and_offers_a_new_time(booking, fresh_runtime, clock, db
     }, "alice")  # fmt: skip
     assert case.data["appointment_at"] == "2026-12-01T10:00"
     assert case.data["professional_name"] == "李律師"  # reassigned: 王律師 is unavailable
-    notice, sms, email = outbox(db, number)[-4], outbox(db, number)[-2], outbox(db, number)[-1]
+    notice, sms, email = (
+        case_outbox(db, number)[-4],
+        case_outbox(db, number)[-2],
+        case_outbox(db, number)[-1],
+    )
     assert "因律師臨時生病，原定 2026-11-26 10:00 的預約需要取消" in notice.body
     assert "已為您重新安排在 2026-12-01 10:00" in notice.body
     assert email.subject == f"預約已重新確認 {number}" and "專業人員：李律師" in sms.body
@@ -948,7 +915,7 @@ def test_company_cancellation_the_customer_does_not_accept(booking, fresh_runtim
     case = complete(fresh_runtime, number, "offer_new_time",
                     {"company_cancel_reason": "辦公室停電", "offer": "客戶不接受"}, "alice")  # fmt: skip
     assert (case.status, case.data["booking_status"]) == ("completed", "公司取消")
-    assert "此預約已取消，不收取任何費用" in outbox(db, number)[-1].body
+    assert "此預約已取消，不收取任何費用" in case_outbox(db, number)[-1].body
 
 
 # ----- feedback --------------------------------------------------------------------------------
@@ -996,7 +963,7 @@ def test_no_rating_means_a_call_back_and_a_late_reply_goes_to_the_supervisor(
         "reply_text": "我們已安排律師再次為您逐條講解合同條款。", "improvement_action": "律師培訓",
     }, "sue")  # fmt: skip
     assert case.status == "completed"
-    last = outbox(db, number)[-1]
+    last = case_outbox(db, number)[-1]
     assert (last.channel, last.subject) == ("email", f"關於您的服務反饋 {number}")
     assert "逐條講解合同條款" in last.body
     with db.read() as session:

@@ -16,7 +16,6 @@ shifts: Wednesday 25 November 10:00–11:00 (one 60-minute slot: the last free o
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -37,6 +36,7 @@ from engine.identity.users import add_user
 from engine.spiff import templating
 from engine.store.tables import Case, Outbox, Task
 from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import fresh_open_task, utc, work
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -63,10 +63,6 @@ THU_14, THU_1430, THU_15 = (
 )
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def rt(runtime, fresh_runtime, db, settings, clock):
     for name, roles in {"desk": ["service_desk"], "shop": ["store_ops"]}.items():
@@ -81,26 +77,6 @@ def rt(runtime, fresh_runtime, db, settings, clock):
         session.commit()
     runtime.deploy(FILES, actor="owner")
     return fresh_runtime
-
-
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt().get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt().get_case(number).open_tasks]
-    return tasks[0]
-
-
-def work(rt, number, element_id, user, data, *, role=None, invalid=None, errors=None):
-    """Complete the one open task `element_id`; when `invalid` is given, first show that the
-    form refuses it with messages on exactly the fields `errors`."""
-    task = open_task(rt, number, element_id)
-    if role is not None:
-        assert task.role == role
-    if invalid is not None:
-        with pytest.raises(ValidationFailed) as refused:
-            rt().complete_task(task.id, invalid, user)
-        assert set(refused.value.errors) == errors
-        assert all(refused.value.errors[key] for key in errors)
-    return rt().complete_task(task.id, data, user)
 
 
 def messages(db, number):
@@ -179,7 +155,7 @@ def test_booked_confirmed_reminded_24_hours_before_served_and_rated(rt, db, cloc
     assert sent[1][4][0]["filename"].endswith(".ics")
     assert "DTSTART" in sent[1][4][0]["text"]
 
-    attend = open_task(rt, case.number, "attend")
+    attend = fresh_open_task(rt, case.number, "attend")
     assert attend.role == "store_ops"
     timers = rt().get_case(case.number).timers
     assert [(t.element_id, t.due_at) for t in timers] == [
@@ -197,7 +173,7 @@ def test_booked_confirmed_reminded_24_hours_before_served_and_rated(rt, db, cloc
         ("email", "預約提醒：2026-11-25 10:00 面部護理"),
     ]
     assert sent[2][3].startswith(f"王美玲 您好：提醒您即將到來的預約：2026-11-25 10:00，{PLACE}")
-    assert open_task(rt, case.number, "attend").id == attend.id  # the store still waits
+    assert fresh_open_task(rt, case.number, "attend").id == attend.id  # the store still waits
     assert fire_due_timers(rt()).fired == 0
 
     clock.set("2026-11-25T02:05:00+00:00")
@@ -210,7 +186,7 @@ def test_booked_confirmed_reminded_24_hours_before_served_and_rated(rt, db, cloc
         invalid={"attendance": "已到店", "arrived_at": "快十點"},
         errors={"arrived_at", "served_by"},
     )
-    assert open_task(rt, case.number, "satisfaction").due_at is None
+    assert fresh_open_task(rt, case.number, "satisfaction").due_at is None
     done = work(
         rt,
         case.number,
@@ -338,7 +314,7 @@ def test_full_slot_offers_alternatives_and_the_customer_picks_one(rt, db):
             None,
         )
     ]
-    offer = open_task(rt, second.number, "offer_alternatives")
+    offer = fresh_open_task(rt, second.number, "offer_alternatives")
     assert offer.role == "service_desk"
     case = work(
         rt,
@@ -353,7 +329,7 @@ def test_full_slot_offers_alternatives_and_the_customer_picks_one(rt, db):
     assert case.data["appointment_local"] == "2026-11-26 14:30"
     assert [m[0] for m in messages(db, second.number)] == ["sms", "sms"]  # no e-mail given
     assert "已確認：2026-11-26 14:30" in messages(db, second.number)[1][3]
-    assert open_task(rt, second.number, "attend").role == "store_ops"
+    assert fresh_open_task(rt, second.number, "attend").role == "store_ops"
     assert booked_slots(db, first.number) == ["2026-11-25T02:00:00", "2026-11-25T02:30:00"]
     assert booked_slots(db, second.number) == ["2026-11-26T06:30:00", "2026-11-26T07:00:00"]
 
@@ -416,7 +392,7 @@ def test_incomplete_request_is_fixed_with_the_customer(rt, db):
         "appointment_at": "預約時間格式不正確，例如 2026-12-01T10:00",
     }
     assert booked_slots(db, case.number) == []
-    fix = open_task(rt, case.number, "fix_request")
+    fix = fresh_open_task(rt, case.number, "fix_request")
     assert fix.role == "service_desk"
     case = work(
         rt,
@@ -452,7 +428,7 @@ def test_unknown_item_or_missing_id_number_then_the_customer_withdraws(rt, db):
 
 def test_change_in_time_is_rebooked_confirmed_and_reminded_at_the_new_time(rt, db, clock):
     case = book(rt)
-    attend = open_task(rt, case.number, "attend")
+    attend = fresh_open_task(rt, case.number, "attend")
     clock.set("2026-11-23T06:00:00+00:00")
     case = rt().send_message(case.number, "change_request", {"new_start": "2026-11-26T14:00"})
 
@@ -467,7 +443,7 @@ def test_change_in_time_is_rebooked_confirmed_and_reminded_at_the_new_time(rt, d
         "如需改期或取消，請於預約時間 24 小時前通知門店。\n"
     )
     assert sent[3][2] == f"預約改期：2026-11-26 14:00 面部護理（{case.data['booking_ref']}）"
-    new_attend = open_task(rt, case.number, "attend")
+    new_attend = fresh_open_task(rt, case.number, "attend")
     assert new_attend.id != attend.id
     assert [(t.element_id, t.due_at) for t in case.timers] == [
         ("reminder_due", utc("2026-11-25T06:00:00+00:00"))
@@ -485,7 +461,7 @@ def test_change_to_a_full_time_keeps_the_booking_or_moves_to_an_alternative(rt, 
     assert case.data["rebooking"]["ok"] is False
     assert case.data["alternatives_local"] == ["2026-11-26 15:00"]
     assert booked_slots(db, case.number) == ["2026-11-25T02:00:00", "2026-11-25T02:30:00"]
-    offer = open_task(rt, case.number, "offer_change_alternatives")
+    offer = fresh_open_task(rt, case.number, "offer_change_alternatives")
     assert offer.role == "service_desk"
     case = work(
         rt,
@@ -525,7 +501,7 @@ def test_late_change_is_refused_and_the_reminder_is_not_sent_twice(rt, db, clock
         "王美玲 您好：您的改期申請未能受理：預約時間前 24 小時內不能改期。"
         f"原預約 2026-11-25 10:00（預約號 {case.data['booking_ref']}）保持不變；如需取消請聯絡門店。\n"
     )
-    assert open_task(rt, case.number, "attend").role == "store_ops"
+    assert fresh_open_task(rt, case.number, "attend").role == "store_ops"
     # The store waits again; the reminder's moment has passed (its timer ran out at once, in the
     # same step) and the reminder is not repeated.
     assert case.timers == []
@@ -585,7 +561,7 @@ def test_a_late_cancellation_creates_the_penalty_follow_up_it_announces(rt, db, 
     )
     # What the message announces is now the service desk's task; the case waits for it.
     assert case.status == "running"
-    penalty = open_task(rt, case.number, "handle_penalty")
+    penalty = fresh_open_task(rt, case.number, "handle_penalty")
     assert (penalty.name, penalty.role, penalty.due_at) == (
         "處理逾時取消違約金",
         "service_desk",

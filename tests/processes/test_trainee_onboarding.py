@@ -14,17 +14,14 @@ Times: the clock starts on Monday 23 November 2026, 09:30 in Shanghai (01:30 UTC
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
 
 from engine.core.errors import ValidationFailed
 from engine.identity.users import add_user
-from engine.store.tables import Outbox
-from engine.worker.timers import fire_due_timers
+from tests.processes.helpers import at, fresh_open_elements, fresh_open_task, sms, utc
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
@@ -65,10 +62,6 @@ INTERVIEW = {
 }
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 @pytest.fixture
 def rt(runtime, fresh_runtime, db, settings, clock):
     for name, roles in {"desk": ["service_desk"], "boss": ["supervisor"]}.items():
@@ -77,20 +70,10 @@ def rt(runtime, fresh_runtime, db, settings, clock):
     return fresh_runtime
 
 
-def open_task(rt, number, element_id):
-    tasks = [t for t in rt().get_case(number).open_tasks if t.element_id == element_id]
-    assert len(tasks) == 1, [t.element_id for t in rt().get_case(number).open_tasks]
-    return tasks[0]
-
-
-def open_elements(rt, number):
-    return sorted(t.element_id for t in rt().get_case(number).open_tasks)
-
-
 def work(rt, number, element_id, data, *, user="desk", due=None, invalid=None, errors=None):
     """Complete the one open task `element_id` (checking its role and due time); when `invalid`
     is given, first show that the form refuses it on exactly the fields `errors`."""
-    task = open_task(rt, number, element_id)
+    task = fresh_open_task(rt, number, element_id)
     assert task.role == ("supervisor" if user == "boss" else "service_desk")
     if due is not None:
         assert task.due_at == utc(due), (element_id, task.due_at)
@@ -99,24 +82,6 @@ def work(rt, number, element_id, data, *, user="desk", due=None, invalid=None, e
             rt().complete_task(task.id, invalid, user)
         assert set(refused.value.errors) == errors
     return rt().complete_task(task.id, data, user)
-
-
-def at(clock, rt, when, fired=None):
-    """Move the clock to `when` (UTC) and run the worker once."""
-    clock.set(when)
-    result = fire_due_timers(rt())
-    if fired is not None:
-        assert result.fired == fired
-    return result
-
-
-def sms(db):
-    with db.read() as session:
-        return [
-            (r.recipient, r.body)
-            for r in session.scalars(select(Outbox).order_by(Outbox.id))
-            if r.channel == "sms"
-        ]
 
 
 def registered(rt, clock):
@@ -280,7 +245,7 @@ def test_registration_to_placement_after_a_hospital_internship(rt, db, clock):
     # The follow-up of the 18th is not done by the 20th 10:00: it is noted as missed and the
     # next one opens at once, due at the end of the internship.
     at(clock, rt, "2026-12-18T02:00:00+00:00", fired=1)
-    assert open_elements(rt, number) == ["internship_followup"]
+    assert fresh_open_elements(rt, number) == ["internship_followup"]
     at(clock, rt, "2026-12-20T02:00:00+00:00", fired=1)
     case = rt().get_case(number)
     assert case.data["missed_followups"] == 1
@@ -315,9 +280,11 @@ def test_a_missed_cut_off_rolls_the_entry_to_the_next_working_days(rt, clock):
     # Friday 17:30: the next cut-off is Monday 16:00.
     clock.set("2026-11-27T09:30:00+00:00")
     number = rt().start_case("trainee_onboarding", {}, actor="desk").number
-    assert open_task(rt, number, "register_trainee").due_at == utc("2026-11-30T08:00:00+00:00")
+    assert fresh_open_task(rt, number, "register_trainee").due_at == utc(
+        "2026-11-30T08:00:00+00:00"
+    )
     at(clock, rt, "2026-11-30T08:00:00+00:00", fired=1)
-    task = open_task(rt, number, "register_trainee")
+    task = fresh_open_task(rt, number, "register_trainee")
     assert task.due_at == utc("2026-12-01T08:00:00+00:00")
     case = rt().get_case(number)
     assert case.data["missed_registration_cutoffs"] == 1
@@ -328,7 +295,9 @@ def test_a_missed_cut_off_rolls_the_entry_to_the_next_working_days(rt, clock):
 def test_after_the_cut_off_the_entry_is_due_the_next_working_day(rt, clock):
     clock.set("2026-11-23T08:30:00+00:00")  # Monday 16:30
     number = rt().start_case("trainee_onboarding", {}, actor="desk").number
-    assert open_task(rt, number, "register_trainee").due_at == utc("2026-11-24T08:00:00+00:00")
+    assert fresh_open_task(rt, number, "register_trainee").due_at == utc(
+        "2026-11-24T08:00:00+00:00"
+    )
 
 
 def test_failed_health_check_ends_the_case(rt, clock):
@@ -349,7 +318,7 @@ def test_no_show_brings_her_own_certificate_then_certification(rt, db, clock):
     number = registered(rt, clock)
     certificate(rt, clock, number, "未參加體檢", checkup_note="預約當天未到")
     # Ten working days from Tuesday 1 December 09:00.
-    task = open_task(rt, number, "collect_own_certificate")
+    task = fresh_open_task(rt, number, "collect_own_certificate")
     assert task.due_at == utc("2026-12-15T01:00:00+00:00")
     assert sms(db)[-1][1] == (
         "劉桂香 您好：您未參加預約的集中體檢，公司不再提供體檢名額。請自行聯繫醫院體檢，"
@@ -367,7 +336,7 @@ def test_no_show_brings_her_own_certificate_then_certification(rt, db, clock):
         invalid={"checkup_result": "合格", "own_checkup_hospital": "合肥市第一人民醫院"},
         errors={"certificate_number"},
     )
-    assert open_elements(rt, number) == ["prepare_certification"]
+    assert fresh_open_elements(rt, number) == ["prepare_certification"]
 
 
 def test_no_certificate_by_the_deadline_ends_the_case(rt, clock):
@@ -429,7 +398,7 @@ def test_internship_stopped_early_goes_to_placement(rt, clock):
     )
     case = rt().get_case(number)
     # Placement within three working days of Wednesday 10:00; no follow-up is waiting any more.
-    assert open_elements(rt, number) == ["arrange_placement"]
+    assert fresh_open_elements(rt, number) == ["arrange_placement"]
     assert [(t.element_id, t.due_at) for t in case.timers] == [
         ("placement_overdue", utc("2026-12-21T02:00:00+00:00"))
     ]
@@ -439,7 +408,7 @@ def test_a_late_step_stays_open_and_the_supervisor_follows_it_up(rt, clock):
     number = rt().start_case("trainee_onboarding", {}, actor="desk").number
     work(rt, number, "register_trainee", TRAINEE)
     at(clock, rt, "2026-11-26T01:30:00+00:00", fired=1)
-    assert open_elements(rt, number) == ["arrange_health_check", "supervise_overdue"]
+    assert fresh_open_elements(rt, number) == ["arrange_health_check", "supervise_overdue"]
     # Thursday 09:30: three working days after the entry.
     work(
         rt,
@@ -449,4 +418,4 @@ def test_a_late_step_stays_open_and_the_supervisor_follows_it_up(rt, clock):
         user="boss",
     )
     work(rt, number, "arrange_health_check", CHECKUP)
-    assert open_elements(rt, number) == []
+    assert fresh_open_elements(rt, number) == []
