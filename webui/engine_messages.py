@@ -169,8 +169,7 @@ def catalogue(w: Words) -> dict[str, Sentence]:
         ),
         "database_busy": lambda p: _("The database is busy; no case was started. Try again."),
         "request_key_reused": lambda p: _(
-            "This request key already started case %(number)s with different data; send a new"
-            " key.",
+            "This request key already started case %(number)s with different data; send a new key.",
             number=p["number"],
         ),
         "request_key_invalid": lambda p: _("A request key is 1 to 200 characters."),

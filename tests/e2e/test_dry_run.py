@@ -76,12 +76,8 @@ def test_dry_run_shows_the_reminder_and_marks_the_path(page, db) -> None:
 
 
 def _sign_in_and_open(page) -> None:
-    page.goto(f"{page.base}/login")
-    page.fill("input[name=name]", "olga")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(f"{page.base}/models/store_appointment/edit")
-    page.wait_for_selector("#modeler[data-ready]")
+    sign_in(page, page.base, "olga")
+    open_modeler(page, "/models/store_appointment/edit")
     page.wait_for_function(
         "document.getElementById('dry-run-data').value.includes('appointment_at')"
     )

@@ -5,34 +5,24 @@ The clock stands at Monday 23 November 2026 09:30 (N = 1: the earliest is Tuesda
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.e2e.test_journey import browser  # noqa: F401 - the browser fixture
-from tests.webui.conftest import app  # noqa: F401 - the web app fixture
+from tests.e2e.staff_browser import serve
 from tests.webui.portal_world import files
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def server(app, runtime) -> Iterator[str]:  # noqa: F811
+def server(app, runtime) -> Iterator[str]:
     runtime.deploy(files("signed_service_booking"), actor="owner")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serve(app) as base:
+        yield base
 
 
-def test_urgent_lowers_the_pickers_start_and_lets_a_shorter_lead_through(browser, server):  # noqa: F811
+def test_urgent_lowers_the_pickers_start_and_lets_a_shorter_lead_through(browser, server):
     context = browser.new_context(locale="zh-TW")
     tab = context.new_page()
     errors: list[str] = []
