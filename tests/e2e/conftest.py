@@ -4,9 +4,6 @@
 - `browser`: Chromium for pages that draw diagrams (skips without the bpmn-js viewer).
 - `server`: the app served from a thread; a test module that needs a company set up first
   defines its own `server` (`with serve(app) as base: yield base`).
-- `settings`: the suite's settings; a module whose steps run many scripts while the browser
-  and the server share the machine gives them more time with `script_budget_s` (the budget
-  of a step's scripts and of each script, in seconds).
 - `page`: a 1400 × 1000 tab on `server` for the modeler and the other editors, with the
   page's address (`page.base`) and the errors it showed (`page.problems`). A module changes
   what it needs with `editor_bundles` (the vendored files the pages load) and
@@ -17,7 +14,6 @@ failure (every test here is marked `e2e`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,20 +21,6 @@ import pytest
 
 from tests.e2e.staff_browser import MODELER, VIEWER, launch, serve, watch_console
 from tests.webui.conftest import app  # noqa: F401 - the web app fixture
-
-
-@pytest.fixture
-def script_budget_s() -> float | None:
-    return None  # the settings' own
-
-
-@pytest.fixture
-def settings(settings, script_budget_s):
-    if script_budget_s is None:
-        return settings
-    return dataclasses.replace(
-        settings, script_step_budget_s=script_budget_s, script_time_limit_s=script_budget_s
-    )
 
 
 @pytest.fixture

@@ -39,13 +39,6 @@ CALL = {"channel": "電話", "customer_name": "李四"}
 
 
 @pytest.fixture
-def script_budget_s() -> float:
-    # A booking runs many scripts in one step while the browser and the server share two
-    # cores with the test; their shared budget is not what this test is about.
-    return 5.0
-
-
-@pytest.fixture
 def world(runtime, db, settings, clock):
     add_user(db, settings, "desk", ["service_desk"], clock.now())
     huaihai_store(

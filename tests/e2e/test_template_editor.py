@@ -23,13 +23,6 @@ NEW_INSTRUCTIONS = (
 
 
 @pytest.fixture
-def script_budget_s() -> float:
-    # A booking runs many scripts in one step; on a busy test machine their shared budget
-    # (0.5 s by default) can run out, which is not what this test is about.
-    return 5.0
-
-
-@pytest.fixture
 def store(runtime, db):
     huaihai_store(
         db,
