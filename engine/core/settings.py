@@ -86,7 +86,7 @@ class Settings:
     default_role: str = "service_desk"
     script_time_limit_s: float = 1.0
     # All owner code one step runs shares this much processor time: the step holds the
-    # database writer (helpers, evaluator start and waiting for a processor are not counted).
+    # database writer (starting an evaluator and waiting for a processor are not counted).
     script_step_budget_s: float = 0.5
     script_memory_limit_mb: int = 512
     max_definition_bytes: int = 2_000_000

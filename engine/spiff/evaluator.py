@@ -36,10 +36,12 @@ DEFAULT_MEMORY_MB = 512
 SPAWN_TIMEOUT_S = 30.0
 MAX_IDLE = 4  # evaluator processes kept for reuse per server process
 KILL_GRACE_S = 0.2  # processor seconds past the limit before the process is killed
-# Whatever the processor time, an evaluation is stopped after this long on the wall (helpers'
-# time excluded): a process that gets no processor at all must not hold a step for ever.
-WALL_CAP_FACTOR = 10.0
-WALL_CAP_MIN_S = 5.0
+# Whatever the processor time, an evaluation is stopped after WALL_CAP_FACTOR times its budget
+# (plus the grace) on the wall: the step holds the database writer, so neither a process starved
+# of processor time nor code that loops over cheap helpers may hold it for long. Helpers' time
+# counts here, except starting an evaluator for a nested template. Real steps use a few
+# milliseconds of processor time (15 ms at most in the procedures' tests).
+WALL_CAP_FACTOR = 1.5
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 _BOOT = "import sys; sys.path.insert(0, {root!r}); from engine.spiff.evaluator_child import main; main()"
@@ -59,9 +61,9 @@ class EvaluationError(Exception):
 # What is left of the current step's time for owner-written code: every evaluation of one step
 # shares it, so a step never holds the database writer for long however many scripts it runs.
 # It is processor time of the evaluator processes, not time on the wall: starting a fresh
-# process, waiting for a processor on a loaded machine and the helpers the server runs for the
-# code (database queries, lock waits, nested templates) are not the owner's code, and must not
-# put a case in error. A hard wall-clock cap per evaluation still stops a process that hangs.
+# process (also one a helper starts for a nested template) and waiting for a processor on a
+# loaded machine are not the owner's code, and must not put a case in error. A wall-clock cap
+# per evaluation (WALL_CAP_FACTOR) still bounds how long a step holds the writer.
 class _Budget:
     __slots__ = ("left", "outer")
 
@@ -213,7 +215,11 @@ class Pool:
                     return proc
                 proc.kill()
         self.spawned += 1
-        return _Process(memory_mb)
+        started = time.monotonic()
+        try:
+            return _Process(memory_mb)
+        finally:
+            _SPAWNING.seconds = getattr(_SPAWNING, "seconds", 0.0) + time.monotonic() - started
 
     def give(self, proc: _Process) -> None:
         if proc.dead or os.getpid() != self._pid:
@@ -230,6 +236,10 @@ class Pool:
         for proc in idle:
             proc.kill()
 
+
+# Seconds this thread has spent starting evaluator processes: a helper that evaluates a template
+# while the code waits (notify) may start one, and that start is not the owner's time.
+_SPAWNING = threading.local()
 
 POOL = Pool()
 os.register_at_fork(after_in_child=POOL._reset_after_fork)
@@ -289,7 +299,7 @@ def run(
     allowed = budget + KILL_GRACE_S
     started = charged = proc.cpu
     wall_start = time.monotonic()
-    wall_end = wall_start + max(WALL_CAP_MIN_S, WALL_CAP_FACTOR * budget)
+    wall_end = wall_start + WALL_CAP_FACTOR * budget + KILL_GRACE_S
     helper_s = 0.0
     failures: list[BaseException] = []
     try:
@@ -327,11 +337,13 @@ def run(
             if message.get("exit"):
                 proc.kill()  # it ends itself after running out of memory
             if kind == "call":
-                helper_started = time.monotonic()
+                # The helper's time counts on the wall (the writer is held meanwhile), except
+                # starting an evaluator for a nested template, which is not the owner's.
+                spawning = getattr(_SPAWNING, "seconds", 0.0)
                 reply = _helper_reply(helpers, message, failures)
-                spent = time.monotonic() - helper_started
-                helper_s += spent
-                wall_end += spent
+                spawned = getattr(_SPAWNING, "seconds", 0.0) - spawning
+                helper_s += spawned
+                wall_end += spawned
                 proc.send(reply)
                 continue
             if failures:
