@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.casework.resources import (
     add_resource,
@@ -18,13 +18,20 @@ from engine.casework.resources import (
     add_shift,
     add_store,
 )
-from engine.store.tables import Outbox
+from engine.store.tables import Case, Outbox
 from tests.webui.conftest import csrf_token
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "13800138000"
 HUAIHAI = ("淮海店", "上海市黃浦區淮海中路 100 號")
 XUJIAHUI = ("徐家匯店", "上海市徐匯區漕溪北路 8 號")
+# A signed-service booking's answers (the time is the test's).
+SIGNED = {
+    "service_item": "合同起草",
+    "customer_name": "陳大文",
+    "phone": PHONE,
+    "email": "chen@example.com",
+}
 # Wednesday 25 November 2026, 10:00 in Shanghai.
 WED_10 = "2026-11-25T02:00:00+00:00"
 
@@ -51,6 +58,17 @@ def stores(db) -> None:
         add_resource(session, "room", "2號房", XUJIAHUI[0])
         add_shift(session, zhou.id, "2026-11-26T09:00", "2026-11-26T17:00")
         session.commit()
+
+
+def count_cases(db) -> int:
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(Case))
+
+
+@pytest.fixture
+def signed(runtime) -> Any:
+    runtime.deploy(files("signed_service_booking"), actor="owner")
+    return runtime
 
 
 @pytest.fixture

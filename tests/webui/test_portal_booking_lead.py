@@ -9,30 +9,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
 
-from engine.store.tables import Case
 from tests.webui.conftest import csrf_token
-from tests.webui.portal_world import PHONE, files
+from tests.webui.portal_world import (  # noqa: F401 - fixtures
+    PHONE,
+    SIGNED,
+    count_cases,
+    files,
+    signed,
+)
 
 PAGE = "/book/signed_service_booking"
-SIGNED = {
-    "service_item": "合同起草",
-    "customer_name": "陳大文",
-    "phone": PHONE,
-    "email": "chen@example.com",
-}
-
-
-def count_cases(db) -> int:
-    with db.read() as session:
-        return session.scalar(select(func.count()).select_from(Case))
-
-
-@pytest.fixture
-def signed(runtime):
-    runtime.deploy(files("signed_service_booking"), actor="owner")
-    return runtime
 
 
 def post(client, **fields):
@@ -46,7 +33,7 @@ def field_error(html: str) -> str:
     return found.group(1)
 
 
-def test_the_picker_starts_at_the_earliest_time_the_lead_allows(app, signed):
+def test_the_picker_starts_at_the_earliest_time_the_lead_allows(app, signed):  # noqa: F811
     page = app.test_client().get(PAGE).text
     picker = re.search(r'<input type="datetime-local" name="appointment_at"[^>]*>', page).group(0)
     # N = 1 on Monday 09:30: Tuesday 09:00; marked urgent, the next minute.
@@ -56,7 +43,7 @@ def test_the_picker_starts_at_the_earliest_time_the_lead_allows(app, signed):
     assert 'data-check-urgent-field="urgent"' in picker
 
 
-def test_a_time_too_soon_is_refused_naming_the_earliest_and_nothing_starts(app, signed, db):
+def test_a_time_too_soon_is_refused_naming_the_earliest_and_nothing_starts(app, signed, db):  # noqa: F811
     client = app.test_client()
     refused = post(client, appointment_at="2026-11-23T16:00")  # today
     assert refused.status_code == 422
@@ -81,13 +68,13 @@ def test_a_time_too_soon_is_refused_naming_the_earliest_and_nothing_starts(app, 
          "最近可預約的時間：2026年11月30日（星期一）09:00。"),
     ],
 )  # fmt: skip
-def test_a_closed_time_names_the_nearest_one(app, signed, db, wanted, said):
+def test_a_closed_time_names_the_nearest_one(app, signed, db, wanted, said):  # noqa: F811
     refused = post(app.test_client(), appointment_at=wanted)
     assert refused.status_code == 422 and field_error(refused.text) == said
     assert count_cases(db) == 0
 
 
-def test_an_urgent_request_is_booked_and_flagged(app, signed, runtime, db):
+def test_an_urgent_request_is_booked_and_flagged(app, signed, runtime, db):  # noqa: F811
     client = app.test_client()
     done = post(client, appointment_at="2026-11-23T16:00", urgent="on")
     assert done.status_code == 303
@@ -97,7 +84,7 @@ def test_an_urgent_request_is_booked_and_flagged(app, signed, runtime, db):
     assert count_cases(db) == 1
 
 
-def test_the_page_asks_the_lead_as_the_customer_picks(app, signed):
+def test_the_page_asks_the_lead_as_the_customer_picks(app, signed):  # noqa: F811
     client = app.test_client()
 
     def check(value, **extra):

@@ -9,37 +9,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
 
-from engine.store.tables import Case
 from tests.webui.conftest import csrf_token
 from tests.webui.portal_world import (  # noqa: F401 - fixtures
     HUAIHAI,
     PHONE,
+    SIGNED,
     XUJIAHUI,
     book_facial,
+    count_cases,
     files,
+    signed,
     store_portal,
     stores,
 )
-
-SIGNED = {
-    "service_item": "合同起草",
-    "customer_name": "陳大文",
-    "phone": PHONE,
-    "email": "chen@example.com",
-}
-
-
-def count_cases(db) -> int:
-    with db.read() as session:
-        return session.scalar(select(func.count()).select_from(Case))
-
-
-@pytest.fixture
-def signed(runtime):
-    runtime.deploy(files("signed_service_booking"), actor="owner")
-    return runtime
 
 
 @pytest.mark.parametrize(
@@ -53,7 +36,7 @@ def signed(runtime):
         ("2026-11-25T17:00", "不在營業時間內（09:00–17:00）"),
     ],
 )
-def test_a_closed_or_past_time_is_refused_beside_the_field(app, signed, db, wanted, said):
+def test_a_closed_or_past_time_is_refused_beside_the_field(app, signed, db, wanted, said):  # noqa: F811
     client = app.test_client()
     page = client.get("/book/signed_service_booking")
     refused = client.post(
@@ -68,7 +51,7 @@ def test_a_closed_or_past_time_is_refused_beside_the_field(app, signed, db, want
     assert count_cases(db) == 0
 
 
-def test_an_open_time_is_booked_and_the_picker_starts_now(app, signed, db):
+def test_an_open_time_is_booked_and_the_picker_starts_now(app, signed, db):  # noqa: F811
     client = app.test_client()
     page = client.get("/book/signed_service_booking")
     # A signed service is booked a working day ahead: its picker starts at Tuesday 09:00, and

@@ -6,6 +6,7 @@ import re
 
 from tests.conftest import fixture_files
 from tests.webui.conftest import csrf_token
+from tests.webui.portal_world import count_cases
 
 
 def deploy(runtime):
@@ -42,15 +43,6 @@ def test_book_with_an_error_then_get_a_number(app, runtime):
 
 def form_key(html: str) -> str:
     return re.search(r'name="form_key" value="([0-9a-f]{32})"', html).group(1)
-
-
-def count_cases(db) -> int:
-    from sqlalchemy import func, select
-
-    from engine.store.tables import Case
-
-    with db.read() as session:
-        return session.scalar(select(func.count()).select_from(Case))
 
 
 def test_a_booking_post_redirects_and_books_once_per_form(app, runtime, db):
