@@ -449,4 +449,8 @@ def test_an_unexpected_failure_of_a_step_is_reported_not_raised(company, monkeyp
     )
     (error,) = report["errors"]
     assert error["step"] == 0 and "RuntimeError: disk on fire" in error["message"]
+    assert (error["code"], error["params"]) == (
+        "dry_run_step_crashed",
+        {"error": "RuntimeError: disk on fire"},
+    )
     assert report["end"]["status"] == "running"

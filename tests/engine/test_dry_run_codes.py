@@ -217,28 +217,6 @@ def test_a_step_on_a_closed_case_says_the_status(company):
     assert error["step"] == 1
 
 
-def test_an_unexpected_failure_is_coded_with_the_error(company, monkeypatch):
-    from engine.runtime.tracing import TracingRuntime
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(TracingRuntime, "send_message", broken)
-    report = run(
-        company,
-        {"start": START, "data": CUSTOMER, "steps": [{"do": "message", "name": "cancel_request"}]},
-    )
-    (error,) = report["errors"]
-    assert (error["code"], error["params"]) == (
-        "dry_run_step_crashed",
-        {"error": "RuntimeError: disk on fire"},
-    )
-    assert (error["action_code"], error["action_params"]) == (
-        "dry_run_step_message",
-        {"name": "cancel_request"},
-    )
-
-
 def test_a_case_error_of_the_draft_is_the_engines_text_without_a_code(company):
     xml = draft().replace("reminded_at = now()", "reminded_at = no_such_name + 1")
     report = run(
