@@ -17,11 +17,18 @@ from sqlalchemy import func, select
 
 from engine import portal
 from engine.casework import links
+from engine.casework.portal_lead import running_case_lead
 from engine.core.errors import ValidationFailed
 from engine.identity.users import add_user
 from engine.store.tables import Case, Event, Outbox
 from tests.webui.conftest import csrf_token
-from tests.webui.portal_world import PHONE, files
+from tests.webui.portal_world import (  # noqa: F401 - fixtures
+    PHONE,
+    book_facial,
+    files,
+    store_portal,
+    stores,
+)
 
 KEY = "signed_service_booking"
 REQUEST = {
@@ -107,6 +114,16 @@ def test_a_resubmitted_time_is_stored_in_utc(app, signed, returned):
     # Friday 15:00 in Shanghai is 07:00 UTC, as the booking page would have stored it.
     assert case.data["appointment_at"] == "2026-11-27T07:00:00+00:00"
     assert case.data["resubmission_count"] == 1 and case.data["problems"] == []
+
+
+def test_the_picker_starts_at_the_earliest_time_the_lead_allows(app, returned):
+    _, path = returned
+    page = app.test_client().get(path).text
+    picker = re.search(r'<input type="datetime-local" name="appointment_at"[^>]*>', page).group(0)
+    # N = 1 on Monday 09:30: Tuesday 09:00; marked urgent, the next minute.
+    assert 'min="2026-11-24T09:00"' in picker and 'data-min-urgent="2026-11-23T09:31"' in picker
+    assert 'data-check-urgent-field="urgent"' in picker
+    assert 'value="2026-11-26T10:00"' in picker  # the booked time, in company time
 
 
 @pytest.mark.parametrize(
@@ -195,7 +212,10 @@ def test_a_change_to_a_time_too_soon_is_refused_naming_the_earliest(app, signed,
     with pytest.raises(ValidationFailed) as failure:
         portal.request_change(signed, confirmed, PHONE, "change", {"new_start": "2026-11-23T16:00"})
     (refused,) = failure.value.errors["new_start"]
-    assert (refused.code, refused.params["earliest"]) == ("time_too_soon", "2026-11-24T01:00:00+00:00")
+    assert (refused.code, refused.params["earliest"]) == (
+        "time_too_soon",
+        "2026-11-24T01:00:00+00:00",
+    )
     assert not refused.params["urgent"]  # the change form has no urgent choice to offer
     assert snapshot(signed, db, confirmed) == before
 
@@ -206,8 +226,16 @@ def test_a_change_to_a_time_too_soon_is_refused_naming_the_earliest(app, signed,
     assert "緊急需求" not in page.text
     assert snapshot(signed, db, confirmed) == before
 
-    # A time the lead allows reaches the case, in UTC.
+    # A time the lead allows reaches the case (sent in UTC; the process shows it to the desk
+    # in company time).
     assert ask_change(client, confirmed, "2026-11-24T09:00").status_code == 200
-    assert signed.get_case(confirmed).data["requested_appointment_at"] == (
-        "2026-11-24T01:00:00+00:00"
-    )
+    assert signed.get_case(confirmed).data["requested_appointment_at"] == "2026-11-24 09:00"
+
+
+def test_a_store_appointment_has_no_lead_and_its_change_goes_through(app, store_portal, clock):  # noqa: F811
+    client = app.test_client()
+    number = book_facial(client)  # Wednesday 25 November 10:00 at 淮海店
+    assert running_case_lead(store_portal, number) is None
+    clock.set("2026-11-24T01:00:00+00:00")  # Tuesday 09:00
+    assert ask_change(client, number, "2026-11-25T14:00").status_code == 200
+    assert store_portal.get_case(number).data["appointment_at"] == "2026-11-25T06:00:00+00:00"
