@@ -183,6 +183,31 @@ def _mins(page: Any = None, values: Any = None) -> dict[str, Any]:
     return mins
 
 
+def _link_mins(page: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The pickers' earliest values on a link page: as on any page, and a time with its
+    process's lead (a returned booking corrected) starts at the earliest the lead allows for
+    the case (engine.casework.links.earliest_answer), or now once marked urgent. The live check
+    asks the calendar alone (its lead is the newest version's, the case's may differ); the post
+    asks the case's lead."""
+    mins = _mins()
+    lead = page.lead
+    found = links.earliest_answer(runtime(), page)
+    if found is None:
+        return mins
+    urgent = bool(lead.urgent_field) and values.get(lead.urgent_field) is True
+    first = input_value(found[1])
+    mins["leads"] = {
+        found[0]: {
+            "min": mins["date-time"] if urgent else first,
+            "normal": first,
+            "urgent": mins["date-time"],
+            "process": "",
+            "urgent_field": lead.urgent_field or "",
+        }
+    }
+    return mins
+
+
 def _store_label(store: Any) -> str:
     return (
         _("%(name)s (%(address)s)", name=store.name, address=store.address)
@@ -457,5 +482,5 @@ def reply(message: str, token: str) -> Any:
         fields=form_fields(page.schema),
         values=values,
         errors=errors,
-        mins=_mins(),
+        mins=_link_mins(page, values),
     ), (422 if errors else 200)

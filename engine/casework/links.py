@@ -13,6 +13,13 @@ Scripts make links with the helper `customer_link("feedback")`, which gives the 
 (`[portal] base_url` + /book/reply/<message>/<token>) for the case the step runs on; the page
 behind it shows the form the process names for that message (process property
 `messageForm:<message>`) and sends the answer to the case as that message.
+
+A time the answer gives (a date-time field: the corrected time of a returned booking) is the
+customer picking a time as on the booking page, so it meets the booking page's rule
+(engine.casework.portal_choices.check_time: not past, a working day, office hours; and the
+lead in working days of the case's process, engine.casework.portal_lead, unless the form's
+urgent box is ticked) and is sent as the instant in UTC — the page posts company wall-clock
+time. A refused time is said beside its field, and nothing reaches the case.
 """
 
 from __future__ import annotations
@@ -28,13 +35,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.casework.portal_choices import check_time, source_field, time_fields
+from engine.casework.portal_lead import BookingLead, case_lead, earliest, is_urgent
 from engine.core.errors import CaseflowError, InvalidState, ValidationFailed, refine
+from engine.core.instants import iso_utc, parse_when
 from engine.core.secrets import secret_key
 from engine.core.settings import PortalSettings
 from engine.core.status import CaseStatus
 from engine.core.stepcontext import current, service
 from engine.definitions.forms import prefilled_values
-from engine.definitions.submission import EXTRAS_DROP, declared_submission
+from engine.definitions.submission import EXTRAS_DROP, declared_submission, form_errors
 from engine.runtime.cases import used_links
 from engine.runtime.verbs import Runtime
 from engine.store.rows import read as read_rows
@@ -72,7 +82,9 @@ class LinkClaim:
 @dataclass(frozen=True)
 class LinkPage:
     """What the page behind a link shows: the case, the form of the message it waits for,
-    the values the form starts with and the case values the form names to show."""
+    the values the form starts with and the case values the form names to show. `lead`: how
+    far ahead the form's time must be (its process's rule, the case's own N), if it has one;
+    `store` and `service_item`: the booking's, for the calendar rule's shift check."""
 
     number: str
     message: str
@@ -81,6 +93,9 @@ class LinkPage:
     values: dict[str, Any]
     shown: list[tuple[str, Any]]
     expires_at: datetime
+    lead: BookingLead | None = None
+    store: str | None = None
+    service_item: str | None = None
 
 
 def _b64(raw: bytes) -> str:
@@ -163,8 +178,9 @@ def open_link(runtime: Runtime, message: str, token: str) -> LinkPage:
         case = session.scalars(select(Case).where(Case.number == claim.number)).first()
         if case is None:  # a signed number always existed; its case may have been removed
             raise LinkRefused("not_waiting", f"case {claim.number} no longer exists")
-        case_id, status = case.id, case.status
+        case_id, status, key = case.id, case.status, case.process_key
         version = session.get(ProcessVersion, case.process_version_id)
+        defaults = dict(version.defaults or {})
         portal = version.portal or {}
         title = portal.get("title") or version.name
         form_id = (portal.get("message_form_ids") or {}).get(claim.message)
@@ -192,7 +208,26 @@ def open_link(runtime: Runtime, message: str, token: str) -> LinkPage:
         values=prefilled_values(schema, view.data),
         shown=shown,
         expires_at=claim.expires_at,
+        lead=case_lead(key, defaults, view.data, schema),
+        store=_text(view.data.get("store")),
+        service_item=_text(view.data.get("service_item")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def earliest_answer(
+    runtime: Runtime, page: LinkPage, urgent: bool = False
+) -> tuple[str, datetime] | None:
+    """(field, earliest instant in UTC) the link page's lead allows now — for its picker to
+    start there — or None when its form has no time with a lead. `urgent`: the earliest an
+    urgent request may have (the next office minute)."""
+    lead = page.lead
+    if lead is None:
+        return None
+    return lead.field, earliest(runtime.calendar, runtime.clock.now(), 0 if urgent else lead.days)
 
 
 def answer(
@@ -206,10 +241,20 @@ def answer(
     LinkRefused when the link does not open (any more), ValidationFailed beside the fields."""
     page = open_link(runtime, message, token)
     claim = verify(token, runtime.clock.now(), message)
+    schema = schema or page.schema
+    # The times are checked whatever else is wrong, so every refusal shows at once.
+    times, time_errors = _times_in_utc(runtime, page, schema, data)
     try:
-        data, _ = declared_submission(schema or page.schema, data, extras=EXTRAS_DROP)
+        data, _ = declared_submission(schema, data, extras=EXTRAS_DROP)
     except ValidationFailed as exc:
+        if time_errors:
+            raise form_errors(
+                "the answer has errors", schema, {**exc.errors, **time_errors}
+            ) from None
         raise refine(exc, "the answer has errors") from None
+    if time_errors:
+        raise form_errors("the answer has errors", schema, time_errors)
+    data = {**data, **{k: v for k, v in times.items() if k in data}}
     try:
         runtime.send_message(
             page.number,
@@ -223,3 +268,34 @@ def answer(
             raise LinkRefused("used", "this link was already used") from None
         raise LinkRefused("not_waiting", str(exc)) from None
     return page
+
+
+def _times_in_utc(
+    runtime: Runtime, page: LinkPage, schema: dict[str, Any], data: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """The answer's times as instants in UTC, and the refusals of the booking page's rule per
+    field (the lead only for the field its process's rule names). A time that is not a time
+    at all is left to the form's own check."""
+    store_field = source_field(schema, "stores")
+    item_field = source_field(schema, "service_items")
+    store = _text(data.get(store_field)) if store_field else None
+    item = _text(data.get(item_field)) if item_field else None
+    store, item = store or page.store, item or page.service_item
+    urgent = is_urgent(page.lead, data)
+    times: dict[str, str] = {}
+    errors: dict[str, list[Any]] = {}
+    for name in time_fields(schema):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            when = parse_when(value, runtime.calendar.zone)
+        except (TypeError, ValueError):
+            continue
+        lead = page.lead if page.lead is not None and page.lead.field == name else None
+        refused = check_time(runtime, value, store, item, lead, urgent)
+        if refused is not None:
+            errors[name] = [refused]
+        else:
+            times[name] = iso_utc(when)
+    return times, errors

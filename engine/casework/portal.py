@@ -13,7 +13,7 @@ lookup and the status are engine.casework.portal_status."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,13 @@ from engine.casework.portal_choices import (
     stores,
     time_fields,
 )
-from engine.casework.portal_lead import BookingLead, booking_lead, earliest, is_urgent
+from engine.casework.portal_lead import (
+    BookingLead,
+    booking_lead,
+    earliest,
+    is_urgent,
+    running_case_lead,
+)
 from engine.casework.portal_rules import REQUESTS, RequestAction
 from engine.casework.portal_status import (
     PUBLIC_FIELDS,
@@ -314,6 +320,7 @@ def request_payload(
     data: dict[str, Any],
     store: str | None = None,
     service_item: str | None = None,
+    lead: BookingLead | None = None,
 ) -> dict[str, Any]:
     """The message a process receives for the customer's request, by the contract above.
 
@@ -321,7 +328,10 @@ def request_payload(
     offset, "2026-11-27T15:00") or with an offset; it is sent as UTC. A missing, unreadable or
     past time, or one the calendar rule refuses (a closed day, outside office hours, the
     booking's store without staff then), is refused with the field named, so nothing reaches
-    the case."""
+    the case. With the booking's `lead` (its process's, engine.casework.portal_lead) a time
+    the booking page would refuse as too soon is refused too, naming the earliest allowed:
+    the contract has no urgent choice, so nothing lets a shorter lead through (a customer in
+    a hurry calls the desk). The late-change fee is the process's own rule, untouched here."""
     reason = str(data.get("reason") or "").strip()[:REASON_MAX]
     if kind == "cancel":
         return {"reason": reason}
@@ -341,7 +351,9 @@ def request_payload(
             if when <= runtime.clock.now():
                 error = Message("change_time_past", "the new time must be in the future")
             else:
-                refused = check_time(runtime, text, store, service_item)
+                if lead is not None:
+                    lead = replace(lead, urgent_field=None, urgent_title="")
+                refused = check_time(runtime, text, store, service_item, lead)
                 if refused is None:
                     return {"new_start": iso_utc(when), "reason": reason}
                 error = refused
@@ -374,6 +386,7 @@ def request_change(
         data,
         store=current.booked.store or None,
         service_item=item if isinstance(item, str) else None,
+        lead=running_case_lead(runtime, current.number) if kind == "change" else None,
     )
     try:
         # The case may close its window at this very moment (a cut-off timer due now).

@@ -17,6 +17,11 @@ Staff keying in a request (the staff start form, the API, the command line) are 
 the process flags a short or out-of-window request in `problems` and the service desk's review
 decides (accept or return it) — the procedure's own check for offline requests.
 
+A running case's customer who gives a time again — a returned booking corrected from the link
+in its message (engine.casework.links), a change request (engine.casework.portal) — meets the
+same rule, with the N of the case itself (`case_lead`): its own parameter, else the value its
+version was deployed with.
+
 LEADS names, per process, the time field, the parameter and the urgent field; like
 portal_rules.RULES it mirrors the process's script and is checked against it by the tests."""
 
@@ -26,9 +31,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from engine.core.calendar import BusinessCalendar
 from engine.core.instants import MAX_WORKING_DAYS, iso_utc
 from engine.core.messages import Message
+from engine.runtime.verbs import Runtime
+from engine.store.tables import Case, ProcessVersion
 
 # process key -> (time field, parameter with N, urgent field or None)
 LEADS: dict[str, tuple[str, str, str | None]] = {
@@ -70,6 +79,41 @@ def booking_lead(
         urgent = None  # the form offers no urgent choice: nothing lets a shorter lead through
     title = str(prop.get("title") or urgent) if urgent and isinstance(prop, dict) else ""
     return BookingLead(field, days, urgent, title)
+
+
+def case_lead(
+    process_key: str,
+    defaults: dict[str, Any] | None,
+    data: dict[str, Any] | None,
+    schema: dict[str, Any] | None = None,
+) -> BookingLead | None:
+    """The lead rule for a time a running case's customer gives again on the form `schema`
+    (None: a form without the process's time field, e.g. the change request, whose one time
+    is checked against the rule whatever its name): as `booking_lead`, with N the case's own
+    parameter in `data` when it has one, else its version's `defaults`."""
+    spec = LEADS.get(process_key)
+    if spec is None:
+        return None
+    parameter = spec[1]
+    params = dict(defaults or {})
+    if parameter in (data or {}):
+        params[parameter] = (data or {})[parameter]
+    return booking_lead(process_key, params, schema)
+
+
+def running_case_lead(runtime: Runtime, number: str) -> BookingLead | None:
+    """`case_lead` of the case `number` for a time given without its booking form (a change
+    request), or None: no such case, or its process has no lead rule."""
+    with runtime.db.read() as session:
+        found = session.execute(
+            select(Case.process_key, ProcessVersion.defaults)
+            .join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
+            .where(Case.number == number)
+        ).first()
+    if found is None or found[0] not in LEADS:
+        return None
+    data = runtime.get_case(number, history_limit=0).data
+    return case_lead(found[0], found[1], data)
 
 
 def is_urgent(lead: BookingLead | None, data: dict[str, Any]) -> bool:
