@@ -10,10 +10,10 @@ Lookups are limited against guessing without locking out a customer who uses the
 normally. Only failed lookups count (a customer who gets it right is never held up by their
 own earlier typos), in sliding 10-minute windows kept in the database (webui/limits.py: every
 server process counts the same failures, a restart keeps them, addresses and booking numbers
-are stored only as keyed hashes): per address (PORTAL_LOOKUPS_PER_10_MIN, 30:
-an office or a mobile network shares one address, so it is the larger limit) and per booking
-named (PORTAL_BOOKING_FAILURES_PER_10_MIN, 10: a phone number cannot be guessed for a known
-booking number from many addresses). One customer's burst of typos on their own booking meets
+are stored only as keyed hashes): per address (PORTAL_LOOKUPS_PER_10_MIN, 30: an office or a
+mobile network shares one address, so it is the larger limit) and per booking named
+(PORTAL_BOOKING_FAILURES_PER_10_MIN, 10: a phone number cannot be guessed for a known booking
+number from many addresses). One customer's burst of typos on their own booking meets
 its booking limit long before the address limit, so another customer behind the same address
 still gets in. Over either limit the page answers 429 with Retry-After and says how long to
 wait, before checking anything, so a right guess is not confirmed either. A correct lookup

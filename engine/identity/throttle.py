@@ -111,6 +111,10 @@ class Throttle:
         session.execute(delete(_T).where(tuple_(_T.c.scope, _T.c.key_hash).in_(expired)))
 
     def _forget(self, scope: str, key: str) -> None:
+        # Every successful sign-in and lookup forgets its key: most have nothing to forget,
+        # and a read costs less than a write transaction (on SQLite, the writer's turn).
+        if self._read(scope, key) is None:
+            return
         with self.db.write() as session:
             session.execute(
                 delete(_T).where(_T.c.scope == scope, _T.c.key_hash == self.key_hash(scope, key))
