@@ -7,7 +7,7 @@ The engine is a library in layers, each a subpackage that imports only the layer
     casework/     portal bookings, personal data, attachments, KPIs, supervisor queries
     runtime/      the verbs as steps of one transaction, projection, views, version migration
     definitions/  validation of BPMN, DMN, timers and forms; deploy; start rules; diagram layout
-    identity/     users, roles, sessions, API tokens
+    identity/     users, roles, sessions, API tokens, limits against guessing
     spiff/        the SpiffWorkflow adapter, restricted scripts and their evaluator, templating
     store/        tables, migrations, records, SQLite locking and checkpoints, backup, audit
     core/         errors, status rules, clock, settings, calendar, the data codec
@@ -78,6 +78,9 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "validate_submission": ("engine.definitions.submission", False),
     "layout": ("engine.definitions.layout", False),
     "tokens": ("engine.identity.tokens", True),
+    "Backoff": ("engine.identity.throttle", False),
+    "RateLimiter": ("engine.identity.throttle", False),
+    "Throttle": ("engine.identity.throttle", False),
     "authenticate": ("engine.identity.users", False),
     "end_sessions": ("engine.identity.users", False),
     "get_user": ("engine.identity.users", False),

@@ -9,7 +9,7 @@ from flask import Flask, jsonify, redirect, request, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from engine import Database, Desk, Runtime, Worker, load_settings, secret_key
+from engine import Database, Desk, Runtime, Throttle, Worker, load_settings, secret_key
 
 from .i18n import LANGUAGES, compile_translations, select_locale
 
@@ -74,6 +74,11 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.extensions["caseflow"] = runtime
     app.extensions["caseflow_worker"] = Worker(runtime)
     app.extensions["caseflow_desk"] = desk = Desk(runtime)
+    # Sign-in and portal limits, counted in the database for every server process (keys hashed
+    # with the secret key, so every process of one installation counts alike).
+    app.extensions["caseflow_throttle"] = Throttle(
+        runtime.db, runtime.clock, app.config["SECRET_KEY"]
+    )
 
     compile_translations()
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: runtime.settings.timezone)

@@ -1,15 +1,16 @@
 """Sign-in with local users (Flask-Login); roles come from the engine's users.
 
 Failed sign-ins slow down whoever sends them, never the real user elsewhere
-(webui/limits.py): per user name AND address, the first LOGIN_FREE_FAILURES (5) failures cost
-nothing, then each further one makes that name from that address wait 1, 2, 4 … seconds (at
-most LOGIN_MAX_DELAY_S, 300 s); across names, one address may fail LOGIN_FAILURES_PER_ADDRESS
-times (default 100, offices share an address) in LOGIN_THROTTLE_WINDOW_S (600 s). While
-waiting, the sign-in page answers 429 with Retry-After without checking the password, for
-names that exist and names that do not alike, so the answer never tells whether a user
-exists. A successful sign-in clears its name-and-address count. Behind a reverse proxy, set
-CASEFLOW_TRUSTED_PROXIES (the number of proxies in front) so that `request.remote_addr` is the
-client's address, not the proxy's.
+(webui/limits.py; counted in the database, so every server process and a restart see the
+same counts; names and addresses are stored only as keyed hashes): per user name AND address,
+the first LOGIN_FREE_FAILURES (5) failures cost nothing, then each further one makes that name
+from that address wait 1, 2, 4 … seconds (at most LOGIN_MAX_DELAY_S, 300 s); across names,
+one address may fail LOGIN_FAILURES_PER_ADDRESS times (default 100, offices share an address)
+in LOGIN_THROTTLE_WINDOW_S (600 s). While waiting, the sign-in page answers 429 with
+Retry-After without checking the password, for names that exist and names that do not alike,
+so the answer never tells whether a user exists. A successful sign-in clears its
+name-and-address count. Behind a reverse proxy, set CASEFLOW_TRUSTED_PROXIES (the number of
+proxies in front) so that `request.remote_addr` is the client's address, not the proxy's.
 
 Sessions: the user's session version (engine.identity.users) is kept in the session at sign-in and
 checked on every request; sign-out and a password change raise it, which ends every session
@@ -46,7 +47,7 @@ from flask_login import (
 
 from engine import UserInfo
 
-from .limits import Backoff, RateLimiter
+from .limits import Backoff, RateLimiter, backoff, rate_limiter
 
 SESSION_VERSION = "_sv"
 
@@ -125,19 +126,19 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_limiters() -> tuple[Backoff, RateLimiter]:
-    """(per user name and address, per address) counters of failed sign-ins, one per app."""
-    limiters = current_app.extensions.get("caseflow_login_limiters")
-    if limiters is None:
-        config = current_app.config
-        limiters = (
-            Backoff(config.get("LOGIN_FREE_FAILURES", 5), config.get("LOGIN_MAX_DELAY_S", 300)),
-            RateLimiter(
-                config.get("LOGIN_FAILURES_PER_ADDRESS", 100),
-                config.get("LOGIN_THROTTLE_WINDOW_S", 600),
-            ),
-        )
-        current_app.extensions["caseflow_login_limiters"] = limiters
-    return limiters
+    """(per user name and address, per address) counters of failed sign-ins, shared by every
+    server process through the database."""
+    config = current_app.config
+    return (
+        backoff(
+            "login_name", config.get("LOGIN_FREE_FAILURES", 5), config.get("LOGIN_MAX_DELAY_S", 300)
+        ),
+        rate_limiter(
+            "login_address",
+            config.get("LOGIN_FAILURES_PER_ADDRESS", 100),
+            config.get("LOGIN_THROTTLE_WINDOW_S", 600),
+        ),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])

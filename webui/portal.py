@@ -8,10 +8,12 @@ pages say (times in words, the engine's reasons) is webui.portal_text.
 
 Lookups are limited against guessing without locking out a customer who uses the page
 normally. Only failed lookups count (a customer who gets it right is never held up by their
-own earlier typos), in sliding 10-minute windows: per address (PORTAL_LOOKUPS_PER_10_MIN, 30:
-an office or a mobile network shares one address, so it is the larger limit) and per booking
-named (PORTAL_BOOKING_FAILURES_PER_10_MIN, 10: a phone number cannot be guessed for a known
-booking number from many addresses). One customer's burst of typos on their own booking meets
+own earlier typos), in sliding 10-minute windows kept in the database (webui/limits.py: every
+server process counts the same failures, a restart keeps them, addresses and booking numbers
+are stored only as keyed hashes): per address (PORTAL_LOOKUPS_PER_10_MIN, 30: an office or a
+mobile network shares one address, so it is the larger limit) and per booking named
+(PORTAL_BOOKING_FAILURES_PER_10_MIN, 10: a phone number cannot be guessed for a known booking
+number from many addresses). One customer's burst of typos on their own booking meets
 its booking limit long before the address limit, so another customer behind the same address
 still gets in. Over either limit the page answers 429 with Retry-After and says how long to
 wait, before checking anything, so a right guess is not confirmed either. A correct lookup
@@ -49,7 +51,7 @@ from engine import (
 )
 
 from .auth import desk, runtime
-from .limits import RateLimiter
+from .limits import RateLimiter, rate_limiter
 from .portal_keys import (
     BOOKED,
     booked_in_session,
@@ -88,23 +90,22 @@ def input_value_filter(value: Any) -> str:
 
 
 def _address_failures() -> RateLimiter:
-    return current_app.extensions.setdefault(
-        "caseflow_portal_limiter",
-        RateLimiter(current_app.config.get("PORTAL_LOOKUPS_PER_10_MIN", 30), WINDOW_S),
+    return rate_limiter(
+        "portal_address", current_app.config.get("PORTAL_LOOKUPS_PER_10_MIN", 30), WINDOW_S
     )
 
 
 def _booking_failures() -> RateLimiter:
-    return current_app.extensions.setdefault(
-        "caseflow_portal_booking_limiter",
-        RateLimiter(current_app.config.get("PORTAL_BOOKING_FAILURES_PER_10_MIN", 10), WINDOW_S),
+    return rate_limiter(
+        "portal_booking",
+        current_app.config.get("PORTAL_BOOKING_FAILURES_PER_10_MIN", 10),
+        WINDOW_S,
     )
 
 
 def _link_limiter() -> RateLimiter:
-    return current_app.extensions.setdefault(
-        "caseflow_link_limiter",
-        RateLimiter(current_app.config.get("PORTAL_LINK_OPENS_PER_10_MIN", 30), WINDOW_S),
+    return rate_limiter(
+        "portal_link", current_app.config.get("PORTAL_LINK_OPENS_PER_10_MIN", 30), WINDOW_S
     )
 
 

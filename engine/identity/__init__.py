@@ -1,1 +1,1 @@
-"""Users, roles, sessions and API tokens."""
+"""Users, roles, sessions, API tokens and the limits against guessing (throttle)."""

@@ -374,3 +374,23 @@ class CaseCounter(Base):
     prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class ThrottleState(Base):
+    """The counts against guessing of one key in one scope (engine.identity.throttle), shared
+    by every server process. The key is stored only as a keyed hash (migration 0017)."""
+
+    __tablename__ = "throttle"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Rate limit: the times (UTC epoch milliseconds, oldest first) of the key's latest attempts,
+    # at most the limit's number of them.
+    hits: Mapped[list[Any]] = mapped_column(JSON)
+    # Backoff: failures since the count was last forgotten, the latest, and when the key may try
+    # again.
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime | None]
+    next_allowed_at: Mapped[datetime | None]
+    # After this the row counts for nothing and may be deleted.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
