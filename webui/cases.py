@@ -273,11 +273,20 @@ def _case_parts(number: str) -> dict[str, Any]:
     case = runtime().get_case(number)
     sup = supervision()
     source = desk().version_source(case.process, case.version)
+    awaited: dict[str, list[str]] = {}
+    for element, message in sup.message_waits(case):
+        awaited.setdefault(element, []).append(message)
     markers = {
         "active": case.active_elements,
         "completed": case.completed_elements,
-        "waiting": sorted({t.element_id for t in case.timers}),
+        "waiting": sorted({t.element_id for t in case.timers} | set(awaited)),
+        "message": sorted(awaited),
         "error": [case.error_element] if case.error_element else [],
+        # What the element waits for, said when the pointer rests on it.
+        "titles": {
+            element: _("Waiting for message %(message)s", message="、".join(messages))
+            for element, messages in awaited.items()
+        },
     }
     groups, unlabelled = sup.data_groups(case)
     names = sup.element_names(case)
