@@ -1,7 +1,8 @@
 """Read-only lists for supervisors: cases with filters and keyset paging, and what a case's
 diagram should show; and `visible`, the cases a user may find (engine.core.rules.case_scope) as
 a condition for the staff's customer search (engine.casework.customer_search). Plain indexed
-queries on the case and task tables; no workflow is loaded to list anything."""
+queries on the case table and the projections (task, timer, message wait); no workflow is
+loaded to list anything."""
 
 from __future__ import annotations
 
@@ -9,14 +10,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, exists, false, func, literal_column, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Integer,
+    and_,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from engine.casework.metrics import COMPLAINT_PROCESSES, CUSTOMER_FACING_PROCESSES
 from engine.core.rules import CaseScope
-from engine.core.status import ACTIVE_TASK, TaskStatus
+from engine.core.status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from engine.runtime.casedata import version_diagram
 from engine.store.database import Database
-from engine.store.tables import Case, ProcessVersion, Task
+from engine.store.tables import Case, MessageWait, ProcessVersion, Task, Timer
 
 PAGE_SIZE = 50
 
@@ -25,7 +37,10 @@ PAGE_SIZE = 50
 class CaseFilter:
     process: str | None = None
     status: str | None = None
-    step: str | None = None  # name (or element id) of an open task
+    # Name (or element id) of where a case waits: an open or claimed task, a waiting timer, a
+    # message wait, or the element that failed (the heat map's four ways).
+    step: str | None = None
+    version: int | None = None  # with `process`: only the cases on that version
     overdue: bool = False
     assignee: str | None = None
     customer: str | None = None  # name or phone, prefix match
@@ -68,11 +83,54 @@ def _prefix(column: Any, text: str) -> Any:
     return and_(column >= text, column < text + "\uffff")
 
 
-def _filtered(flt: CaseFilter, now: datetime) -> Any:
-    """SELECT case.id, case.started_at with the filter's conditions (no order, no cursor)."""
+def step_elements(db: Database, flt: CaseFilter) -> list[str]:
+    """The element ids the filter's step stands for: the step itself (an element id) and every
+    element called so in the versions it covers (of its process, of its version), user tasks
+    (their recorded names) and events alike (the names in the diagram, read once per version)."""
+    step = flt.step or ""
+    found = {step}
+    query = select(ProcessVersion.id, ProcessVersion.task_meta)
+    if flt.process:
+        query = query.where(ProcessVersion.key == flt.process)
+        if flt.version is not None:
+            query = query.where(ProcessVersion.version == flt.version)
+    with db.read() as session:
+        versions = session.execute(query).all()
+    for version_id, meta in versions:
+        found.update(e for e, task in (meta or {}).items() if (task or {}).get("name") == step)
+        found.update(e for e, name in version_diagram(db, version_id).names.items() if name == step)
+    return sorted(found)
+
+
+def _waiting_at(elements: list[str]) -> Any:
+    """The ids of the cases waiting at one of `elements` in any of the heat map's ways, each
+    arm read from its (status,) element, case index; a case may come more than once."""
+    failed = aliased(Case)  # not the listed case: the subquery must not correlate with it
+    return union_all(
+        select(Task.case_id).where(Task.status.in_(ACTIVE_TASK), Task.element_id.in_(elements)),
+        select(Timer.case_id).where(
+            Timer.status == TimerStatus.WAITING, Timer.element_id.in_(elements)
+        ),
+        select(MessageWait.case_id).where(MessageWait.element_id.in_(elements)),
+        select(failed.id).where(
+            failed.status == CaseStatus.ERROR, failed.error_element.in_(elements)
+        ),
+    )
+
+
+def _filtered(flt: CaseFilter, now: datetime, steps: list[str] | None = None) -> Any:
+    """SELECT case.id, case.started_at with the filter's conditions (no order, no cursor);
+    `steps` are the step's element ids (step_elements)."""
     query = select(Case.id, Case.started_at)
     if flt.process:
         query = query.where(Case.process_key == flt.process)
+        if flt.version is not None:
+            query = query.where(
+                Case.process_version_id
+                == select(ProcessVersion.id)
+                .where(ProcessVersion.key == flt.process, ProcessVersion.version == flt.version)
+                .scalar_subquery()
+            )
     if flt.status:
         query = query.where(Case.status == flt.status)
     if flt.customer:
@@ -84,16 +142,15 @@ def _filtered(flt: CaseFilter, now: datetime) -> Any:
         query = query.where(Case.started_at >= flt.started_from)
     if flt.started_to:
         query = query.where(Case.started_at < flt.started_to)
-    open_task = and_(Task.case_id == Case.id, Task.status.in_(ACTIVE_TASK))
-    if flt.step:
-        # Common (a step holds many cases): probe the newest cases one by one. The step is
-        # chosen by name, so one choice covers every version (an element id still works).
-        query = query.where(
-            exists().where(open_task, or_(Task.name == flt.step, Task.element_id == flt.step))
-        )
-    # Rare (one person's claims, the overdue): the set of cases first, from the task indexes,
+    # The set of cases first, from the indexes of the task, timer and message wait tables,
     # then the newest-first index is walked and tested against it ("+id" keeps the database
-    # from fetching every case of the set to sort them).
+    # from fetching every case of the set to sort them): for the step (chosen by name, so one
+    # choice covers every version; an element id still works), one person's claims, the
+    # overdue. The step's set is read whole once, a few ms for a step holding tens of
+    # thousands of cases; testing each case against the four tables instead would cost a
+    # rare step four probes for every case listed.
+    if flt.step:
+        query = query.where(_unindexed_id().in_(_waiting_at(steps or [flt.step])))
     if flt.assignee:
         query = query.where(
             _unindexed_id().in_(
@@ -142,7 +199,8 @@ def list_cases(
     Two reads: the page's ids in order (from the newest-first indexes alone for most filters),
     then the listed columns of those cases only (a case row also holds the case's whole state,
     which lies between the row's first columns and the rest)."""
-    query = _filtered(flt, now)
+    steps = step_elements(db, flt) if flt.step else None
+    query = _filtered(flt, now, steps)
     newer = _cursor(before) if not after else None
     older = _cursor(after)
     if older is not None:
@@ -201,7 +259,10 @@ def list_cases(
         if count:
             total = session.scalar(
                 select(func.count()).select_from(
-                    _filtered(flt, now).with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery()
+                    _filtered(flt, now, steps)
+                    .with_only_columns(Case.id)
+                    .limit(COUNT_CAP + 1)
+                    .subquery()
                 )
             )
     cases = [found[i] for i in ids if i in found]
