@@ -78,7 +78,7 @@
       note.setAttribute('role', 'img');
       note.setAttribute('aria-label', titles[id]);
       note.setAttribute('data-element', id);
-      overlays.add(id, 'wait', { position: { bottom: 8, left: -8 }, html: note });
+      overlays.add(id, 'wait', { position: { top: -10, left: -10 }, html: note });
     });
     showHeat = function (counts) {
       overlays.remove({ type: 'heat' });
