@@ -94,10 +94,21 @@ def case_instant(text: str) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
+def _version() -> int | None:
+    """The version filter (a process's version number, asked for with the process only)."""
+    text = request.args.get("version") or ""
+    if not text or not request.args.get("process"):
+        return None
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
+        abort(400, description=_("A version is a number such as 3."))
+    return int(text)
+
+
 def _filter() -> CaseFilter:
     args = request.args
     return CaseFilter(
         process=args.get("process") or None,
+        version=_version(),
         status=args.get("status") or None,
         step=args.get("step") or None,
         overdue=args.get("overdue") == "1",
@@ -121,15 +132,35 @@ def index() -> Any:
         _filter(), after=args.get("after") or None, before=args.get("before") or None
     )
     names = supervision().process_names()
+    steps = supervision().process_steps()
+    process, step = args.get("process") or "", args.get("step") or ""
+    versions = supervision().versions_of(process) if process in names else []
+    listed = {s for p in steps if not process or p.key == process for s in p.steps}
     return render_template(
         "cases/index.html",
         page=page,
         processes=names,
-        steps=supervision().process_steps(),
+        steps=steps,
+        versions=versions,
+        # A step the list of names lacks (an event's id from the heat map), by name.
+        step_label=_step_name(process, _version() or (versions or [0])[0], step)
+        if step and step not in listed
+        else None,
         args=args,
         query=_query(),
-        chosen=names.get(args.get("process") or ""),
+        chosen=names.get(process),
     )
+
+
+def _step_name(process: str, version: int, step: str) -> str:
+    """The name of the element `step` in a version of `process` (the step itself when there
+    is no such version or element)."""
+    if not process or not version:
+        return step
+    try:
+        return supervision().diagram(process, version).name(step) or step
+    except NotFound:
+        return step
 
 
 # ----- exports ---------------------------------------------------------------------------------
@@ -273,11 +304,20 @@ def _case_parts(number: str) -> dict[str, Any]:
     case = runtime().get_case(number)
     sup = supervision()
     source = desk().version_source(case.process, case.version)
+    awaited: dict[str, list[str]] = {}
+    for element, message in sup.message_waits(case):
+        awaited.setdefault(element, []).append(message)
     markers = {
         "active": case.active_elements,
         "completed": case.completed_elements,
-        "waiting": sorted({t.element_id for t in case.timers}),
+        "waiting": sorted({t.element_id for t in case.timers} | set(awaited)),
+        "message": sorted(awaited),
         "error": [case.error_element] if case.error_element else [],
+        # What the element waits for, said when the pointer rests on it.
+        "titles": {
+            element: _("Waiting for message %(message)s", message="、".join(messages))
+            for element, messages in awaited.items()
+        },
     }
     groups, unlabelled = sup.data_groups(case)
     names = sup.element_names(case)

@@ -1,22 +1,36 @@
 """Read-only lists for supervisors: cases with filters and keyset paging, and what a case's
 diagram should show; and `visible`, the cases a user may find (engine.core.rules.case_scope) as
 a condition for the staff's customer search (engine.casework.customer_search). Plain indexed
-queries on the case and task tables; no workflow is loaded to list anything."""
+queries on the case table and the projections (task, timer, message wait); no workflow is
+loaded to list anything."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, exists, false, func, literal_column, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Integer,
+    and_,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from engine.casework.metrics import COMPLAINT_PROCESSES, CUSTOMER_FACING_PROCESSES
 from engine.core.rules import CaseScope
-from engine.core.status import ACTIVE_TASK, TaskStatus
+from engine.core.status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
+from engine.runtime.casedata import version_diagram
 from engine.store.database import Database
-from engine.store.tables import Case, ProcessVersion, Task
+from engine.store.tables import Case, MessageWait, ProcessVersion, Task, Timer
 
 PAGE_SIZE = 50
 
@@ -25,7 +39,10 @@ PAGE_SIZE = 50
 class CaseFilter:
     process: str | None = None
     status: str | None = None
-    step: str | None = None  # name (or element id) of an open task
+    # Name (or element id) of where a case waits: an open or claimed task, a waiting timer, a
+    # message wait, or the element that failed (the heat map's four ways).
+    step: str | None = None
+    version: int | None = None  # with `process`: only the cases on that version
     overdue: bool = False
     assignee: str | None = None
     customer: str | None = None  # name or phone, prefix match
@@ -68,10 +85,147 @@ def _prefix(column: Any, text: str) -> Any:
     return and_(column >= text, column < text + "\uffff")
 
 
-def _filtered(flt: CaseFilter, now: datetime) -> Any:
-    """SELECT case.id, case.started_at with the filter's conditions (no order, no cursor)."""
-    query = select(Case.id, Case.started_at)
+_STEP_NAMES: OrderedDict[tuple[int, str, str], dict[str, frozenset[str]]] = OrderedDict()
+_STEP_NAMES_LOCK = threading.Lock()
+_STEP_NAMES_KEPT = 256
+
+
+def _step_names(
+    db: Database, version_id: int, key: str, content_hash: str
+) -> dict[str, frozenset[str]]:
+    """Name -> the ids of the elements so called in one version: the names in its diagram
+    and its user tasks' recorded names (read once per version: versions never change)."""
+    cache_key = (version_id, key, content_hash)
+    with _STEP_NAMES_LOCK:
+        found = _STEP_NAMES.get(cache_key)
+        if found is not None:
+            _STEP_NAMES.move_to_end(cache_key)
+            return found
+    with db.read() as session:
+        meta = session.scalar(
+            select(ProcessVersion.task_meta).where(ProcessVersion.id == version_id)
+        )
+    names: dict[str, set[str]] = {}
+    for element, name in version_diagram(db, version_id).names.items():
+        names.setdefault(name, set()).add(element)
+    for element, task in (meta or {}).items():
+        if (task or {}).get("name"):
+            names.setdefault(task["name"], set()).add(element)
+    found = {name: frozenset(elements) for name, elements in names.items()}
+    with _STEP_NAMES_LOCK:
+        _STEP_NAMES[cache_key] = found
+        while len(_STEP_NAMES) > _STEP_NAMES_KEPT:
+            _STEP_NAMES.popitem(last=False)
+    return found
+
+
+def step_elements(db: Database, flt: CaseFilter) -> list[str]:
+    """The element ids the filter's step stands for: the step itself (an element id) and every
+    element called so in the versions it covers (of its process, of its version), user tasks
+    and events alike."""
+    step = flt.step or ""
+    query = select(ProcessVersion.id, ProcessVersion.key, ProcessVersion.content_hash)
     if flt.process:
+        query = query.where(ProcessVersion.key == flt.process)
+        if flt.version is not None:
+            query = query.where(ProcessVersion.version == flt.version)
+    with db.read() as session:
+        versions = session.execute(query).all()
+    found = {step}
+    for version_id, key, content_hash in versions:
+        found.update(_step_names(db, version_id, key, content_hash).get(step, ()))
+    return sorted(found)
+
+
+# How a set of cases a filter names is best used, by its size (counted up to COMMON from the
+# set's own index): a set with at least COMMON members (a step's open tasks, waiting timers or
+# message waits) is tested case by case as the newest cases are walked, as a match comes
+# within the first few cases; a smaller one is read whole first and the walk tests each case
+# against it (probing the tables for every case in vain costs more); one with fewer than FEW
+# members is not walked at all: its cases are fetched by id, then put in order.
+COMMON = 10_000
+FEW = 500
+
+
+def step_condition(db: Database, flt: CaseFilter) -> Any:
+    """The condition on "case" rows for the filter's step: the case waits at one of its
+    elements (step_elements) in any way the heat map counts (engine.casework.supervision):
+    an open or claimed task, a waiting timer, a message wait, or an error there. Each arm is
+    read from its (status,) element, case index, its size first, bounded by COMMON."""
+    elements = step_elements(db, flt)
+    failed = aliased(Case)  # not the listed case: these subqueries must not correlate with it
+    arms = (
+        (Task.case_id, and_(Task.status.in_(ACTIVE_TASK), Task.element_id.in_(elements))),
+        (Timer.case_id, and_(Timer.status == TimerStatus.WAITING, Timer.element_id.in_(elements))),
+        (MessageWait.case_id, MessageWait.element_id.in_(elements)),
+        (failed.id, and_(failed.status == CaseStatus.ERROR, failed.error_element.in_(elements))),
+    )
+    sizes = [
+        select(func.count())
+        .select_from(select(case_id).where(where).limit(COMMON).subquery())
+        .scalar_subquery()
+        for case_id, where in arms
+    ]
+    with db.read() as session:
+        counted = session.execute(select(*sizes)).one()
+    many: list[Any] = []
+    few: list[Any] = []
+    for index, ((case_id, where), size) in enumerate(zip(arms, counted, strict=True)):
+        if (size or 0) >= COMMON:
+            many.append(
+                exists().where(case_id == Case.id, where)
+                if index < len(arms) - 1
+                else and_(Case.status == CaseStatus.ERROR, Case.error_element.in_(elements))
+            )
+        elif size:  # an empty arm is left out
+            few.append(select(case_id).where(where))
+    if not many and not few:
+        return false()
+    if not many and sum(counted) < FEW:
+        return Case.id.in_(union_all(*few))
+    if not few:
+        return or_(*many)
+    # "+id" keeps the database from fetching every case of the set to sort them.
+    return or_(*many, _unindexed_id().in_(union_all(*few)))
+
+
+def version_condition(db: Database, flt: CaseFilter) -> Any | None:
+    """The condition on "case" rows for the filter's version (None: no version asked for)."""
+    if not flt.process or flt.version is None:
+        return None
+    with db.read() as session:
+        version_id = session.scalar(
+            select(ProcessVersion.id).where(
+                ProcessVersion.key == flt.process, ProcessVersion.version == flt.version
+            )
+        )
+        if version_id is None:
+            return false()
+        size = session.scalar(
+            select(func.count()).select_from(
+                select(Case.id).where(Case.process_version_id == version_id).limit(FEW).subquery()
+            )
+        )
+    if (size or 0) >= FEW:
+        return Case.process_version_id == version_id
+    # An old version's few cases: fetched by id, then put in order.
+    of_version = aliased(Case)
+    return Case.id.in_(select(of_version.id).where(of_version.process_version_id == version_id))
+
+
+def _filtered(
+    flt: CaseFilter, now: datetime, step: Any = None, version: Any = None, counting: bool = False
+) -> Any:
+    """SELECT case.id, case.started_at with the filter's conditions (no order, no cursor);
+    `step` and `version` are the conditions step_condition and version_condition make of the
+    filter. `counting`: for the total, which walks in no order."""
+    query = select(Case.id, Case.started_at)
+    if version is not None:
+        query = query.where(version)
+    if flt.process and (version is None or not counting):
+        # A page walks the process's newest-first index (the version read from the rows it
+        # meets); the total of a version walks the version's index alone: the process is the
+        # version's, and asking it would read every case row.
         query = query.where(Case.process_key == flt.process)
     if flt.status:
         query = query.where(Case.status == flt.status)
@@ -84,13 +238,8 @@ def _filtered(flt: CaseFilter, now: datetime) -> Any:
         query = query.where(Case.started_at >= flt.started_from)
     if flt.started_to:
         query = query.where(Case.started_at < flt.started_to)
-    open_task = and_(Task.case_id == Case.id, Task.status.in_(ACTIVE_TASK))
-    if flt.step:
-        # Common (a step holds many cases): probe the newest cases one by one. The step is
-        # chosen by name, so one choice covers every version (an element id still works).
-        query = query.where(
-            exists().where(open_task, or_(Task.name == flt.step, Task.element_id == flt.step))
-        )
+    if step is not None:  # chosen by name, so one choice covers every version
+        query = query.where(step)
     # Rare (one person's claims, the overdue): the set of cases first, from the task indexes,
     # then the newest-first index is walked and tested against it ("+id" keeps the database
     # from fetching every case of the set to sort them).
@@ -142,7 +291,9 @@ def list_cases(
     Two reads: the page's ids in order (from the newest-first indexes alone for most filters),
     then the listed columns of those cases only (a case row also holds the case's whole state,
     which lies between the row's first columns and the rest)."""
-    query = _filtered(flt, now)
+    step = step_condition(db, flt) if flt.step else None
+    version = version_condition(db, flt)
+    query = _filtered(flt, now, step, version)
     newer = _cursor(before) if not after else None
     older = _cursor(after)
     if older is not None:
@@ -201,7 +352,10 @@ def list_cases(
         if count:
             total = session.scalar(
                 select(func.count()).select_from(
-                    _filtered(flt, now).with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery()
+                    _filtered(flt, now, step, version, counting=True)
+                    .with_only_columns(Case.id)
+                    .limit(COUNT_CAP + 1)
+                    .subquery()
                 )
             )
     cases = [found[i] for i in ids if i in found]

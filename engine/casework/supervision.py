@@ -430,5 +430,18 @@ class Supervision:
         diagram = self.runtime.version_diagram(self.case_version_id(case))
         return [MessageChoice(m, diagram.message_label(m)) for m in case.waiting_messages]
 
+    def message_waits(self, case: CaseView) -> list[tuple[str, str]]:
+        """(element id, message name) for each message the case waits for where it stands: its
+        message wait rows, which the heat map counts (not the messages that would start an
+        event sub-process), by element."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(MessageWait.element_id, MessageWait.message)
+                .join(Case, Case.id == MessageWait.case_id)
+                .where(Case.number == case.number)
+                .order_by(MessageWait.element_id, MessageWait.message)
+            ).all()
+        return [(element, message) for element, message in rows]
+
     def element_names(self, case: CaseView) -> dict[str, str]:
         return dict(self.runtime.version_diagram(self.case_version_id(case)).names)

@@ -2,9 +2,9 @@
 a message the case waits for sent with its form, a task given to a colleague picked from the
 holders of its role, another case cancelled after a confirmation with a reason that then
 stands in the timeline, a case in error corrected with labelled fields from the incident list,
-and the heat map of the process. Screenshots of the four pages at 1366 and 390 pixels wide go
-to test-artifacts/screens/supervisor-<page>-<width>.png (and of the message, cancel and retry
-pages at 1366)."""
+and the heat map of the process, from a step's count to its cases. Screenshots of the four
+pages at 1366 and 390 pixels wide go to test-artifacts/screens/supervisor-<page>-<width>.png
+(and of the message, cancel and retry pages at 1366)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,14 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
         "() => [...document.querySelectorAll('.case-active')].map(e => e.getAttribute('data-element-id'))"
     )
     assert "task_review" in active
+    # It waits for the reply and the phone note: marked so, each saying what it waits for.
+    waits = tab.evaluate(
+        "() => [...document.querySelectorAll('.case-message')]"
+        ".map(e => e.getAttribute('data-element-id')).sort()"
+    )
+    assert waits == ["wait_call", "wait_reply"]
+    reply = tab.get_attribute(".wait-badge[data-element=wait_reply]", "title")
+    assert reply == "等待訊息 customer_reply"
     # The counts of the running cases, when asked for.
     assert tab.locator(".heat-badge[data-count]").count() == 0
     tab.check("#heat-toggle")
@@ -176,6 +184,11 @@ def test_supervisor_works_cases_from_list_page_and_incidents(server, browser, ru
     # the retried one (the first has it).
     assert counts == {"task_review": 2, "compute_share": 1, "wait_call": 2, "wait_reply": 1}, counts
     shot(tab, "heatmap", 1366)
+    # From a step's count to its cases.
+    tab.click("#heat-table a:has-text('等待客戶來電')")
+    tab.wait_for_selector("#case-count")
+    assert tab.text_content("#case-count").strip() == "共 2 件案件"
+    assert tab.locator("table.list tbody tr").count() == 2
     context.close()
 
     # The same pages on a phone.

@@ -1,6 +1,6 @@
-// Shows a process version in the bpmn-js viewer: a case's elements marked (data-markers),
-// badges with the number of running cases waiting at each element (data-heat), and the
-// zoom in / zoom out / fit buttons of the page ([data-zoom]).
+// Shows a process version in the bpmn-js viewer: a case's elements marked (data-markers, with
+// what each waits for as its tooltip), badges with the number of running cases waiting at
+// each element (data-heat), and the zoom in / zoom out / fit buttons of the page ([data-zoom]).
 (function () {
   var container = document.getElementById('diagram');
   var source = document.getElementById('diagram-xml');
@@ -57,10 +57,28 @@
     canvas = viewer.get('canvas');
     var registry = viewer.get('elementRegistry');
     var overlays = viewer.get('overlays');
-    ['completed', 'waiting', 'active', 'error'].forEach(function (kind) {
+    ['completed', 'waiting', 'message', 'active', 'error'].forEach(function (kind) {
       (markers[kind] || []).forEach(function (id) {
         if (registry.get(id)) { canvas.addMarker(id, 'case-' + kind); }
       });
+    });
+    // What a marked element waits for ("Waiting for message …"): the element's tooltip, and
+    // a small badge that says it to keyboards and screen readers too.
+    var titles = markers.titles || {};
+    Object.keys(titles).forEach(function (id) {
+      var graphics = registry.get(id) ? registry.getGraphics(id) : null;
+      if (!graphics) { return; }
+      var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+      title.textContent = titles[id];
+      graphics.insertBefore(title, graphics.firstChild);
+      var note = document.createElement('span');
+      note.className = 'wait-badge';
+      note.textContent = '\u2709';
+      note.title = titles[id];
+      note.setAttribute('role', 'img');
+      note.setAttribute('aria-label', titles[id]);
+      note.setAttribute('data-element', id);
+      overlays.add(id, 'wait', { position: { top: -10, left: -10 }, html: note });
     });
     showHeat = function (counts) {
       overlays.remove({ type: 'heat' });
