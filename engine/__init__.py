@@ -55,7 +55,7 @@ _SURFACE: dict[str, tuple[str, bool]] = {
     "OUTCOMES": ("engine.core.outcomes", False),
     "SUMMARIES": ("engine.core.summaries", False),
     "DATE_HELPERS": ("engine.definitions.timers", False),
-    "version_parameters": ("engine.definitions.properties", False),
+    "version_parameters": ("engine.definitions.parameters", False),
     "CaseflowError": ("engine.core.errors", False),
     "Conflict": ("engine.core.errors", False),
     "Forbidden": ("engine.core.errors", False),

@@ -16,15 +16,9 @@ from engine.core.summaries import SUMMARIES, SUMMARY_PROPERTY
 from engine.definitions import templates as message_templates
 from engine.definitions.camunda import Imported
 from engine.definitions.expressions import check_code, check_instructions
-from engine.definitions.properties import (
-    case_prefix,
-    check_kpi_fields,
-    check_start_roles,
-    kpi_fields,
-    portal_forms,
-    process_defaults,
-    startable,
-)
+from engine.definitions.kpi_fields import check_kpi_fields, kpi_fields
+from engine.definitions.parameters import process_defaults
+from engine.definitions.properties import case_prefix, portal_forms, startable
 from engine.definitions.sources import (
     BPMN_NS,
     CAMUNDA_NS,
@@ -37,6 +31,7 @@ from engine.definitions.sources import (
     namespace,
     owner_id,
 )
+from engine.definitions.starting import check_start_roles
 from engine.definitions.timers import check_timer, quote_bare_iso
 from engine.spiff import adapter as spiff
 

@@ -87,7 +87,7 @@ class ProcessPlan:
     portal: dict[str, Any] | None = None
     startable: bool = True
     called_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # The case variables the KPIs read (engine.definitions.properties.kpi_fields).
+    # The case variables the KPIs read (engine.definitions.kpi_fields).
     kpi_fields: dict[str, str] | None = None
     content_hash: str = ""
 

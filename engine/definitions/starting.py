@@ -12,6 +12,7 @@ version's content hash (which covers the source), so old versions answer too.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection
@@ -21,13 +22,77 @@ from lxml import etree
 
 from engine.core.errors import Forbidden
 from engine.core.settings import Settings
-from engine.definitions.properties import process_properties, start_roles
-from engine.definitions.sources import BPMN_NS
+from engine.definitions.properties import process_properties
+from engine.definitions.sources import BPMN_NS, Validation
 from engine.spiff.xmlsafe import UnsafeXML, parse_xml
 
 _CACHE_SIZE = 512
 _cache: OrderedDict[tuple[Any, ...], tuple[str, ...]] = OrderedDict()
 _lock = threading.Lock()
+
+SUPERVISOR_ROLE = "supervisor"
+
+
+def start_roles(
+    props: dict[str, str], spec: Any, subprocess_specs: dict[str, Any], settings: Settings
+) -> tuple[list[str], list[str]]:
+    """(the roles that may start the process, the names in its `startRoles` that are no role).
+
+    Process property `startRoles`: role ids or lane names, comma-separated. Without it: the
+    role of the process's first user task (the lane of the first one reached from the start
+    event, looking into called and embedded subprocesses) and supervisor."""
+    written = (props.get("startRoles") or "").strip()
+    if written:
+        roles: list[str] = []
+        unknown: list[str] = []
+        for name in (n.strip() for n in re.split(r"[,，]", written)):
+            if not name:
+                continue
+            role = settings.role_for_lane(name)
+            if role is None:
+                unknown.append(name)
+            elif role not in roles:
+                roles.append(role)
+        return roles, unknown
+    first = _first_user_task(spec, subprocess_specs)
+    roles = [] if first is None else [settings.role_for_lane(first.lane) or settings.default_role]
+    return list(dict.fromkeys([*roles, SUPERVISOR_ROLE])), []
+
+
+def _first_user_task(spec: Any, subprocess_specs: dict[str, Any]) -> Any | None:
+    """The first user task reached from the start, breadth first (None when there is none)."""
+    queue, seen = [spec.start], set()
+    while queue:
+        task_spec = queue.pop(0)
+        if id(task_spec) in seen:
+            continue
+        seen.add(id(task_spec))
+        if getattr(task_spec, "manual", False):
+            return task_spec
+        called = getattr(task_spec, "spec", None)
+        if isinstance(called, str) and called in subprocess_specs:
+            queue.append(subprocess_specs[called].start)
+        queue.extend(task_spec.outputs)
+    return None
+
+
+def check_start_roles(
+    v: Validation, filename: str, root: etree._Element, key: str, spec: Any, subs: dict[str, Any]
+) -> None:
+    """Refuse a `startRoles` that names no known role (as an unknown lane is refused)."""
+    roles, unknown = start_roles(process_properties(root, key), spec, subs, v.settings)
+    known = ", ".join(f"{k} ({n})" for k, n in v.settings.roles.items())
+    for name in unknown:
+        v.add(
+            filename,
+            key,
+            f"startRoles: {name!r} is not a known role; known roles: {known}",
+            "startRoles",
+        )
+    if not roles and not unknown:
+        v.add(
+            filename, key, "startRoles names no role (leave it out for the default)", "startRoles"
+        )
 
 
 def may_start(allowed: Collection[str], roles: Collection[str]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from engine.definitions.properties import process_parameters
+from engine.definitions.parameters import process_parameters
 from engine.definitions.sources import DefinitionError, Problem, SourceFile
 from engine.runtime.versions import check_diagram
 

@@ -87,8 +87,9 @@ def test_an_unknown_role_is_refused_at_deploy_naming_it(runtime):
 
 def test_default_start_roles_of_every_process(runtime):
     """The processes in processes/ all begin at the service desk."""
-    from engine.definitions.properties import process_properties, start_roles
+    from engine.definitions.properties import process_properties
     from engine.definitions.sources import read_paths
+    from engine.definitions.starting import start_roles
     from engine.definitions.validation import validate
     from engine.spiff.xmlsafe import parse_xml
 
