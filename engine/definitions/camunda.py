@@ -23,11 +23,8 @@ from typing import Any
 
 from lxml import etree
 
-from engine.definitions.camunda_forms import (
-    form_data_fields,
-    schema_from_camunda_form,
-    schema_from_form_data,
-)
+from engine.definitions.camunda_formdata import form_data_fields, schema_from_form_data
+from engine.definitions.camunda_formjs import schema_from_camunda_form
 from engine.definitions.forms import FormError
 from engine.definitions.sources import BPMN_NS, CAMUNDA_NS, SPIFF_NS, Validation, local_name
 

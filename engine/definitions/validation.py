@@ -18,7 +18,7 @@ from engine.core.settings import Settings
 from engine.definitions import camunda
 from engine.definitions import templates as templates_module
 from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
-from engine.definitions.camunda_forms import schema_from_camunda_form
+from engine.definitions.camunda_formjs import schema_from_camunda_form
 from engine.definitions.dmn import check_dmn_tree
 from engine.definitions.forms import FormError, load_form_schema
 from engine.definitions.sources import (

@@ -12,13 +12,9 @@ import pytest
 from lxml import etree
 
 from engine.core.errors import ValidationFailed
-from engine.definitions.camunda_forms import (
-    LABELS_KEY,
-    PHONE_PATTERN,
-    form_data_fields,
-    schema_from_camunda_form,
-    schema_from_form_data,
-)
+from engine.definitions.camunda_formdata import form_data_fields, schema_from_form_data
+from engine.definitions.camunda_formjs import schema_from_camunda_form
+from engine.definitions.camunda_forms import LABELS_KEY, PHONE_PATTERN
 from engine.definitions.coercion import coerce_form_data
 from engine.definitions.forms import DRAFT_2020_12, FormError, load_form_schema
 from engine.definitions.submission import declared_submission, validate_submission
