@@ -14,7 +14,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.core.outcomes import OUTCOME_PROPERTY, OUTCOMES
 from engine.core.summaries import SUMMARIES, SUMMARY_PROPERTY
 from engine.definitions import templates as message_templates
-from engine.definitions.camunda import Imported
+from engine.definitions.camunda_base import Imported
 from engine.definitions.expressions import check_code, check_instructions
 from engine.definitions.kpi_fields import check_kpi_fields, kpi_fields
 from engine.definitions.parameters import process_defaults

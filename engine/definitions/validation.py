@@ -18,7 +18,9 @@ from engine.core.settings import Settings
 from engine.definitions import camunda
 from engine.definitions import templates as templates_module
 from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
+from engine.definitions.camunda_base import Imported
 from engine.definitions.camunda_formjs import schema_from_camunda_form
+from engine.definitions.camunda_mappings import decision_outputs
 from engine.definitions.dmn import check_dmn_tree
 from engine.definitions.forms import FormError, load_form_schema
 from engine.definitions.sources import (
@@ -130,8 +132,8 @@ def validate(
     # The checks, conversions (Camunda extensions, bare ISO timers) and the parser work on a
     # copy; `trees` keeps the files as written, which is what a version stores.
     working = {name: (kind, copy.deepcopy(root)) for name, (kind, root) in trees.items()}
-    decisions = camunda.decision_outputs([r for k, r in working.values() if k == "dmn"])
-    imported: dict[str, camunda.Imported] = {}
+    decisions = decision_outputs([r for k, r in working.values() if k == "dmn"])
+    imported: dict[str, Imported] = {}
     for filename, (kind, root) in working.items():
         if kind == "bpmn":
             if local_name(root.tag) != "definitions" or namespace(root.tag) != BPMN_NS:
