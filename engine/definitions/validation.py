@@ -17,7 +17,8 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from engine.core.settings import Settings
 from engine.definitions import camunda
 from engine.definitions import templates as templates_module
-from engine.definitions.bpmn import check_bpmn_tree, plan_process, validation_message
+from engine.definitions.bpmn import plan_process, validation_message
+from engine.definitions.bpmn_checks import check_bpmn_tree
 from engine.definitions.camunda_base import Imported
 from engine.definitions.camunda_formjs import schema_from_camunda_form
 from engine.definitions.camunda_mappings import decision_outputs
