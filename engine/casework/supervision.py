@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal, select, union_all
 
-from engine.casework import privacy, queries
+from engine.casework import case_filter, privacy, process_catalogue, queries
 from engine.core.errors import NotFound
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TimerStatus
 from engine.runtime import casedata
@@ -262,7 +262,7 @@ class Supervision:
     # ----- lists -------------------------------------------------------------------------
 
     def list_cases(
-        self, flt: queries.CaseFilter, after: str | None = None, before: str | None = None
+        self, flt: case_filter.CaseFilter, after: str | None = None, before: str | None = None
     ) -> queries.CasePage:
         """A page of the case list with the number of matching cases (bounded)."""
         return queries.list_cases(
@@ -276,7 +276,7 @@ class Supervision:
         )
 
     def export_cases(
-        self, flt: queries.CaseFilter, limit: int = queries.COUNT_CAP
+        self, flt: case_filter.CaseFilter, limit: int = queries.COUNT_CAP
     ) -> list[queries.CaseRow]:
         """The filtered cases, newest first, at most `limit` (for CSV and XLSX)."""
         rows: list[queries.CaseRow] = []
@@ -293,10 +293,10 @@ class Supervision:
         return rows
 
     def process_names(self) -> dict[str, tuple[str, int]]:
-        return queries.process_names(self._db)
+        return process_catalogue.process_names(self._db)
 
-    def process_steps(self, key: str | None = None) -> list[queries.ProcessSteps]:
-        return queries.process_steps(self._db, key)
+    def process_steps(self, key: str | None = None) -> list[process_catalogue.ProcessSteps]:
+        return process_catalogue.process_steps(self._db, key)
 
     def role_holders(self, role: str) -> list[Person]:
         return role_holders(self._db, role)
@@ -357,7 +357,7 @@ class Supervision:
             for element, kinds in per.items()
         ]
         counts.sort(key=lambda c: (-c.total, c.name))
-        name = queries.process_names(self._db).get(key, (key, 0))[0]
+        name = process_catalogue.process_names(self._db).get(key, (key, 0))[0]
         return HeatMap(key, version, name, version_id, running, counts)
 
     # ----- incidents ---------------------------------------------------------------------
@@ -392,7 +392,7 @@ class Supervision:
             total = session.scalar(
                 select(func.count()).select_from(Case).where(Case.status == CaseStatus.ERROR)
             )
-        names = queries.process_names(self._db)
+        names = process_catalogue.process_names(self._db)
         out = []
         for row in rows:
             diagram = self.runtime.version_diagram(row.process_version_id)
