@@ -1,7 +1,7 @@
 """The supervisors' case list filter: what a supervisor asks for (CaseFilter), and the
 conditions on "case" rows that its step and its version make. A step is chosen by name, so one
 choice covers every version of a process; the cases waiting there are found in any of the heat
-map's four ways (engine.casework.supervision). Each set of cases is used by its size, counted
+map's four ways (engine.casework.heat_map). Each set of cases is used by its size, counted
 from its own index, so a rare step and a common one both list quickly."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ FEW = 500
 
 def step_condition(db: Database, flt: CaseFilter) -> Any:
     """The condition on "case" rows for the filter's step: the case waits at one of its
-    elements (step_elements) in any way the heat map counts (engine.casework.supervision):
+    elements (step_elements) in any way the heat map counts (engine.casework.heat_map):
     an open or claimed task, a waiting timer, a message wait, or an error there. Each arm is
     read from its (status,) element, case index, its size first, bounded by COMMON."""
     elements = step_elements(db, flt)
