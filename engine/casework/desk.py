@@ -12,7 +12,15 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from engine.casework import case_filter, metrics, privacy, process_catalogue, queries, reports
+from engine.casework import (
+    case_filter,
+    kpi_periods,
+    metrics,
+    privacy,
+    process_catalogue,
+    queries,
+    reports,
+)
 from engine.identity import tokens, users
 from engine.runtime import attachments, compare, versions
 from engine.runtime.verbs import Runtime
@@ -128,7 +136,7 @@ class Desk:
         return reports.current_week(self.now(), self.runtime.settings.timezone)
 
     def recent_months(self, count: int = 6) -> list[str]:
-        return metrics.recent_months(self.now(), self.runtime.settings.timezone, count)
+        return kpi_periods.recent_months(self.now(), self.runtime.settings.timezone, count)
 
     # ----- processes and forms ---------------------------------------------------------------
 
