@@ -139,16 +139,16 @@ def _fill(db: Any, count: int) -> float:
 def _page_reads(db: Any, timezone: str) -> list[float]:
     """Seconds of each of READS dashboard page reads (as webui/dashboard.py's index makes
     them: the series, the month, its quarter, the staff ranking)."""
-    from engine.casework import metrics
+    from engine.casework import kpi_periods, metrics
 
-    months = metrics.recent_months(NOW, timezone, 6)
+    months = kpi_periods.recent_months(NOW, timezone, 6)
     month = months[-1]
     times = []
     for _ in range(READS + 2):
         t0 = time.perf_counter()
         series = metrics.kpi_series(db, months, timezone, NOW)
         rows = metrics.period_kpis(db, month, timezone, NOW)
-        quarter = metrics.period_kpis(db, metrics.quarter_of(month), timezone, NOW)
+        quarter = metrics.period_kpis(db, kpi_periods.quarter_of(month), timezone, NOW)
         staff = metrics.staff_kpis(db, month)
         times.append(time.perf_counter() - t0)
         assert len(series) == 6 and rows and quarter and staff
@@ -158,9 +158,9 @@ def _page_reads(db: Any, timezone: str) -> list[float]:
 def _report_reads(db: Any, timezone: str) -> list[float]:
     """Seconds of each of READS reads of the report pages (webui/reports.py): the month's
     categories against the month before, the week's days, the last eight weeks."""
-    from engine.casework import metrics, reports
+    from engine.casework import kpi_periods, reports
 
-    month = metrics.recent_months(NOW, timezone, 1)[0]
+    month = kpi_periods.recent_months(NOW, timezone, 1)[0]
     week = reports.current_week(NOW, timezone)
     times = []
     for _ in range(READS + 2):
@@ -175,7 +175,7 @@ def _report_reads(db: Any, timezone: str) -> list[float]:
 
 
 def _measure(ws: Any, url: str, count: int, label: str) -> dict[str, Any]:
-    from engine.casework.metrics import rebuild_kpis
+    from engine.casework.kpi_rebuild import rebuild_kpis
 
     db = new_database(ws, url)
     timezone = ws.settings().timezone

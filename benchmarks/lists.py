@@ -71,7 +71,8 @@ def _sample(fn: Any, count: int) -> list[float]:
 
 
 def run(ws: Any, results: dict[str, Any], quick: bool = False) -> None:
-    from engine.casework.queries import CaseFilter, list_cases
+    from engine.casework.case_filter import CaseFilter
+    from engine.casework.queries import list_cases
     from engine.store.database import Database
     from engine.worker.timers import claim_due_cases
 

@@ -134,7 +134,7 @@ def restore(ctx: Context, as_json: bool, path: str, force: bool) -> None:
 
 
 # Added to the `caseflow` group by caseflow.cli.
-# ----- KPIs (engine.casework.metrics) ------------------------------------------------------------
+# ----- KPIs (engine.casework.kpi_rebuild) --------------------------------------------------------
 
 
 @click.group()
@@ -146,7 +146,7 @@ def kpi() -> None:
 def kpi_rebuild(ctx: Context, as_json: bool) -> None:
     """Recompute the KPI rollup from the case and task rows (after an upgrade from a version
     without it; the steps keep it up to date afterwards)."""
-    from engine.casework.metrics import rebuild_kpis
+    from engine.casework.kpi_rebuild import rebuild_kpis
 
     count = rebuild_kpis(ctx.db, load_settings().timezone)
     emit(as_json, {"rows": count}, lambda: f"KPI rollup rebuilt: {count} row(s)")

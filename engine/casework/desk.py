@@ -12,7 +12,15 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from engine.casework import metrics, privacy, queries, reports
+from engine.casework import (
+    case_filter,
+    kpi_periods,
+    metrics,
+    privacy,
+    process_catalogue,
+    queries,
+    reports,
+)
 from engine.identity import tokens, users
 from engine.runtime import attachments, compare, versions
 from engine.runtime.verbs import Runtime
@@ -84,14 +92,14 @@ class Desk:
 
     # ----- cases -----------------------------------------------------------------------------
 
-    def list_cases(self, flt: queries.CaseFilter, after: str | None = None) -> queries.CasePage:
+    def list_cases(self, flt: case_filter.CaseFilter, after: str | None = None) -> queries.CasePage:
         return queries.list_cases(self._db, flt, self.now(), after=after)
 
     def process_keys(self) -> list[str]:
-        return queries.process_keys(self._db)
+        return process_catalogue.process_keys(self._db)
 
     def version_source(self, key: str, version: int) -> dict[str, Any]:
-        return queries.version_source(self._db, key, version)
+        return process_catalogue.version_source(self._db, key, version)
 
     def monthly_kpis(self, month: str, process: str | None = None) -> list[metrics.MonthKpi]:
         return metrics.monthly_kpis(
@@ -128,7 +136,7 @@ class Desk:
         return reports.current_week(self.now(), self.runtime.settings.timezone)
 
     def recent_months(self, count: int = 6) -> list[str]:
-        return metrics.recent_months(self.now(), self.runtime.settings.timezone, count)
+        return kpi_periods.recent_months(self.now(), self.runtime.settings.timezone, count)
 
     # ----- processes and forms ---------------------------------------------------------------
 

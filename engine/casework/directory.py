@@ -11,11 +11,13 @@ Ranking, best first:
 3. people rated below 3.
 Ties go to more years of experience, then more ratings, then the earlier entry. The average is
 a plain mean: the directory is small and staff see the rating count beside it.
+
+Sending a professional on a case, and holding her for an appointment's time, is
+engine.casework.professionals.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -33,18 +35,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine.casework.resources import ServiceItem, default_calendar
-from engine.core.instants import iso_utc, parse_when
-from engine.core.status import ACTIVE_CASE
-from engine.core.stepcontext import StepContext, current, service
+from engine.core.stepcontext import current, service
 from engine.store.audit import record
-from engine.store.tables import ID, Base, Case, Event
+from engine.store.tables import ID, Base
 
 GOOD_RATING = 3.0
 MAX_LIMIT = 50
-# The event that records which professional a case took; with "start" and "end" in its detail it
-# also holds her for that time (the case's latest one counts while the case runs).
-ASSIGNED = "professional_assigned"
 
 
 class PersonKind(StrEnum):
@@ -136,7 +132,7 @@ def get_person(session: Session, person_id: int) -> dict[str, Any] | None:
     if person is None:
         return None
     return {
-        **_card(person),
+        **card(person),
         "kind": person.kind,
         "email": person.email,
         "skills": list(person.skills),
@@ -164,8 +160,8 @@ def candidates(
     # Skills are filtered here, not in SQL: JSON containment differs between the databases and
     # a kind holds at most a few hundred people.
     fitting = [p for p in people if p.id not in skipped and wanted <= set(p.skills)]
-    fitting.sort(key=_rank)
-    return [_card(p) for p in fitting[:limit]]
+    fitting.sort(key=rank)
+    return [card(p) for p in fitting[:limit]]
 
 
 def add_rating(
@@ -258,51 +254,6 @@ def set_available(person_id: int, available: bool) -> dict[str, Any]:
 
 
 @service()
-def assign_professional(
-    service_item_or_skill: str, important: bool = False, start: Any = None, end: Any = None
-) -> dict[str, Any] | None:
-    """The available professional for a service item (its skill) or a skill; None if nobody.
-
-    An important customer gets the most experienced one (then the best rated); everyone else the
-    best rated by the directory's ranking. With `start` and `end` (the appointment), people whom
-    another running case holds for an overlapping time are passed over, and the one chosen is
-    held for that time. (There is no assignment table to balance open work by; staff see the
-    choice in the case and can change it.)"""
-    ctx = current()
-    if not isinstance(service_item_or_skill, str) or not service_item_or_skill:
-        raise DirectoryError(
-            f"expected a service item code or a skill, got {service_item_or_skill!r}"
-        )
-    item = ctx.session.get(ServiceItem, service_item_or_skill)
-    skill = item.skill if item is not None else service_item_or_skill
-    span = _span(start, end)
-    if span is not None:
-        _lock(ctx.session, Person.kind == PersonKind.PROFESSIONAL)
-    busy = _busy(ctx, span)
-    people = ctx.session.scalars(
-        select(Person).where(Person.kind == PersonKind.PROFESSIONAL, Person.available.is_(True))
-    ).all()
-    fitting = [p for p in people if skill in p.skills and p.id not in busy]
-    if not fitting:
-        return None
-    if important:
-        fitting.sort(key=lambda p: (-p.experience_years, _rank(p)))
-    else:
-        fitting.sort(key=_rank)
-    chosen = _card(fitting[0])
-    detail = {"person_id": chosen["id"], "skill": skill, "important": bool(important)}
-    record(
-        ctx.session,
-        ASSIGNED,
-        at=ctx.now,
-        actor=ctx.actor,
-        case_id=ctx.case_id,
-        detail={**detail, **_held(span)},
-    )
-    return chosen
-
-
-@service()
 def assignment_problem(
     person_id: Any, kind: str, skills: str | list[str] | None = None
 ) -> str | None:
@@ -324,67 +275,11 @@ def assignment_problem(
     return None
 
 
-@service()
-def check_professional(
-    who: Any, service_item_or_skill: str, start: Any = None, end: Any = None
-) -> dict[str, Any]:
-    """Whether a professional (an id, or a name or phone as someone wrote it) can take a
-    service item from `start` to `end`: {"professional": her card or None, "reason": ""}
-    when she can, else the reason: "unknown" (not in the directory), "no_item" (does not offer
-    the item), "unavailable" (not taking work) or "busy" (another running case holds her at an
-    overlapping time). Records nothing: take_professional takes her."""
-    ctx = current()
-    skill = _skill_of(ctx.session, service_item_or_skill)
-    person = _professional(ctx.session, who, who)
-    if person is None:
-        return {"professional": None, "reason": "unknown"}
-    reason = ""
-    if skill not in person.skills:
-        reason = "no_item"
-    elif not person.available:
-        reason = "unavailable"
-    elif person.id in _busy(ctx, _span(start, end)):
-        reason = "busy"
-    return {"professional": _card(person), "reason": reason}
-
-
-@service()
-def take_professional(
-    who: Any,
-    phone: str | None,
-    service_item_or_skill: str,
-    start: Any = None,
-    end: Any = None,
-) -> dict[str, Any]:
-    """Take a professional for this case (and hold her from `start` to `end`): the directory's
-    profile with id `who`, else with that phone, else with name `who`. Someone staff name who
-    is not in the directory is added to it (a professional offering the item), so that what
-    customers think of her has a profile to land on. Recorded as an assignment. Returns her
-    card with "registered" (added now) and "busy" (another running case holds her then)."""
-    ctx = current()
-    skill = _skill_of(ctx.session, service_item_or_skill)
-    span = _span(start, end)
-    person = _professional(ctx.session, who, phone)
-    registered = person is None
-    if person is None:
-        if not isinstance(who, str):
-            raise DirectoryError(f"no professional with id {who!r}")
-        name = who.strip()
-        person = add_person(ctx.session, PersonKind.PROFESSIONAL, name, phone, None, [skill])
-    elif span is not None:
-        _lock(ctx.session, Person.id == person.id)
-    detail = {"person_id": person.id, "skill": skill, "taken": True, **_held(span)}
-    if registered:
-        detail["registered"] = True
-    busy = person.id in _busy(ctx, span)
-    record(ctx.session, ASSIGNED, at=ctx.now, actor=ctx.actor, case_id=ctx.case_id, detail=detail)
-    return {**_card(person), "registered": registered, "busy": busy}
-
-
 # ----- helpers -----------------------------------------------------------------------------
 
 
-def _rank(p: Person) -> tuple[int, float, int, int, int]:
+def rank(p: Person) -> tuple[int, float, int, int, int]:
+    """The sort key of the ranking above (smaller is better)."""
     if p.rating_avg is None or not p.rating_count:
         band, average = 1, 0.0
     else:
@@ -392,7 +287,8 @@ def _rank(p: Person) -> tuple[int, float, int, int, int]:
     return band, -average, -p.experience_years, -p.rating_count, p.id
 
 
-def _card(p: Person) -> dict[str, Any]:
+def card(p: Person) -> dict[str, Any]:
+    """What a list of people shows of one: name, phone, rating, experience."""
     rating = None if p.rating_avg is None else round(p.rating_avg, 2)
     return {
         "id": p.id,
@@ -402,90 +298,6 @@ def _card(p: Person) -> dict[str, Any]:
         "rating_count": p.rating_count,
         "experience_years": p.experience_years,
     }
-
-
-def _skill_of(session: Session, service_item_or_skill: Any) -> str:
-    """The skill a service item needs (its code in the service items), or the skill itself."""
-    if not isinstance(service_item_or_skill, str) or not service_item_or_skill:
-        raise DirectoryError(
-            f"expected a service item code or a skill, got {service_item_or_skill!r}"
-        )
-    item = session.get(ServiceItem, service_item_or_skill)
-    return item.skill if item is not None else service_item_or_skill
-
-
-def _digits(phone: Any) -> str:
-    """The last 8 digits of a phone number (as the portal compares them); "" for fewer than 6."""
-    digits = re.sub(r"\D", "", str(phone or ""))
-    return digits[-8:] if len(digits) >= 6 else ""
-
-
-def _professional(session: Session, who: Any, phone: Any = None) -> Person | None:
-    """A professional by id, else by phone number, else by her exact name (the earliest entry
-    of that name)."""
-    if isinstance(who, int) and not isinstance(who, bool):
-        person = session.get(Person, who)
-        return person if person is not None and person.kind == PersonKind.PROFESSIONAL else None
-    people = session.scalars(
-        select(Person).where(Person.kind == PersonKind.PROFESSIONAL).order_by(Person.id)
-    ).all()
-    digits = _digits(phone)
-    if digits:
-        for person in people:
-            if _digits(person.phone) == digits:
-                return person
-    name = str(who or "").strip()
-    return next((p for p in people if name and p.name == name), None)
-
-
-def _span(start: Any, end: Any) -> tuple[datetime, datetime] | None:
-    """An appointment's start and end as UTC instants (without an offset: company time); None
-    when neither is given."""
-    if start is None and end is None:
-        return None
-    calendar = getattr(current(), "calendar", None) or default_calendar()
-    try:
-        begins, ends = parse_when(start, calendar.zone), parse_when(end, calendar.zone)
-    except (TypeError, ValueError) as exc:
-        raise DirectoryError(f"start and end must be ISO 8601 times: {exc}") from None
-    if ends <= begins:
-        raise DirectoryError(f"end {end!r} must come after start {start!r}")
-    return begins, ends
-
-
-def _held(span: tuple[datetime, datetime] | None) -> dict[str, str]:
-    return {} if span is None else {"start": iso_utc(span[0]), "end": iso_utc(span[1])}
-
-
-def _lock(session: Session, which: Any) -> None:
-    """Lock the people about to be held (in id order) before looking at who is busy, so that
-    two cases holding one person at once go one after the other and the second sees the first
-    (PostgreSQL; SQLite writers queue anyway)."""
-    session.execute(select(Person.id).where(which).order_by(Person.id).with_for_update()).all()
-
-
-def _busy(ctx: StepContext, span: tuple[datetime, datetime] | None) -> set[int]:
-    """Ids of the people other running cases hold for a time overlapping `span`: a case holds
-    whom its latest assignment names, for the time that assignment names (if any)."""
-    if span is None:
-        return set()
-    rows = ctx.session.execute(
-        select(Event.case_id, Event.detail)
-        .join(Case, Case.id == Event.case_id)
-        .where(Event.kind == ASSIGNED, Case.status.in_(ACTIVE_CASE), Case.id != ctx.case_id)
-        .order_by(Event.id)
-    ).all()
-    latest = {case_id: detail for case_id, detail in rows}
-    busy = set()
-    for detail in latest.values():
-        try:
-            begins = datetime.fromisoformat(detail["start"])
-            ends = datetime.fromisoformat(detail["end"])
-        except (TypeError, KeyError, ValueError):
-            continue  # an assignment without a time holds nobody at a time
-        if begins < span[1] and span[0] < ends:
-            busy.add(detail.get("person_id"))
-    return busy
 
 
 def _check_kind(kind: Any) -> None:

@@ -1,5 +1,6 @@
 """KPIs the procedures ask for, per process, per month or quarter, and per staff member, read
-from the kpi_day rollup (engine.runtime.kpi keeps it; `rebuild_kpis` recomputes it).
+from the kpi_day rollup (engine.runtime.kpi keeps it; engine.casework.kpi_rebuild recomputes
+it). Periods are read as engine.casework.kpi_periods says.
 
 As the documents define them (seeds 000, 001, 004):
 - booking success rate (預約成功率): served cases of those that ended with an outcome,
@@ -22,19 +23,19 @@ sum of its months' counts and totals.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.casework.kpi_periods import (
+    month_bounds,
+    period_days,
+)
 from engine.core.outcomes import Outcome
 from engine.core.status import TaskStatus
-from engine.runtime import kpi
-from engine.runtime.steptxn import write_step
 from engine.store.database import Database
-from engine.store.records import read_dt
 from engine.store.rows import read as read_rows
 
 # The processes customers book or ask through: the base of the complaint rate, and of the
@@ -90,60 +91,6 @@ class StaffKpi:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# ----- periods ---------------------------------------------------------------------------------
-
-
-def _period_months(period: str) -> tuple[int, int, int]:
-    """(year, first month, number of months) of YYYY-MM or YYYY-Qn."""
-    year, part = period.split("-")
-    if part.upper().startswith("Q"):
-        quarter = int(part[1:])
-        if not 1 <= quarter <= 4:
-            raise ValueError(f"no quarter {period!r}")
-        return int(year), 3 * quarter - 2, 3
-    return int(year), int(part), 1
-
-
-def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
-    index = year * 12 + month - 1 + n
-    return index // 12, index % 12 + 1
-
-
-def period_days(period: str) -> tuple[str, str]:
-    """The first local day of the period and the first day after it, as YYYY-MM-DD."""
-    year, month, count = _period_months(period)
-    end_year, end_month = _add_months(year, month, count)
-    return f"{year:04d}-{month:02d}-01", f"{end_year:04d}-{end_month:02d}-01"
-
-
-def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The period's start and end as instants in the company's zone."""
-    first, after = period_days(month)
-    return (
-        datetime.combine(date.fromisoformat(first), time(0), zone),
-        datetime.combine(date.fromisoformat(after), time(0), zone),
-    )
-
-
-def quarter_of(month: str) -> str:
-    year, mon = month.split("-")
-    return f"{year}-Q{(int(mon) - 1) // 3 + 1}"
-
-
-def quarter_months(quarter: str) -> list[str]:
-    year, first, _ = _period_months(quarter)
-    return [f"{year:04d}-{m:02d}" for m in range(first, first + 3)]
-
-
-def recent_months(now: datetime, timezone: str, count: int = 6) -> list[str]:
-    local = now.astimezone(ZoneInfo(timezone))
-    months = []
-    for back in range(count - 1, -1, -1):
-        year, month = _add_months(local.year, local.month, -back)
-        months.append(f"{year:04d}-{month:02d}")
-    return months
 
 
 # ----- the figures -----------------------------------------------------------------------------
@@ -327,109 +274,3 @@ def staff_kpis(db: Database, period: str) -> list[StaffKpi]:
     for place, row in enumerate(out, 1):
         row.rank = place
     return out
-
-
-# ----- rebuilding the rollup -------------------------------------------------------------------
-
-BATCH = 5000
-
-
-def version_summaries(rows: Any) -> dict[int, dict[str, Any]]:
-    """Each process version's task metadata (what `kpi.summary_of` reads), by version id."""
-    out: dict[int, dict[str, Any]] = {}
-    for version_id, meta in rows.all("SELECT id, task_meta FROM process_version"):
-        if isinstance(meta, str):
-            meta = json.loads(meta)
-        out[int(version_id)] = meta if isinstance(meta, dict) else {}
-    return out
-
-
-def rebuild_kpis(db: Database, timezone: str) -> int:
-    """Recompute the kpi_day rollup from the case and task rows, with the rules the steps
-    use (engine.runtime.kpi), in one transaction; returns the number of rollup rows. For data
-    from before the rollup existed, and to check the rollup against."""
-    zone = ZoneInfo(timezone)
-    sums: dict[tuple[str, str, str, str], list[float]] = {}
-
-    def add(items: list[kpi.Item]) -> None:
-        for process, day, staff, metric, count, total in items:
-            pair = sums.setdefault((process, day, staff, metric), [0, 0.0])
-            pair[0] += count
-            pair[1] += total
-
-    with write_step(db, lambda: "the KPIs are being rebuilt elsewhere; try again") as txn:
-        rows = txn.rows
-        rows.run("DELETE FROM kpi_day")
-        staff: dict[int, set[str]] = defaultdict(set)
-        cursor = rows.run(
-            'SELECT t.case_id, t.completed_by FROM task t JOIN "case" c ON c.id = t.case_id'
-            " WHERE t.status = ? AND t.completed_by IS NOT NULL AND c.satisfaction IS NOT NULL",
-            (TaskStatus.DONE.value,),
-        )
-        while batch := cursor.fetchmany(BATCH):
-            for case_id, name in batch:
-                staff[case_id].add(name)
-        cursor = rows.run(
-            "SELECT id, process_key, started_at, ended_at, outcome, promised_at, served_at,"
-            ' satisfaction, category FROM "case"'
-        )
-        while batch := cursor.fetchmany(BATCH):
-            for r in batch:
-                if r[8]:
-                    add(kpi.category_items(r[1], read_dt(r[2]), None, r[8], zone))
-                case = _EndedCase(
-                    r[0],
-                    r[1],
-                    read_dt(r[2]),
-                    read_dt(r[3]),
-                    r[4],
-                    read_dt(r[5]),
-                    read_dt(r[6]),
-                    r[7],
-                )
-                add(kpi.started_items(case.process_key, case.started_at, zone))
-                if case.ended_at is not None:
-                    add(kpi.ended_items(case, staff.get(case.id, ()), zone))
-        metas = version_summaries(rows)
-        cursor = rows.run(
-            "SELECT c.process_key, t.status, t.due_at, t.completed_at,"
-            " CASE WHEN t.status = ? THEN t.completed_by ELSE t.assignee END,"
-            " t.element_id, t.created_at, c.process_version_id"
-            ' FROM task t JOIN "case" c ON c.id = t.case_id',
-            (TaskStatus.DONE.value,),
-        )
-        ended = (TaskStatus.DONE.value, TaskStatus.CANCELLED.value)
-        while batch := cursor.fetchmany(BATCH):
-            for process, status, due_at, ended_at, who, element, created_at, vid in batch:
-                created = read_dt(created_at)
-                summary = kpi.summary_of(metas.get(vid), element)
-                add(kpi.opened_items(process, summary, created, zone))
-                if status in ended:
-                    add(
-                        kpi.task_items(
-                            process,
-                            status,
-                            read_dt(due_at),
-                            read_dt(ended_at),
-                            who,
-                            zone,
-                            summary,
-                            created,
-                        )
-                    )
-        items = [(*key, int(c), float(t)) for key, (c, t) in sums.items()]
-        for i in range(0, len(items), BATCH):
-            rows.kpi_add(items[i : i + BATCH])
-    return len(items)
-
-
-@dataclass
-class _EndedCase:
-    id: int
-    process_key: str
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: str | None
-    promised_at: datetime | None
-    served_at: datetime | None
-    satisfaction: float | None

@@ -1,53 +1,31 @@
-"""Read-only lists for supervisors: cases with filters and keyset paging, and what a case's
-diagram should show; and `visible`, the cases a user may find (engine.core.rules.case_scope) as
-a condition for the staff's customer search (engine.casework.customer_search). Plain indexed
-queries on the case table and the projections (task, timer, message wait); no workflow is
-loaded to list anything."""
+"""Read-only lists for supervisors: cases with filters (engine.casework.case_filter) and
+keyset paging; and `visible`, the cases a user may find (engine.core.rules.case_scope) as a
+condition for the staff's customer search (engine.casework.customer_search). Plain indexed
+queries on the case table and the task projection; no workflow is loaded to list anything."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    and_,
-    exists,
-    false,
-    func,
-    literal_column,
-    or_,
-    select,
-    union_all,
-)
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.orm import Session
 
+from engine.casework.case_filter import (
+    CaseFilter,
+    step_condition,
+    unindexed_id,
+    version_condition,
+)
 from engine.casework.metrics import COMPLAINT_PROCESSES, CUSTOMER_FACING_PROCESSES
+from engine.casework.process_catalogue import read_process_names
 from engine.core.rules import CaseScope
-from engine.core.status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
-from engine.runtime.casedata import version_diagram
+from engine.core.status import ACTIVE_TASK, TaskStatus
 from engine.store.database import Database
-from engine.store.tables import Case, MessageWait, ProcessVersion, Task, Timer
+from engine.store.tables import Case, Task
 
 PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    process: str | None = None
-    status: str | None = None
-    # Name (or element id) of where a case waits: an open or claimed task, a waiting timer, a
-    # message wait, or the element that failed (the heat map's four ways).
-    step: str | None = None
-    version: int | None = None  # with `process`: only the cases on that version
-    overdue: bool = False
-    assignee: str | None = None
-    customer: str | None = None  # name or phone, prefix match
-    started_from: datetime | None = None
-    started_to: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -85,134 +63,6 @@ def _prefix(column: Any, text: str) -> Any:
     return and_(column >= text, column < text + "\uffff")
 
 
-_STEP_NAMES: OrderedDict[tuple[int, str, str], dict[str, frozenset[str]]] = OrderedDict()
-_STEP_NAMES_LOCK = threading.Lock()
-_STEP_NAMES_KEPT = 256
-
-
-def _step_names(
-    db: Database, version_id: int, key: str, content_hash: str
-) -> dict[str, frozenset[str]]:
-    """Name -> the ids of the elements so called in one version: the names in its diagram
-    and its user tasks' recorded names (read once per version: versions never change)."""
-    cache_key = (version_id, key, content_hash)
-    with _STEP_NAMES_LOCK:
-        found = _STEP_NAMES.get(cache_key)
-        if found is not None:
-            _STEP_NAMES.move_to_end(cache_key)
-            return found
-    with db.read() as session:
-        meta = session.scalar(
-            select(ProcessVersion.task_meta).where(ProcessVersion.id == version_id)
-        )
-    names: dict[str, set[str]] = {}
-    for element, name in version_diagram(db, version_id).names.items():
-        names.setdefault(name, set()).add(element)
-    for element, task in (meta or {}).items():
-        if (task or {}).get("name"):
-            names.setdefault(task["name"], set()).add(element)
-    found = {name: frozenset(elements) for name, elements in names.items()}
-    with _STEP_NAMES_LOCK:
-        _STEP_NAMES[cache_key] = found
-        while len(_STEP_NAMES) > _STEP_NAMES_KEPT:
-            _STEP_NAMES.popitem(last=False)
-    return found
-
-
-def step_elements(db: Database, flt: CaseFilter) -> list[str]:
-    """The element ids the filter's step stands for: the step itself (an element id) and every
-    element called so in the versions it covers (of its process, of its version), user tasks
-    and events alike."""
-    step = flt.step or ""
-    query = select(ProcessVersion.id, ProcessVersion.key, ProcessVersion.content_hash)
-    if flt.process:
-        query = query.where(ProcessVersion.key == flt.process)
-        if flt.version is not None:
-            query = query.where(ProcessVersion.version == flt.version)
-    with db.read() as session:
-        versions = session.execute(query).all()
-    found = {step}
-    for version_id, key, content_hash in versions:
-        found.update(_step_names(db, version_id, key, content_hash).get(step, ()))
-    return sorted(found)
-
-
-# How a set of cases a filter names is best used, by its size (counted up to COMMON from the
-# set's own index): a set with at least COMMON members (a step's open tasks, waiting timers or
-# message waits) is tested case by case as the newest cases are walked, as a match comes
-# within the first few cases; a smaller one is read whole first and the walk tests each case
-# against it (probing the tables for every case in vain costs more); one with fewer than FEW
-# members is not walked at all: its cases are fetched by id, then put in order.
-COMMON = 10_000
-FEW = 500
-
-
-def step_condition(db: Database, flt: CaseFilter) -> Any:
-    """The condition on "case" rows for the filter's step: the case waits at one of its
-    elements (step_elements) in any way the heat map counts (engine.casework.supervision):
-    an open or claimed task, a waiting timer, a message wait, or an error there. Each arm is
-    read from its (status,) element, case index, its size first, bounded by COMMON."""
-    elements = step_elements(db, flt)
-    failed = aliased(Case)  # not the listed case: these subqueries must not correlate with it
-    arms = (
-        (Task.case_id, and_(Task.status.in_(ACTIVE_TASK), Task.element_id.in_(elements))),
-        (Timer.case_id, and_(Timer.status == TimerStatus.WAITING, Timer.element_id.in_(elements))),
-        (MessageWait.case_id, MessageWait.element_id.in_(elements)),
-        (failed.id, and_(failed.status == CaseStatus.ERROR, failed.error_element.in_(elements))),
-    )
-    sizes = [
-        select(func.count())
-        .select_from(select(case_id).where(where).limit(COMMON).subquery())
-        .scalar_subquery()
-        for case_id, where in arms
-    ]
-    with db.read() as session:
-        counted = session.execute(select(*sizes)).one()
-    many: list[Any] = []
-    few: list[Any] = []
-    for index, ((case_id, where), size) in enumerate(zip(arms, counted, strict=True)):
-        if (size or 0) >= COMMON:
-            many.append(
-                exists().where(case_id == Case.id, where)
-                if index < len(arms) - 1
-                else and_(Case.status == CaseStatus.ERROR, Case.error_element.in_(elements))
-            )
-        elif size:  # an empty arm is left out
-            few.append(select(case_id).where(where))
-    if not many and not few:
-        return false()
-    if not many and sum(counted) < FEW:
-        return Case.id.in_(union_all(*few))
-    if not few:
-        return or_(*many)
-    # "+id" keeps the database from fetching every case of the set to sort them.
-    return or_(*many, _unindexed_id().in_(union_all(*few)))
-
-
-def version_condition(db: Database, flt: CaseFilter) -> Any | None:
-    """The condition on "case" rows for the filter's version (None: no version asked for)."""
-    if not flt.process or flt.version is None:
-        return None
-    with db.read() as session:
-        version_id = session.scalar(
-            select(ProcessVersion.id).where(
-                ProcessVersion.key == flt.process, ProcessVersion.version == flt.version
-            )
-        )
-        if version_id is None:
-            return false()
-        size = session.scalar(
-            select(func.count()).select_from(
-                select(Case.id).where(Case.process_version_id == version_id).limit(FEW).subquery()
-            )
-        )
-    if (size or 0) >= FEW:
-        return Case.process_version_id == version_id
-    # An old version's few cases: fetched by id, then put in order.
-    of_version = aliased(Case)
-    return Case.id.in_(select(of_version.id).where(of_version.process_version_id == version_id))
-
-
 def _filtered(
     flt: CaseFilter, now: datetime, step: Any = None, version: Any = None, counting: bool = False
 ) -> Any:
@@ -245,7 +95,7 @@ def _filtered(
     # from fetching every case of the set to sort them).
     if flt.assignee:
         query = query.where(
-            _unindexed_id().in_(
+            unindexed_id().in_(
                 select(Task.case_id).where(
                     Task.assignee == flt.assignee, Task.status.in_(ACTIVE_TASK)
                 )
@@ -253,7 +103,7 @@ def _filtered(
         )
     if flt.overdue:
         query = query.where(
-            _unindexed_id().in_(
+            unindexed_id().in_(
                 select(Task.case_id).where(Task.status.in_(ACTIVE_TASK), Task.due_at < now)
             )
         )
@@ -347,7 +197,7 @@ def list_cases(
             else {}
         )
         tasks = _open_tasks(session, ids)
-        names = _process_names(session)
+        names = read_process_names(session)
         total = None
         if count:
             total = session.scalar(
@@ -392,11 +242,6 @@ def list_cases(
     )
 
 
-def _unindexed_id() -> Any:
-    """`case.id` written so that no index is used for a test on it (a unary plus)."""
-    return literal_column('+"case".id', Integer)
-
-
 def _open_tasks(session: Session, case_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     if not case_ids:
         return {}
@@ -425,86 +270,6 @@ def _open_tasks(session: Session, case_ids: list[int]) -> dict[int, list[dict[st
             }
         )
     return out
-
-
-def process_keys(db: Database) -> list[str]:
-    with db.read() as session:
-        return sorted(set(session.scalars(select(ProcessVersion.key))))
-
-
-def _process_names(session: Session) -> dict[str, tuple[str, int]]:
-    names: dict[str, tuple[str, int]] = {}
-    for key, name, version in session.execute(
-        select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.version).order_by(
-            ProcessVersion.key, ProcessVersion.version
-        )
-    ):
-        names[key] = (name or key, version)
-    return names
-
-
-def process_names(db: Database) -> dict[str, tuple[str, int]]:
-    """Process key -> (the name of its newest version, that version's number), by name."""
-    with db.read() as session:
-        found = _process_names(session)
-    return dict(sorted(found.items(), key=lambda item: (item[1][0], item[0])))
-
-
-@dataclass(frozen=True)
-class ProcessSteps:
-    key: str
-    name: str
-    steps: list[str]  # the names of its user tasks over all its versions, newest first
-
-
-def process_steps(db: Database, key: str | None = None) -> list[ProcessSteps]:
-    """The steps a case of each process (or of `key`) can wait at, by name: the user tasks of
-    every version (called processes' included), the newest version's order first."""
-    query = select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.task_meta).order_by(
-        ProcessVersion.key, ProcessVersion.version.desc()
-    )
-    if key:
-        query = query.where(ProcessVersion.key == key)
-    found: dict[str, ProcessSteps] = {}
-    with db.read() as session:
-        for row_key, name, meta in session.execute(query):
-            entry = found.setdefault(row_key, ProcessSteps(row_key, name or row_key, []))
-            for element, task in (meta or {}).items():
-                step = (task or {}).get("name") or element
-                if step not in entry.steps:
-                    entry.steps.append(step)
-    return sorted(found.values(), key=lambda p: (p.name, p.key))
-
-
-def version_source(db: Database, key: str, version: int) -> dict[str, Any]:
-    """The BPMN source of one process version (for the diagram viewer)."""
-    with db.read() as session:
-        row = session.scalars(
-            select(ProcessVersion).where(
-                ProcessVersion.key == key, ProcessVersion.version == version
-            )
-        ).first()
-        if row is None:
-            from engine.core.errors import NotFound
-
-            raise NotFound(
-                f"no version {version} of process {key!r}",
-                reason="version_not_found",
-                version=version,
-                process=key,
-            )
-        bpmn = next(
-            (s for s in row.sources if s["kind"] == "bpmn" and f'id="{key}"' in s["text"]), None
-        )
-        bpmn = bpmn or next((s for s in row.sources if s["kind"] == "bpmn"), None)
-        return {
-            "key": key,
-            "version": version,
-            "name": row.name,
-            "xml": bpmn["text"] if bpmn else "",
-            "deployed_at": row.deployed_at,
-            "deployed_by": row.deployed_by,
-        }
 
 
 # ----- which cases a user may find ------------------------------------------------------------

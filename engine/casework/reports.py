@@ -28,7 +28,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.casework.metrics import _add_months, period_days, version_summaries
+from engine.casework.kpi_periods import add_months, period_days
+from engine.casework.kpi_rebuild import version_summaries
 from engine.core.status import TaskStatus
 from engine.core.summaries import Summary
 from engine.runtime import kpi
@@ -71,7 +72,7 @@ class CategoryReport:
 
 
 def previous_month(month: str) -> str:
-    year, mon = _add_months(int(month[:4]), int(month[5:7]), -1)
+    year, mon = add_months(int(month[:4]), int(month[5:7]), -1)
     return f"{year:04d}-{mon:02d}"
 
 

@@ -56,6 +56,7 @@ SERVICE_MODULES: tuple[str, ...] = (
     "engine.casework.resources",
     "engine.casework.slots",
     "engine.casework.directory",
+    "engine.casework.professionals",
     "engine.casework.links",
     "engine.runtime.taskhelpers",
 )

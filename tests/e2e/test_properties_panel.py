@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.casework.queries import version_source
+from engine.casework.process_catalogue import version_source
 from engine.runtime.versions import list_processes
 from tests.e2e import staff_browser
 from tests.e2e.staff_browser import ROOT, SHOTS, STORE_FILES

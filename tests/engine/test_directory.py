@@ -18,12 +18,14 @@ from engine.casework.directory import (
     Rating,
     add_person,
     add_rating,
-    assign_professional,
-    check_professional,
     get_person,
     rank_candidates,
     record_rating,
     set_available,
+)
+from engine.casework.professionals import (
+    assign_professional,
+    check_professional,
     take_professional,
 )
 from engine.casework.resources import Resource, ServiceItem, Shift, Store, add_service_item

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.casework import dryrun as dryrun_module
+from engine.casework import dryrun_steps
 from engine.casework.dryrun import dry_run, dry_run_diagram
 from engine.casework.dryrun_draft import simplest_start_data
 from engine.casework.dryrun_report import sms_length
@@ -338,7 +339,7 @@ def test_a_loop_stops_after_the_step_limit_with_a_note(settings):
         "loop_again",
         {"start": START, "steps": [{"do": "run_to_end"}]},
     ).to_dict()
-    assert report["actions"] == dryrun_module.MAX_ACTIONS
+    assert report["actions"] == dryrun_steps.MAX_ACTIONS
     (note,) = report["notes"]
     assert "stopped after 200 engine steps" in note["message"]
     assert (note["code"], note["params"]) == ("dry_run_stopped_steps", {"num": 200})

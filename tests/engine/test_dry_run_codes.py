@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.casework import dryrun as dryrun_module
+from engine.casework import dryrun_steps
 from engine.casework.dryrun import dry_run, dry_run_diagram
 from engine.casework.scenario import MAX_STEPS, ScenarioError, Step, iso_duration
 from engine.core.messages import Message
@@ -240,7 +240,7 @@ def test_a_case_waiting_for_a_message_is_noted_with_its_names(settings):
 
 
 def test_the_clock_and_the_timers_stop_at_the_longest_span(company, monkeypatch):
-    monkeypatch.setattr(dryrun_module, "MAX_SPAN", timedelta(days=1))
+    monkeypatch.setattr(dryrun_steps, "MAX_SPAN", timedelta(days=1))
     report = run(
         company,
         {
@@ -257,7 +257,7 @@ def test_the_clock_and_the_timers_stop_at_the_longest_span(company, monkeypatch)
 
 
 def test_out_of_time_is_noted(company, monkeypatch):
-    monkeypatch.setattr(dryrun_module, "MAX_SECONDS", -1.0)
+    monkeypatch.setattr(dryrun_steps, "MAX_SECONDS", -1.0)
     report = run(company, {"start": START, "data": CUSTOMER, "steps": [{"do": "run_to_end"}]})
     assert codes(report, "notes") == [("dry_run_stopped_seconds", {"num": -1})]
     assert report["end"] == {} and report["errors"] == []  # the case never started

@@ -13,14 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.casework import metrics
-from engine.casework.metrics import (
-    period_kpis,
-    quarter_months,
-    rebuild_kpis,
-    recent_months,
-    staff_kpis,
-)
+from engine.casework import kpi_periods, metrics
+from engine.casework.kpi_periods import quarter_months, recent_months
+from engine.casework.kpi_rebuild import rebuild_kpis
+from engine.casework.metrics import period_kpis, staff_kpis
 from engine.definitions.sources import DefinitionError
 from engine.store.rows import read
 from tests.conftest import FIXTURES, fixture_files
@@ -262,11 +258,11 @@ def test_recent_months_cross_the_year():
 
 
 def test_a_period_is_a_month_or_a_quarter():
-    assert metrics.period_days("2026-Q4") == ("2026-10-01", "2027-01-01")
-    assert metrics.period_days("2026-02") == ("2026-02-01", "2026-03-01")
-    assert metrics.quarter_of("2026-11") == "2026-Q4"
+    assert kpi_periods.period_days("2026-Q4") == ("2026-10-01", "2027-01-01")
+    assert kpi_periods.period_days("2026-02") == ("2026-02-01", "2026-03-01")
+    assert kpi_periods.quarter_of("2026-11") == "2026-Q4"
     with pytest.raises(ValueError):
-        metrics.period_days("2026-Q5")
+        kpi_periods.period_days("2026-Q5")
 
 
 def test_a_second_properties_block_is_refused_rather_than_ignored(runtime, tmp_path):

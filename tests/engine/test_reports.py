@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.casework.directory import add_person
-from engine.casework.metrics import rebuild_kpis
+from engine.casework.kpi_rebuild import rebuild_kpis
 from engine.casework.reports import (
     category_report,
     daily_summary,

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from engine.casework import portal
 from engine.casework.desk import Desk
-from engine.casework.metrics import rebuild_kpis
+from engine.casework.kpi_rebuild import rebuild_kpis
 from engine.casework.resources import (
     SlotBooking,
     add_resource,

@@ -47,7 +47,8 @@ def test_case_list_filters_and_pages(app, login, runtime, clock):
 
 
 def test_keyset_paging(runtime, clock):
-    from engine.casework.queries import CaseFilter, list_cases
+    from engine.casework.case_filter import CaseFilter
+    from engine.casework.queries import list_cases
 
     numbers = []
     runtime.deploy(fixture_files("review_flow.bpmn", "review_form.json"))

@@ -11,14 +11,14 @@ import re
 import pytest
 from sqlalchemy import text
 
-from engine.casework import queries
-from engine.casework.queries import (
+from engine.casework import case_filter
+from engine.casework.case_filter import (
     CaseFilter,
-    _filtered,
     step_condition,
     step_elements,
     version_condition,
 )
+from engine.casework.queries import _filtered
 from engine.definitions.sources import SourceFile
 from tests.conftest import FIXTURES, fixture_files
 from tests.webui.test_case_waits import FLOW, complete, reply_world
@@ -47,9 +47,9 @@ def arms(request, monkeypatch) -> str:
     few (fetched by id), more (read whole, tested as the newest cases are walked) or many
     (probed case by case as they are walked)."""
     if request.param != "fetched":
-        monkeypatch.setattr(queries, "FEW", 0)
+        monkeypatch.setattr(case_filter, "FEW", 0)
     if request.param == "probed":
-        monkeypatch.setattr(queries, "COMMON", 1)
+        monkeypatch.setattr(case_filter, "COMMON", 1)
     return request.param
 
 
@@ -147,7 +147,7 @@ def test_the_step_filter_reads_the_indexes(users, runtime, db, clock, arms):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the plan is SQLite's")
     query = _filtered(flt, clock.now(), step_condition(db, flt), version_condition(db, flt))
-    query = query.order_by(queries.Case.started_at.desc(), queries.Case.id.desc()).limit(51)
+    query = query.order_by(case_filter.Case.started_at.desc(), case_filter.Case.id.desc()).limit(51)
     compiled = query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
     with db.read() as session:
         plan = [row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
