@@ -18,7 +18,6 @@ from engine.runtime import casedata, kpi
 from engine.runtime.projection import (
     Projection,
     project_message_waits,
-    waiting_messages,
 )
 from engine.runtime.step import (
     RECENT_HISTORY,
@@ -29,6 +28,7 @@ from engine.runtime.steptxn import (
     Savepoints,
 )
 from engine.runtime.views import CaseView
+from engine.runtime.waits import waiting_messages
 from engine.spiff import adapter as spiff
 from engine.store.audit import record
 from engine.store.records import read_json

@@ -25,14 +25,7 @@ from engine.core.errors import Conflict, InvalidState, NotFound, ValidationFaile
 from engine.core.messages import Message
 from engine.core.rules import check_task_action
 from engine.core.status import ACTIVE_CASE, CaseStatus
-from engine.runtime.projection import (
-    Projection,
-    case_data,
-    pending_tasks,
-    project,
-    waiting_messages,
-    waiting_timers,
-)
+from engine.runtime.projection import Projection, project
 from engine.runtime.steptxn import (
     HelperSession,
     Savepoints,
@@ -41,6 +34,7 @@ from engine.runtime.steptxn import (
     engine_steps,
 )
 from engine.runtime.views import CaseView, EventView, NotificationView, TaskView, TimerView
+from engine.runtime.waits import case_data, pending_tasks, waiting_messages, waiting_timers
 from engine.spiff import adapter as spiff
 from engine.spiff import evaluator
 from engine.store.records import CaseRecord, TaskRecord

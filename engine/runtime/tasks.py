@@ -25,9 +25,6 @@ from engine.definitions.submission import (
     validate_submission,
 )
 from engine.runtime import attachments, kpi
-from engine.runtime.projection import (
-    case_data,
-)
 from engine.runtime.step import (
     StepState,
     _check_task_actor,
@@ -38,6 +35,7 @@ from engine.runtime.steptxn import (
 )
 from engine.runtime.taskqueries import merge_parts, ordered_part, task_query, task_views
 from engine.runtime.views import CaseView, TaskView
+from engine.runtime.waits import case_data
 from engine.spiff import templating
 from engine.store.records import TASK_COLUMNS_T, TaskRecord
 from engine.store.rows import Rows
