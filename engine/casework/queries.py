@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from engine.casework.metrics import COMPLAINT_PROCESSES, CUSTOMER_FACING_PROCESSES
 from engine.core.rules import CaseScope
 from engine.core.status import ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
-from engine.runtime.casedata import version_diagram
+from engine.runtime.diagram import version_diagram
 from engine.store.database import Database
 from engine.store.tables import Case, MessageWait, ProcessVersion, Task, Timer
 

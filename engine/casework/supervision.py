@@ -19,6 +19,7 @@ from engine.casework import privacy, queries
 from engine.core.errors import NotFound
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TimerStatus
 from engine.runtime import casedata
+from engine.runtime.diagram import DiagramIndex
 from engine.runtime.verbs import Runtime
 from engine.runtime.views import CaseView, EventView
 from engine.store.database import Database
@@ -185,7 +186,7 @@ class TimelineEntry:
     first_at: datetime | None = None  # the earliest of the folded views
 
 
-def _detail_text(event: EventView, diagram: casedata.DiagramIndex) -> str | None:
+def _detail_text(event: EventView, diagram: DiagramIndex) -> str | None:
     detail = event.detail if isinstance(event.detail, dict) else {}
     if event.kind == "case_cancelled":
         return str(detail.get("reason") or "") or None
@@ -205,7 +206,7 @@ def _detail_text(event: EventView, diagram: casedata.DiagramIndex) -> str | None
     return None
 
 
-def timeline(case: CaseView, diagram: casedata.DiagramIndex, zone: str) -> list[TimelineEntry]:
+def timeline(case: CaseView, diagram: DiagramIndex, zone: str) -> list[TimelineEntry]:
     """The case's history newest first, elements by name; views of personal data folded into
     one line per person and (company) day."""
     tz = ZoneInfo(zone)
@@ -332,7 +333,7 @@ class Supervision:
             raise NotFound(f"no process {key!r}", reason="process_not_found", process=key)
         return found
 
-    def diagram(self, key: str, version: int) -> casedata.DiagramIndex:
+    def diagram(self, key: str, version: int) -> DiagramIndex:
         return self.runtime.version_diagram(self.version_id(key, version))
 
     # ----- the heat map ------------------------------------------------------------------
