@@ -19,11 +19,8 @@ from engine.runtime.projection import (
     Projection,
     project_message_waits,
 )
-from engine.runtime.step import (
-    RECENT_HISTORY,
-    StepState,
-    checked_data,
-)
+from engine.runtime.step import RECENT_HISTORY
+from engine.runtime.stepstate import StepState, checked_data
 from engine.runtime.steptxn import (
     Savepoints,
 )

@@ -24,7 +24,7 @@ from engine.definitions.submission import (
     validate_submission,
 )
 from engine.runtime import attachments, kpi
-from engine.runtime.step import (
+from engine.runtime.stepstate import (
     StepState,
     _check_task_actor,
     checked_data,

@@ -35,9 +35,9 @@ from engine.runtime.start import StartVerbs
 from engine.runtime.step import (
     LIVE_CASES,
     StepVerbs,
-    VersionInfo,
     load_service_modules,
 )
+from engine.runtime.stepstate import VersionInfo
 from engine.runtime.steptxn import (
     StepTransaction,
     committed,
