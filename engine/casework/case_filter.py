@@ -16,7 +16,7 @@ from sqlalchemy import Integer, and_, exists, false, func, literal_column, or_, 
 from sqlalchemy.orm import aliased
 
 from engine.core.status import ACTIVE_TASK, CaseStatus, TimerStatus
-from engine.runtime.casedata import version_diagram
+from engine.runtime.diagram import version_diagram
 from engine.store.database import Database
 from engine.store.tables import Case, MessageWait, ProcessVersion, Task, Timer
 

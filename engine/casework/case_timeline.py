@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.casework import privacy
-from engine.runtime import casedata
+from engine.runtime.diagram import DiagramIndex
 from engine.runtime.views import CaseView, EventView
 
 # Audit events that only say someone looked: one line per person and day on the timeline.
@@ -28,7 +28,7 @@ class TimelineEntry:
     first_at: datetime | None = None  # the earliest of the folded views
 
 
-def _detail_text(event: EventView, diagram: casedata.DiagramIndex) -> str | None:
+def _detail_text(event: EventView, diagram: DiagramIndex) -> str | None:
     detail = event.detail if isinstance(event.detail, dict) else {}
     if event.kind == "case_cancelled":
         return str(detail.get("reason") or "") or None
@@ -48,7 +48,7 @@ def _detail_text(event: EventView, diagram: casedata.DiagramIndex) -> str | None
     return None
 
 
-def timeline(case: CaseView, diagram: casedata.DiagramIndex, zone: str) -> list[TimelineEntry]:
+def timeline(case: CaseView, diagram: DiagramIndex, zone: str) -> list[TimelineEntry]:
     """The case's history newest first, elements by name; views of personal data folded into
     one line per person and (company) day."""
     tz = ZoneInfo(zone)

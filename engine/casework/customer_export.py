@@ -42,7 +42,7 @@ def _jsonable(value: Any) -> Any:
 
 def _case_data(case: Case, version: ProcessVersion, specs: dict[int, Any]) -> dict[str, Any]:
     """The case's data as the case page shows it; the state's own data if it cannot load."""
-    from engine.runtime.projection import case_data
+    from engine.runtime.waits import case_data
     from engine.spiff import adapter as spiff
 
     spiff.install()  # reading a case's state walks its task tree (no depth limit)

@@ -17,6 +17,7 @@ from engine.casework.heat_map import HeatCount, HeatMap, heat_counts
 from engine.core.errors import NotFound
 from engine.core.status import CaseStatus
 from engine.runtime import casedata
+from engine.runtime.diagram import DiagramIndex
 from engine.runtime.verbs import Runtime
 from engine.runtime.views import CaseView
 from engine.store.database import Database
@@ -158,7 +159,7 @@ class Supervision:
             raise NotFound(f"no process {key!r}", reason="process_not_found", process=key)
         return found
 
-    def diagram(self, key: str, version: int) -> casedata.DiagramIndex:
+    def diagram(self, key: str, version: int) -> DiagramIndex:
         return self.runtime.version_diagram(self.version_id(key, version))
 
     # ----- the heat map ------------------------------------------------------------------

@@ -14,21 +14,18 @@ from engine.core.messages import Message
 from engine.core.outcomes import Outcome
 from engine.core.status import ACTIVE_CASE, ACTIVE_TASK, CaseStatus, TaskStatus, TimerStatus
 from engine.definitions.submission import EXTRAS_DROP, REQUIRED_MESSAGE, declared_submission
-from engine.runtime import casedata, kpi
+from engine.runtime import casedata, diagram, kpi
 from engine.runtime.projection import (
     Projection,
     project_message_waits,
-    waiting_messages,
 )
-from engine.runtime.step import (
-    RECENT_HISTORY,
-    StepState,
-    checked_data,
-)
+from engine.runtime.step import RECENT_HISTORY
+from engine.runtime.stepstate import StepState, checked_data
 from engine.runtime.steptxn import (
     Savepoints,
 )
 from engine.runtime.views import CaseView
+from engine.runtime.waits import waiting_messages
 from engine.spiff import adapter as spiff
 from engine.store.audit import record
 from engine.store.records import read_json
@@ -283,9 +280,9 @@ class CaseVerbs:
             raise NotFound(f"no case numbered {number!r}", reason="case_not_found", number=number)
         return version_id
 
-    def version_diagram(self, version_id: int) -> casedata.DiagramIndex:
-        """Element names and message wiring of a process version (engine.runtime.casedata)."""
-        return casedata.version_diagram(self.db, version_id)
+    def version_diagram(self, version_id: int) -> diagram.DiagramIndex:
+        """Element names and message wiring of a process version (engine.runtime.diagram)."""
+        return diagram.version_diagram(self.db, version_id)
 
     def version_forms(self, version_id: int) -> list[casedata.FormSource]:
         """The forms of a process version, in the order a case meets them."""

@@ -25,12 +25,8 @@ from engine.core.status import CaseStatus
 from engine.definitions import starting
 from engine.definitions.submission import EXTRAS_REFUSE, declared_submission
 from engine.runtime import kpi
-from engine.runtime.step import (
-    NO_START_FORM,
-    RECENT_HISTORY,
-    StepState,
-    checked_data,
-)
+from engine.runtime.step import RECENT_HISTORY
+from engine.runtime.stepstate import NO_START_FORM, StepState, checked_data
 from engine.runtime.steptxn import (
     HelperSession,
     engine_steps,

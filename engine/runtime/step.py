@@ -1,7 +1,7 @@
 """The step: one case in one transaction. Fire the case's due timers, apply the verb's change,
 run the engine until the case waits, write its state with its task, timer and event rows, and
-commit; a version check turns a concurrent change into Conflict. Also the shared constants
-and records of a step (VersionInfo, StepState) and the check of data entering a case."""
+commit; a version check turns a concurrent change into Conflict. What a step works on and
+the checks of data entering a case are in engine.runtime.stepstate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import copy
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,35 +16,26 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core import datacodec, stepcontext
-from engine.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from engine.core.errors import Conflict, InvalidState, NotFound
 from engine.core.messages import Message
-from engine.core.rules import check_task_action
 from engine.core.status import ACTIVE_CASE, CaseStatus
-from engine.runtime.projection import (
-    Projection,
-    case_data,
-    pending_tasks,
-    project,
-    waiting_messages,
-    waiting_timers,
-)
+from engine.runtime.projection import Projection, project
+from engine.runtime.stepstate import StepState, VersionInfo
 from engine.runtime.steptxn import (
     HelperSession,
     Savepoints,
-    StepTransaction,
     absorb_orm_case,
     engine_steps,
 )
 from engine.runtime.views import CaseView, EventView, NotificationView, TaskView, TimerView
+from engine.runtime.waits import case_data, pending_tasks, waiting_messages, waiting_timers
 from engine.spiff import adapter as spiff
 from engine.spiff import evaluator
-from engine.store.records import CaseRecord, TaskRecord
+from engine.store.records import CaseRecord
 from engine.store.rows import Rows
-from engine.store.tables import Task
 
 # Cycle timers with tiny periods must not keep one step busy for ever.
 MAX_FIRINGS_PER_STEP = 500
@@ -78,48 +68,8 @@ _DONE_EVENTS = {"task_completed", "timer_fired", "message_received"}
 # Verbs that change a case return it with this many of its latest events.
 RECENT_HISTORY = 50
 
-# What a process without a start form accepts at its start: nothing but its defaults.
-NO_START_FORM: dict[str, Any] = {"type": "object", "properties": {}}
-
 # How many cases' live workflow objects a runtime keeps between steps (see Runtime._take_live).
 LIVE_CASES = 256
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """What a step needs of a process version. Versions are immutable, so it is read once."""
-
-    id: int
-    key: str
-    version: int
-    name: str
-    case_prefix: str
-    task_meta: dict[str, Any]
-    defaults: dict[str, Any] | None
-    # The case variables the KPIs read ({"satisfaction", "promised", "actual"} -> name).
-    kpi_fields: dict[str, str] | None = None
-    # The message templates the version keeps (name -> text); None for a version deployed
-    # before versions kept them (its messages are read from the notifications folder).
-    templates: dict[str, str] | None = None
-
-
-@dataclass
-class StepState:
-    """Everything one step works on; handed to the step's action."""
-
-    txn: StepTransaction
-    rows: Rows
-    case: CaseRecord
-    version: VersionInfo
-    workflow: BpmnWorkflow
-    now: datetime
-    actor: str | None
-    helpers_session: HelperSession
-
-    @property
-    def session(self) -> Session:
-        """The step's ORM session (made on first use)."""
-        return self.txn.session()
 
 
 Action = Callable[[StepState, Savepoints], Any]
@@ -354,34 +304,6 @@ class StepVerbs:
             ),
             notifications=[NotificationView.of(n) for n in rows.notifications(case.id)],
         )
-
-
-def checked_data(data: dict[str, Any] | None, what: str) -> dict[str, Any]:
-    """A plain copy of data entering a case (form post, API body, message): JSON values,
-    dates and decimals only (engine.core.datacodec), or ValidationFailed naming the field."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            f"{what} must be a JSON object",
-            {"": [Message("not_an_object", "must be an object")]},
-            reason="data_not_an_object",
-            what=what,
-        )
-    try:
-        return datacodec.plain(data)
-    except datacodec.DataError as exc:
-        raise ValidationFailed(
-            f"{what} cannot be stored: {exc}; nothing was saved",
-            {exc.path: [exc.problem]},
-            reason="data_not_storable",
-            what=what,
-            problem=str(exc),
-        ) from None
-
-
-def _check_task_actor(task: Task | TaskRecord, roles: set[str], user: str) -> None:
-    check_task_action(task, roles, user, "complete")
 
 
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")

@@ -17,7 +17,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine.runtime.step import StepState
+from engine.runtime.stepstate import StepState
 from engine.runtime.verbs import Runtime
 from engine.spiff import adapter as spiff
 

@@ -35,15 +35,16 @@ from engine.runtime.start import StartVerbs
 from engine.runtime.step import (
     LIVE_CASES,
     StepVerbs,
-    VersionInfo,
     load_service_modules,
 )
+from engine.runtime.stepstate import VersionInfo
 from engine.runtime.steptxn import (
     StepTransaction,
     committed,
     held_connection_var,
     sqlite_writer_lock,
 )
+from engine.runtime.taskreads import TaskReads
 from engine.runtime.tasks import TaskVerbs
 from engine.spiff import adapter as spiff
 from engine.spiff.environment import make_script_engine
@@ -51,7 +52,7 @@ from engine.store.database import Database
 from engine.store.tables import Form, ProcessVersion
 
 
-class Runtime(StartVerbs, TaskVerbs, CaseVerbs, StepVerbs):
+class Runtime(StartVerbs, TaskReads, TaskVerbs, CaseVerbs, StepVerbs):
     """The engine's facade. Build one per process; it is safe to share between threads."""
 
     def __init__(self, db: Database, settings: Settings | None = None, clock: Clock | None = None):

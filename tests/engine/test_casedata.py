@@ -8,10 +8,10 @@ from engine.runtime.casedata import (
     FormSource,
     changed_values,
     correction_form,
-    diagram_index,
     is_internal_key,
     labelled_groups,
 )
+from engine.runtime.diagram import diagram_index
 from tests.conftest import FIXTURES
 
 START = {
