@@ -5,7 +5,7 @@ MAX_CONTENT_LENGTH, 400 for a missing or foreign CSRF token, 429), the engine's 
 403, 409, 422) and, as a last resort, an unexpected exception (500, without its details).
 Under /api/ the answer is JSON {"error": name, "message": text}, and for an engine error its
 stable "reason" and "params" too (a client can say it in its own words); elsewhere an HTML page
-that says the engine's error in the page's language (webui/engine_messages.py by its reason,
+that says the engine's error in the page's language (webui/engine_messages/ by its reason,
 the English text for a reason without a sentence there).
 """
 

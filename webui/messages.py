@@ -3,7 +3,7 @@
 The engine writes messages as data (engine.core.messages.Message: English text, a code and
 parameters; its errors and the refusals of the task rules carry a `reason` code and params).
 This module holds the translatable sentence for each field message (JSON Schema keywords,
-x-checks) and takes those of errors and refusals from webui/engine_messages.py, so Babel
+x-checks) and takes those of errors and refusals from webui/engine_messages/, so Babel
 extracts them like every other string of the web layer; it translates a message, a
 field-error map or an engine error for a locale: the page's locale, the API's
 Accept-Language, or Traditional Chinese for the command line. A code without a sentence is

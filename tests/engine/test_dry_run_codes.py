@@ -1,6 +1,6 @@
 """What a dry run says is coded: every note, failed step (and the step's action) and scenario
 problem carries a stable code and its parameters beside the English text, so the web layer
-can say it in the page's language (webui/engine_messages.py) and a client in its own words.
+can say it in the page's language (webui/engine_messages/) and a client in its own words.
 
 The company and the draft of 門店預約 are those of tests/engine/test_dry_run.py.
 """

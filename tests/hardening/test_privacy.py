@@ -126,9 +126,10 @@ def test_web_pages_record_views(flows, db):
     """The supervisor's case page and a task page record who looked (wired in by the lead)."""
     import inspect
 
-    from webui import cases, tasks
+    from webui import tasks
+    from webui.cases import page
 
-    wired = "record_view" in inspect.getsource(cases) and "record_view" in inspect.getsource(tasks)
+    wired = "record_view" in inspect.getsource(page) and "record_view" in inspect.getsource(tasks)
     require_wiring("record_view on the case and task pages", wired)
     from engine.identity.users import add_user
     from tests.webui.conftest import PASSWORD, csrf_token

@@ -1,5 +1,5 @@
 """The engine's errors and refusals reach the page in the page's language: each carries a stable
-reason code and its parameters, webui/engine_messages.py says it in Chinese or English, and a
+reason code and its parameters, webui/engine_messages/ says it in Chinese or English, and a
 code without a sentence falls back to the engine's English text."""
 
 from __future__ import annotations
