@@ -4,7 +4,7 @@ Every error has a class `code` (not_found, forbidden, conflict, …: what script
 mapping look at) and, for the particular case, a `reason` (a stable snake_case name such as
 "task_done" or "case_not_found") with its `params` (the task id, the user, the case number …).
 The text itself is English; the web layer says the reason in the reader's language with the
-params (webui/engine_messages.py), and shows the English text for a reason it does not know.
+params (webui/engine_messages/), and shows the English text for a reason it does not know.
 An error can be raised with keyword arguments or with a Message (engine.core.messages):
 
     raise NotFound(f"no case numbered {number!r}", reason="case_not_found", number=number)
