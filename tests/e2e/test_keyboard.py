@@ -69,12 +69,15 @@ def test_a_task_from_the_inbox_to_done_with_the_keyboard_only(
     try:
         # Sign in: the name field has the focus; type, Tab, type, Enter.
         tab.goto(f"{live_company.base}/login")
+        # Chromium applies `autofocus` at its next rendering opportunity, which may come
+        # after the load event: wait for it, as a person waits for the cursor.
+        tab.wait_for_function("document.activeElement && document.activeElement.name === 'name'")
         tab.keyboard.type("alice")
         keys.press("Tab")
         tab.keyboard.type(PASSWORD)
         with tab.expect_navigation():
             tab.keyboard.press("Enter")
-        assert tab.url.endswith("/tasks")
+        assert tab.url.endswith("/tasks"), tab.inner_text("main")[:300]
 
         # The first Tab reaches the skip link, shown while it has the focus; Enter skips the
         # header and its links.
