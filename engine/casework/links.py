@@ -35,10 +35,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.casework.portal_choices import check_time, source_field, time_fields
+from engine.casework.portal_choices import check_time, checked_times, source_field
 from engine.casework.portal_lead import BookingLead, case_lead, earliest, is_urgent
 from engine.core.errors import CaseflowError, InvalidState, ValidationFailed, refine
-from engine.core.instants import iso_utc, parse_when
 from engine.core.secrets import secret_key
 from engine.core.settings import PortalSettings
 from engine.core.status import CaseStatus
@@ -282,20 +281,9 @@ def _times_in_utc(
     item = _text(data.get(item_field)) if item_field else None
     store, item = store or page.store, item or page.service_item
     urgent = is_urgent(page.lead, data)
-    times: dict[str, str] = {}
-    errors: dict[str, list[Any]] = {}
-    for name in time_fields(schema):
-        value = data.get(name)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        try:
-            when = parse_when(value, runtime.calendar.zone)
-        except (TypeError, ValueError):
-            continue
+
+    def refusal(name: str, value: str) -> Any:
         lead = page.lead if page.lead is not None and page.lead.field == name else None
-        refused = check_time(runtime, value, store, item, lead, urgent)
-        if refused is not None:
-            errors[name] = [refused]
-        else:
-            times[name] = iso_utc(when)
-    return times, errors
+        return check_time(runtime, value, store, item, lead, urgent)
+
+    return checked_times(runtime, schema, data, refusal)

@@ -24,13 +24,13 @@ from engine.casework.portal_choices import (
     StoreChoice,
     check_day,
     check_time,
+    checked_times,
     free_slots,
     holiday_name,
     live_form,
     service_items,
     source_field,
     stores,
-    time_fields,
 )
 from engine.casework.portal_lead import (
     BookingLead,
@@ -264,25 +264,15 @@ def _times_in_utc(
     store_field = source_field(schema, "stores")
     item = data.get(item_field) if item_field else None
     store = (data.get(store_field) or None) if store_field else None
-    errors: dict[str, list[Any]] = {}
-    times: dict[str, str] = {}
-    for name in time_fields(schema):
-        value = data.get(name)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        try:
-            when = parse_when(value, runtime.calendar.zone)
-        except (TypeError, ValueError):
-            continue
-        refused = check_booking_time(
+    urgent = is_urgent(target.lead, dict(data))
+
+    def refusal(name: str, value: str) -> Any:
+        return check_booking_time(
             runtime, target, name, value, store, item if isinstance(item, str) else None,
-            urgent=is_urgent(target.lead, dict(data)),
+            urgent=urgent,
         )  # fmt: skip
-        if refused is not None:
-            errors[name] = [refused]
-        else:
-            times[name] = iso_utc(when)
-    return times, errors
+
+    return checked_times(runtime, schema, data, refusal)
 
 
 def check_booking_time(

@@ -7,7 +7,7 @@ asked by the page as the customer picks and by the booking and the change reques
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from engine.casework.portal_lead import BookingLead, lead_refusal, with_nearest
 from engine.casework.portal_rules import day_refusal, time_refusal
-from engine.core.instants import parse_when
+from engine.core.instants import iso_utc, parse_when
 from engine.core.messages import Message
 from engine.runtime.verbs import Runtime
 
@@ -205,3 +205,30 @@ def time_fields(schema: dict[str, Any]) -> list[str]:
         for name, prop in (schema.get("properties") or {}).items()
         if isinstance(prop, dict) and prop.get("format") == "date-time"
     ]
+
+
+def checked_times(
+    runtime: Runtime,
+    schema: dict[str, Any],
+    data: Mapping[str, Any],
+    refusal: Callable[[str, str], Any],
+) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """The form's times as instants in UTC (pages post company wall-clock time) and, per field,
+    what `refusal(field, value)` refuses. A time that is not a time at all is left to the
+    form's own check."""
+    times: dict[str, str] = {}
+    errors: dict[str, list[Any]] = {}
+    for name in time_fields(schema):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            when = parse_when(value, runtime.calendar.zone)
+        except (TypeError, ValueError):
+            continue
+        refused = refusal(name, value)
+        if refused is not None:
+            errors[name] = [refused]
+        else:
+            times[name] = iso_utc(when)
+    return times, errors
